@@ -1,0 +1,61 @@
+"""Pick the compute device once, and make per-call random generators.
+
+Many browser sessions share one process, so nothing here touches the global RNG: every
+random choice gets its own `torch.Generator` seeded from the caller's seed.
+"""
+from __future__ import annotations
+
+import functools
+import os
+
+import torch
+
+# Upper bound for user-supplied seeds (torch accepts 64-bit; we keep it readable in URLs).
+MAX_SEED = 2**31 - 1
+
+
+@functools.lru_cache(maxsize=1)
+def get_device() -> str:
+    """Return "cuda", "mps" or "cpu" (first that is available), chosen once per process.
+
+    `NLP_PLAYGROUND_DEVICE` overrides the choice (e.g. "cpu" to force the CPU on a GPU box).
+    """
+    forced = os.environ.get("NLP_PLAYGROUND_DEVICE", "").strip().lower()
+    if forced:
+        if forced not in {"cpu", "cuda", "mps"}:
+            raise ValueError(f"NLP_PLAYGROUND_DEVICE must be cpu, cuda or mps, not {forced!r}.")
+        return forced
+    if torch.cuda.is_available():
+        return "cuda"
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def device_label() -> str:
+    """Human-readable description of the device in use, for the sidebar."""
+    dev = get_device()
+    if dev == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(0)})"
+    if dev == "mps":
+        return "mps (Apple GPU)"
+    return f"cpu ({torch.get_num_threads()} threads)"
+
+
+def check_seed(seed) -> int:
+    """Validate a user seed and return it as an int in [0, MAX_SEED]."""
+    try:
+        value = int(seed)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"The seed must be a whole number between 0 and {MAX_SEED}, not {seed!r}.") from None
+    if not 0 <= value <= MAX_SEED:
+        raise ValueError(f"The seed must be between 0 and {MAX_SEED}; got {value}.")
+    return value
+
+
+def make_generator(seed, device: str = "cpu") -> torch.Generator:
+    """A fresh `torch.Generator` seeded with `seed` (never the global RNG)."""
+    gen = torch.Generator(device=device)
+    gen.manual_seed(check_seed(seed))
+    return gen

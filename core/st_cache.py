@@ -1,0 +1,35 @@
+"""The one module in core/ that imports streamlit: loaders wrapped in st.cache_resource.
+
+Cached models are shared by every session in the process, so they are read-only: pages never
+train or mutate them (training works on a session-owned copy or a new model).
+"""
+from __future__ import annotations
+
+import os
+
+import streamlit as st
+
+from core import sources
+
+# How many distinct models stay loaded per process (least recently used is evicted first).
+MAX_MODELS = int(os.environ.get("NLP_PLAYGROUND_MAX_MODELS", "6"))
+
+
+@st.cache_resource(max_entries=MAX_MODELS, show_spinner="Loading model (first time only)…")
+def _load(family: str, kind: str, name: str, ref: str, loader: str):
+    source = sources.Source(family, kind, name, name, ref, loader)
+    return source.load()
+
+
+def load_source(source: sources.Source):
+    """Load a source once per process (keyed by strings) and return the shared bundle."""
+    return _load(source.family, source.kind, source.name, source.ref, source.loader)
+
+
+def load(family: str, name: str):
+    """Load a registered source by family and name, e.g. load("word_vectors", "glove-6b-50d")."""
+    return load_source(sources.get_source(family, name))
+
+
+def clear() -> None:
+    _load.clear()

@@ -1,0 +1,175 @@
+"""UI helpers every page uses: permalinks, error display, progress callbacks, downloads.
+
+Pages are thin: they read widgets, call `core`, and render what comes back. Everything that
+computes lives in `core/`.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import time
+import traceback
+from typing import Any, Callable, Iterable
+
+import streamlit as st
+
+from core.device import MAX_SEED
+
+log = logging.getLogger("nlp_playground")
+
+SEED_KEY = "app_seed"
+_URL_KEYS = "_url_keys"  # session_state entry: widget keys mirrored into st.query_params
+
+
+# ---------------------------------------------------------------------------------------------
+# permalinks: a page's main inputs live in st.query_params so a copied URL reopens the same view
+# ---------------------------------------------------------------------------------------------
+def _coerce(raw: str, default: Any, choices: Iterable | None, bounds: tuple | None):
+    """Turn a query-param string into the type of `default`; None if it does not fit."""
+    try:
+        if isinstance(default, bool):
+            value = raw.strip().lower() in {"1", "true", "yes", "on"}
+        elif isinstance(default, int):
+            value = int(float(raw))
+        elif isinstance(default, float):
+            value = float(raw)
+            if not math.isfinite(value):
+                return None
+        else:
+            value = str(raw)[:5000]
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if choices is not None and value not in list(choices):
+        return None
+    if bounds is not None and isinstance(value, (int, float)) and not isinstance(value, bool):
+        lo, hi = bounds
+        value = min(max(value, lo), hi)
+    return value
+
+
+def reset_url_keys() -> None:
+    """Forget which keys the URL mirrors (the entry point calls this at the top of every run)."""
+    st.session_state[_URL_KEYS] = {}
+
+
+def url_state(defaults: dict[str, Any], choices: dict[str, Iterable] | None = None,
+              bounds: dict[str, tuple] | None = None) -> None:
+    """Seed widget keys from the URL (or their defaults) before the widgets are drawn.
+
+    `defaults` maps full widget keys (e.g. "gpt_temperature") to default values; widgets are then
+    created with `key=` and no `value=`. Choice widgets need their options in `choices` and
+    numeric widgets their (min, max) in `bounds`, so a hand-edited URL can never break a widget.
+    Call `sync_url()` after the widgets to write the current values back into the URL.
+    """
+    choices = choices or {}
+    bounds = bounds or {}
+    params = st.query_params
+    url_keys = st.session_state.setdefault(_URL_KEYS, {})
+    for key, default in defaults.items():
+        url_keys[key] = default
+        if key in st.session_state:
+            continue
+        value = None
+        if key in params:
+            value = _coerce(params[key], default, choices.get(key), bounds.get(key))
+        st.session_state[key] = default if value is None else value
+
+
+def sync_url(keys: Iterable[str] | None = None) -> None:
+    """Mirror the current values of the page's URL keys into st.query_params."""
+    url_keys = st.session_state.get(_URL_KEYS, {})
+    keys = list(keys) if keys is not None else list(url_keys)
+    wanted = {}
+    for key in keys:
+        if key in st.session_state:
+            value = st.session_state[key]
+            if isinstance(value, (str, int, float, bool)):
+                wanted[key] = str(value)
+    if SEED_KEY in st.session_state:
+        wanted[SEED_KEY] = str(st.session_state[SEED_KEY])
+    current = {k: st.query_params[k] for k in st.query_params}
+    if current != wanted:
+        st.query_params.from_dict(wanted)
+
+
+def seed() -> int:
+    """The global seed from the sidebar (pages may offer their own seed widget too)."""
+    return int(st.session_state.get(SEED_KEY, 0))
+
+
+# ---------------------------------------------------------------------------------------------
+# errors: ValueError from core is the user's to fix; anything else is ours, logged, never shown raw
+# ---------------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def guard(stop: bool = True):
+    """Show core's ValueError as st.error (and stop the page); hide tracebacks of real bugs."""
+    try:
+        yield
+    except ValueError as exc:
+        st.error(str(exc) or "That input can't be used. Change it and try again.", icon="⚠️")
+        if stop:
+            st.stop()
+    except Exception as exc:  # noqa: BLE001 - a user must never see a traceback
+        log.error("unexpected error: %s\n%s", exc, traceback.format_exc())
+        st.error(f"Something went wrong ({type(exc).__name__}). Try other settings; if it keeps "
+                 "happening, please report it with the link from the sidebar.", icon="🚨")
+        if stop:
+            st.stop()
+
+
+def run(fn: Callable, *args, **kwargs):
+    """Call `fn` under `guard()` and return its result (the page stops on error)."""
+    with guard():
+        return fn(*args, **kwargs)
+
+
+# ---------------------------------------------------------------------------------------------
+# progress
+# ---------------------------------------------------------------------------------------------
+def progress_callback(label: str = "Working…", every_s: float = 0.2):
+    """An `on_step(done, total, info=None)` callback drawing an st.progress bar.
+
+    Returns (callback, bar). Updates are throttled to one per `every_s` seconds.
+    """
+    bar = st.progress(0.0, text=label)
+    last = [0.0]
+
+    def on_step(done: int, total: int, info: dict | None = None) -> None:
+        now = time.monotonic()
+        if done < total and now - last[0] < every_s:
+            return
+        last[0] = now
+        frac = 0.0 if total <= 0 else min(max(done / total, 0.0), 1.0)
+        extra = ""
+        if info:
+            extra = " · " + " · ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in info.items())
+        bar.progress(frac, text=f"{label} {done}/{total}{extra}")
+
+    return on_step, bar
+
+
+# ---------------------------------------------------------------------------------------------
+# exports
+# ---------------------------------------------------------------------------------------------
+def figure_downloads(fig, name: str, key: str, data=None) -> None:
+    """Download buttons for a plotly figure (interactive HTML) and optionally its data as CSV.
+
+    PNG export is built into every plotly chart (the camera icon in its toolbar).
+    """
+    cols = st.columns(2 if data is not None else 1)
+    cols[0].download_button("Download figure (HTML)", fig.to_html(include_plotlyjs="cdn"),
+                            file_name=f"{name}.html", mime="text/html", key=f"{key}_html")
+    if data is not None:
+        csv = data.to_csv(index=True) if hasattr(data, "to_csv") else str(data)
+        cols[1].download_button("Download data (CSV)", csv, file_name=f"{name}.csv", mime="text/csv",
+                                key=f"{key}_csv")
+
+
+def placeholder(title: str, coming: list[str]) -> None:
+    st.title(title)
+    st.info("This page is being built. Coming here:\n\n" + "\n".join(f"- {c}" for c in coming))
+
+
+__all__ = ["url_state", "sync_url", "seed", "guard", "run", "progress_callback", "figure_downloads",
+           "placeholder", "SEED_KEY", "MAX_SEED"]

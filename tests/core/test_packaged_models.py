@@ -1,0 +1,38 @@
+"""The three packaged models load offline and give sensible outputs."""
+import pytest
+import torch
+
+from core import loaders
+
+pytestmark = pytest.mark.slow
+
+
+def test_glove_has_400k_words_and_the_classic_analogy():
+    kv = loaders.load_glove()
+    assert kv.vector_size == 50 and len(kv) >= 399_000
+    assert kv.index_to_key[:3] == ["the", ",", "."]
+    top = kv.most_similar(positive=["king", "woman"], negative=["man"], topn=1)[0][0]
+    assert top == "queen"
+
+
+def test_minilm_returns_attention_weights_rows_sum_to_one():
+    bundle = loaders.load_minilm()
+    enc = bundle.tokenizer("the bank of the river", return_tensors="pt")
+    with torch.inference_mode():
+        out = bundle.model(**enc, output_attentions=True)
+    assert len(out.attentions) == 6
+    att = out.attentions[0]  # (B, H, T, T)
+    assert att.shape[1] == 12
+    torch.testing.assert_close(att.sum(-1), torch.ones_like(att.sum(-1)))
+
+
+def test_smollm_loads_from_the_disk_cache_and_predicts():
+    bundle = loaders.load_smollm()
+    assert (loaders.smollm_cache_path() / "model.safetensors").exists()
+    enc = bundle.tokenizer("The capital of France is", return_tensors="pt")
+    with torch.inference_mode():
+        out = bundle.model(**enc, output_attentions=True)
+    att = out.attentions[0][0, 0]  # (T, T), causal
+    assert torch.all(att.triu(1) == 0)
+    next_id = out.logits[0, -1].argmax().item()
+    assert "Paris" in bundle.tokenizer.decode([next_id])

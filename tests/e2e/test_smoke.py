@@ -1,0 +1,95 @@
+"""Browser smoke test: start the server headless, open every page in Debian's Chromium, check
+the title renders and no exception box shows, and save a screenshot per page."""
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "tests" / "e2e" / "screenshots"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# url path -> the page's st.title
+PAGES = {
+    "": "NLP Playground",
+    "word_vectors": "Word vectors",
+    "rnn_text": "RNN text generation",
+    "seq2seq": "Seq2seq translation",
+    "attention": "Attention",
+    "bert": "BERT fill-mask",
+    "gpt": "GPT sampling",
+}
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    port = _free_port()
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    log = open(ROOT / "tests" / "e2e" / "server.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.read().decode().strip() == "ok":
+                    break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        pytest.fail("server did not answer /_stcore/health within 60 s")
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+def test_every_page_renders_in_chromium(server):
+    if not os.path.exists(CHROMIUM):
+        pytest.fail("Chromium is missing: run `bash scripts/ensure_chromium.sh` (make test does).")
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    problems = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        for path, title in PAGES.items():
+            page.goto(f"{server}/{path}", timeout=120_000)
+            page.get_by_role("heading", name=title).first.wait_for(timeout=180_000)
+            # let the first render settle (models load, spinners finish)
+            page.wait_for_function(
+                "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=240_000)
+            page.screenshot(path=str(SHOTS / f"{path or 'home'}.png"), full_page=True)
+            if page.locator('[data-testid="stException"]').count():
+                problems.append(f"/{path}: exception box")
+            if path and page.locator('[data-testid="stSidebarNav"]').count() == 0:
+                problems.append(f"/{path}: navigation missing")
+        nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
+        browser.close()
+    assert not problems, problems
+    for title in ["Word vectors", "RNN text generation", "Seq2seq translation", "Attention", "BERT fill-mask",
+                  "GPT sampling"]:
+        assert title in nav, (title, nav)
