@@ -1,0 +1,45 @@
+"""Plot builders shared by several pages (plotly figures; pages only render them)."""
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+
+def _dedupe(labels: list[str]) -> list[str]:
+    """Plotly merges equal category labels; make repeated tokens unique with invisible suffixes."""
+    seen: dict[str, int] = {}
+    out = []
+    for lab in labels:
+        n = seen.get(lab, 0)
+        seen[lab] = n + 1
+        out.append(lab + "\u200b" * n)
+    return out
+
+
+def heatmap(weights, x_labels: list[str], y_labels: list[str], title: str = "",
+            x_title: str = "", y_title: str = "", colorscale: str = "Blues", zmin=None, zmax=None,
+            text_fmt: str | None = ".2f", height: int | None = None) -> go.Figure:
+    """A labelled heatmap of a 2-D array (rows = y_labels, columns = x_labels), hover shows values."""
+    z = np.asarray(weights, dtype=float)
+    if z.ndim != 2 or z.shape != (len(y_labels), len(x_labels)):
+        raise ValueError(f"heatmap: weights of shape {z.shape} don't match {len(y_labels)}×{len(x_labels)} labels.")
+    xs, ys = _dedupe([str(x) for x in x_labels]), _dedupe([str(y) for y in y_labels])
+    show_text = text_fmt is not None and z.size <= 400
+    fig = go.Figure(go.Heatmap(
+        z=z, x=xs, y=ys, colorscale=colorscale, zmin=zmin, zmax=zmax,
+        text=np.vectorize(lambda v: format(v, text_fmt))(z) if show_text else None,
+        texttemplate="%{text}" if show_text else None,
+        hovertemplate=f"{y_title or 'row'}: %{{y}}<br>{x_title or 'column'}: %{{x}}<br>value: %{{z:.4f}}<extra></extra>",
+    ))
+    fig.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title,
+                      yaxis_autorange="reversed", margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+                      height=height or max(260, 28 * len(ys) + 120))
+    fig.update_xaxes(side="bottom", tickangle=-45 if len(xs) > 8 else 0)
+    return fig
+
+
+def attention_heatmap(weights, queries: list[str], keys: list[str], title: str = "Attention weights",
+                      query_title: str = "query (attending)", key_title: str = "key (attended to)") -> go.Figure:
+    """Attention weights: one row per query token, one column per key token, each row sums to 1."""
+    return heatmap(weights, keys, queries, title=title, x_title=key_title, y_title=query_title,
+                   zmin=0.0, zmax=float(np.max(weights)) if np.size(weights) else 1.0)
