@@ -1,0 +1,53 @@
+"""Bundled corpora and their fixed train/validation splits."""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from core.sources import ASSETS
+
+DATA = ASSETS / "data"
+SHAKESPEARE = DATA / "tinyshakespeare.txt"
+TATOEBA = {"zh": DATA / "tatoeba-cmn-eng.tsv", "fr": DATA / "tatoeba-fra-eng-5k.tsv"}
+VAL_FRACTION = 0.1  # last 10% of a text (or every 10th pair) is held out for validation
+
+
+@functools.lru_cache(maxsize=4)
+def read_text(path: str | Path) -> str:
+    return Path(path).read_text(encoding="utf-8")
+
+
+def shakespeare() -> str:
+    """Tiny Shakespeare (public domain), ~1.06 M characters."""
+    return read_text(SHAKESPEARE)
+
+
+def split_text(text: str, val_fraction: float = VAL_FRACTION) -> tuple[str, str]:
+    """Fixed split: the first 90% for training, the last 10% for validation."""
+    cut = int(len(text) * (1 - val_fraction))
+    return text[:cut], text[cut:]
+
+
+def read_pairs(path: str | Path) -> list[tuple[str, str, str]]:
+    """Tab-separated pairs `source<TAB>target[<TAB>attribution]` -> list of 3-tuples."""
+    pairs = []
+    for line in read_text(path).splitlines():
+        cols = line.split("\t")
+        if len(cols) >= 2 and cols[0].strip() and cols[1].strip():
+            pairs.append((cols[0].strip(), cols[1].strip(), cols[2].strip() if len(cols) > 2 else ""))
+    return pairs
+
+
+@functools.lru_cache(maxsize=2)
+def tatoeba(lang: str) -> list[tuple[str, str, str]]:
+    """English–`lang` Tatoeba pairs (CC-BY 2.0 FR; attribution in the third field)."""
+    if lang not in TATOEBA:
+        raise ValueError(f"No bundled pairs for {lang!r}; choose one of {sorted(TATOEBA)}.")
+    return read_pairs(TATOEBA[lang])
+
+
+def split_pairs(pairs: list, every: int = 10) -> tuple[list, list]:
+    """Fixed split: every 10th pair is validation, the rest training."""
+    train = [p for i, p in enumerate(pairs) if i % every != every - 1]
+    val = [p for i, p in enumerate(pairs) if i % every == every - 1]
+    return train, val
