@@ -105,11 +105,16 @@ def load_glove(ref: str = "glove-6b-50d"):
     words = pd.read_parquet(data / "glove_6B_index.parquet")["index"].astype(str).tolist()
     if len(words) != vectors.shape[0]:
         raise ValueError(f"GloVe index has {len(words)} words but {vectors.shape[0]} vectors; reinstall the package.")
-    # The index holds a few duplicate spellings; keep the first (most frequent) of each.
+    # Keep the first (most frequent) of any repeated spelling, so every key maps to one row.
     seen: set[str] = set()
     keep = [i for i, w in enumerate(words) if not (w in seen or seen.add(w))]
+    if len(keep) != len(words):
+        words, vectors = [words[i] for i in keep], vectors[keep]
+    # Fill the KeyedVectors directly (add_vectors checks key by key and takes ~1 s for 400k words).
     kv = KeyedVectors(vector_size=vectors.shape[1])
-    kv.add_vectors([words[i] for i in keep], vectors[keep])
+    kv.index_to_key = words
+    kv.key_to_index = {w: i for i, w in enumerate(words)}
+    kv.vectors = np.ascontiguousarray(vectors, dtype=np.float32)  # (V, 50)
     return kv
 
 
