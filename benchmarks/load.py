@@ -1,0 +1,223 @@
+"""Load test: N concurrent sessions drive every page through Streamlit's websocket protocol.
+
+Each simulated session opens a websocket like a browser tab does, then loops over the pages:
+load the page (a rerun with its page name) and, where the page has one, do its main non-training
+interaction (set a few widgets by key, press its button). We time each request from send to
+`script_finished`, count errors (exception boxes, error alerts, disconnects), and sample the
+server's peak resident memory (RSS, its child processes included).
+
+    .venv/bin/python benchmarks/load.py --sessions 20 --seconds 60
+    .venv/bin/python benchmarks/load.py --url http://127.0.0.1:8501 ...   # against a running server
+Ends with: load: sessions=… errors=… p50_ms=… p95_ms=… peak_rss_mb=…
+Targets: errors=0, p95 ≤ 3000 ms for non-training interactions, peak RSS ≤ 2500 MB.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import psutil
+import websockets
+from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = ["", "word_vectors", "rnn_text", "seq2seq", "attention", "bert", "gpt"]
+# page -> ({widget_key: value}, button_key or None): the page's main non-training interaction.
+INTERACTIONS: dict[str, tuple[dict, str | None]] = {}
+
+
+def _walk_widgets(element) -> tuple[str, object] | None:
+    kind = element.WhichOneof("type")
+    if kind is None:
+        return None
+    sub = getattr(element, kind)
+    wid = getattr(sub, "id", "")
+    return (wid, sub) if wid else None
+
+
+class Session:
+    def __init__(self, url: str, stats: dict):
+        self.ws_url = url.replace("http", "ws", 1) + "/_stcore/stream"
+        self.stats = stats
+        self.widgets: dict[str, str] = {}  # user key -> widget id (from the last run)
+
+    async def request(self, ws, page: str, widget_values: dict | None = None, button: str | None = None,
+                      label: str = "load") -> None:
+        msg = BackMsg()
+        msg.rerun_script.query_string = ""
+        msg.rerun_script.page_name = page
+        for key, value in (widget_values or {}).items():
+            wid = self.widgets.get(key)
+            if wid is None:
+                self.stats["errors"].append(f"/{page}: widget {key!r} not found")
+                return
+            state = msg.rerun_script.widget_states.widgets.add()
+            state.id = wid
+            if isinstance(value, bool):
+                state.bool_value = value
+            elif isinstance(value, int):
+                state.int_value = value
+            elif isinstance(value, float):
+                state.double_value = value
+            else:
+                state.string_value = str(value)
+        if button:
+            wid = self.widgets.get(button)
+            if wid is None:
+                self.stats["errors"].append(f"/{page}: button {button!r} not found")
+                return
+            state = msg.rerun_script.widget_states.widgets.add()
+            state.id = wid
+            state.trigger_value = True
+        start = time.perf_counter()
+        await ws.send(msg.SerializeToString())
+        self.widgets = {}
+        while True:
+            fm = ForwardMsg()
+            fm.ParseFromString(await asyncio.wait_for(ws.recv(), timeout=120))
+            kind = fm.WhichOneof("type")
+            if kind == "delta" and fm.delta.WhichOneof("type") == "new_element":
+                el = fm.delta.new_element
+                etype = el.WhichOneof("type")
+                if etype == "exception":
+                    self.stats["errors"].append(f"/{page} {label}: exception {el.exception.message[:120]}")
+                elif etype == "alert" and el.alert.format == 1:  # Alert.ERROR
+                    self.stats["errors"].append(f"/{page} {label}: error {el.alert.body[:120]}")
+                found = _walk_widgets(el)
+                if found:
+                    wid = found[0]
+                    self.widgets[wid.rsplit("-", 1)[-1] if wid.startswith("$$ID-") else wid] = wid
+            elif kind == "page_not_found":
+                self.stats["errors"].append(f"/{page}: page not found")
+            elif kind == "script_finished":
+                break
+        self.stats["latency_ms"].append((label, (time.perf_counter() - start) * 1000))
+
+    async def run(self, deadline: float, offset: int) -> None:
+        try:
+            async with websockets.connect(self.ws_url, max_size=None, subprotocols=["streamlit"]) as ws:
+                pages = PAGES[offset % len(PAGES):] + PAGES[:offset % len(PAGES)]
+                while time.monotonic() < deadline:
+                    for page in pages:
+                        if time.monotonic() >= deadline:
+                            break
+                        await self.request(ws, page, label="load")
+                        if page in INTERACTIONS and time.monotonic() < deadline:
+                            values, button = INTERACTIONS[page]
+                            await self.request(ws, page, values, button, label="interact")
+        except Exception as exc:  # noqa: BLE001 - a dropped session is an error to report
+            self.stats["errors"].append(f"session: {type(exc).__name__}: {exc}")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_healthy(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.read().strip() == b"ok":
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"server at {url} is not healthy")
+
+
+def _rss_sampler(pid: int, peak: list, stop: threading.Event) -> None:
+    proc = psutil.Process(pid)
+    while not stop.is_set():
+        try:
+            rss = proc.memory_info().rss + sum(c.memory_info().rss for c in proc.children(recursive=True))
+            peak[0] = max(peak[0], rss)
+        except psutil.Error:
+            pass
+        stop.wait(0.25)
+
+
+async def _drive(url: str, sessions: int, seconds: float, stats: dict) -> None:
+    deadline = time.monotonic() + seconds
+    await asyncio.gather(*(Session(url, stats).run(deadline, i) for i in range(sessions)))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sessions", type=int, default=20)
+    ap.add_argument("--seconds", type=float, default=60)
+    ap.add_argument("--url", help="drive a server that is already running (RSS is then not measured)")
+    ap.add_argument("--warmup", action="store_true", help="visit every page once before timing (loads models)")
+    args = ap.parse_args()
+
+    proc = None
+    url = args.url
+    if url is None:
+        port = _free_port()
+        url = f"http://127.0.0.1:{port}"
+        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port",
+                                 str(port), "--server.address", "127.0.0.1", "--server.headless", "true"],
+                                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    peak = [0]
+    stop = threading.Event()
+    try:
+        _wait_healthy(url)
+        if proc is not None:
+            threading.Thread(target=_rss_sampler, args=(proc.pid, peak, stop), daemon=True).start()
+        if args.warmup:
+            warm = {"latency_ms": [], "errors": []}
+            t0 = time.perf_counter()
+            asyncio.run(_warm(url, warm))
+            print(f"warm-up: every page once in {time.perf_counter() - t0:.1f} s, errors {len(warm['errors'])}")
+        stats = {"latency_ms": [], "errors": []}
+        asyncio.run(_drive(url, args.sessions, args.seconds, stats))
+    finally:
+        stop.set()
+        if proc is not None:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+    lat = stats["latency_ms"]
+    by_kind = {}
+    for label, ms in lat:
+        by_kind.setdefault(label, []).append(ms)
+    for label, values in sorted(by_kind.items()):
+        values.sort()
+        print(f"{label:9s} n={len(values):5d} p50={statistics.median(values):7.0f} ms "
+              f"p95={values[int(0.95 * (len(values) - 1))]:7.0f} ms max={values[-1]:7.0f} ms")
+    for err in stats["errors"][:20]:
+        print("error:", err)
+    all_ms = sorted(ms for _, ms in lat) or [0.0]
+    p50 = statistics.median(all_ms)
+    p95 = all_ms[int(0.95 * (len(all_ms) - 1))]
+    print(f"requests={len(lat)} load average {os.getloadavg()[0]:.2f}")
+    print(f"load: sessions={args.sessions} errors={len(stats['errors'])} p50_ms={p50:.0f} p95_ms={p95:.0f} "
+          f"peak_rss_mb={peak[0] / 2**20:.0f}")
+
+
+async def _warm(url: str, stats: dict) -> None:
+    session = Session(url, stats)
+    async with websockets.connect(session.ws_url, max_size=None, subprotocols=["streamlit"]) as ws:
+        for page in PAGES:
+            await session.request(ws, page, label="warmup")
+            if page in INTERACTIONS:
+                values, button = INTERACTIONS[page]
+                await session.request(ws, page, values, button, label="warmup")
+
+
+if __name__ == "__main__":
+    main()
