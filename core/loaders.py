@@ -101,8 +101,11 @@ def load_glove(ref: str = "glove-6b-50d"):
     from gensim.models import KeyedVectors
 
     data = packaged_path("glove-6b-50d")
-    vectors = np.load(data / "glove_6B_50d_emb.npy")  # (V, 50) float32
+    from core.settings import GLOVE_MAX_WORDS
+
+    vectors = np.load(data / "glove_6B_50d_emb.npy", mmap_mode="r")  # (V, 50) float32
     words = pd.read_parquet(data / "glove_6B_index.parquet")["index"].astype(str).tolist()
+    vectors, words = vectors[:GLOVE_MAX_WORDS], words[:GLOVE_MAX_WORDS]  # frequency-ordered
     if len(words) != vectors.shape[0]:
         raise ValueError(f"GloVe index has {len(words)} words but {vectors.shape[0]} vectors; reinstall the package.")
     # Keep the first (most frequent) of any repeated spelling, so every key maps to one row.

@@ -5,14 +5,10 @@ train or mutate them (training works on a session-owned copy or a new model).
 """
 from __future__ import annotations
 
-import os
-
 import streamlit as st
 
 from core import sources
-
-# How many distinct models stay loaded per process (least recently used is evicted first).
-MAX_MODELS = int(os.environ.get("NLP_PLAYGROUND_MAX_MODELS", "6"))
+from core.settings import MAX_MODELS
 
 
 @st.cache_resource(max_entries=MAX_MODELS, show_spinner="Loading model (first time only)…")
