@@ -939,3 +939,71 @@ def copy_bundle(bundle: Seq2SeqBundle) -> Seq2SeqBundle:
 
     return Seq2SeqBundle(copy.deepcopy(bundle.model), bundle.config, bundle.src_vocab, bundle.tgt_vocab,
                          dict(bundle.meta))
+
+
+# ---------------------------------------------------------------------------------------------
+# figures (plotly; pages only render them)
+# ---------------------------------------------------------------------------------------------
+def alpha_figure(hypotheses: list[dict], alpha: float, labels: list[str] | None = None):
+    """log P / L^a as a function of a for every hypothesis: where lines cross, the ranking flips."""
+    import plotly.graph_objects as go
+
+    grid = np.linspace(0.0, 2.0, 41)
+    fig = go.Figure()
+    for n, h in enumerate(hypotheses):
+        name = (labels[n] if labels else h.get("text", str(h["ids"]))) or "(empty)"
+        fig.add_trace(go.Scatter(x=grid, y=[norm_score(h["logp"], h["length"], a) for a in grid], mode="lines",
+                                 name=f"{name[:24]} (L={h['length']})",
+                                 hovertemplate="α=%{x:.2f}<br>log P / L^α = %{y:.3f}<extra>" + name[:40] + "</extra>"))
+    fig.add_vline(x=alpha, line_dash="dash", line_color="#d62728", annotation_text=f"α = {alpha:g}")
+    fig.update_layout(xaxis_title="α (length-normalization exponent)", yaxis_title="score = log P(y) / L^α",
+                      height=360, margin=dict(l=10, r=10, t=30, b=10))
+    return fig
+
+
+def history_figures(history: dict):
+    """(training-loss figure, per-epoch figure with teacher-forced vs free-running val loss and BLEU)."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    steps, loss = history.get("steps", []), history.get("loss", [])
+    f1 = go.Figure()
+    f1.add_trace(go.Scatter(x=steps, y=loss, mode="lines", name="batch loss", line=dict(color="#9ecae1")))
+    if len(loss) >= 5:
+        w = max(2, len(loss) // 20)
+        smooth = np.convolve(loss, np.ones(w) / w, mode="valid")
+        f1.add_trace(go.Scatter(x=steps[w - 1:], y=smooth, mode="lines", name=f"moving average ({w})",
+                                line=dict(color="#08519c", width=2)))
+    f1.update_layout(title="Training loss (cross-entropy per target token)", xaxis_title="step",
+                     yaxis_title="loss", height=320, margin=dict(l=10, r=10, t=40, b=10))
+    ep = history.get("epochs", [])
+    f2 = make_subplots(specs=[[{"secondary_y": True}]])
+    xs = [e["epoch"] for e in ep]
+    f2.add_trace(go.Scatter(x=xs, y=[e["train_loss"] for e in ep], name="train loss", mode="lines+markers",
+                            line=dict(color="#9ecae1")))
+    f2.add_trace(go.Scatter(x=xs, y=[e["val_loss_tf"] for e in ep], name="val loss, teacher-forced",
+                            mode="lines+markers", line=dict(color="#1f77b4")))
+    f2.add_trace(go.Scatter(x=xs, y=[e["val_loss_free"] for e in ep], name="val loss, free-running",
+                            mode="lines+markers", line=dict(color="#d62728")))
+    f2.add_trace(go.Bar(x=xs, y=[e["val_bleu"] for e in ep], name="val BLEU (greedy)", opacity=0.25,
+                        marker_color="#2ca02c"), secondary_y=True)
+    f2.update_layout(title="After each epoch", xaxis_title="epoch", height=340, margin=dict(l=10, r=10, t=40, b=10),
+                     legend=dict(orientation="h", y=-0.25))
+    f2.update_yaxes(title_text="loss", secondary_y=False)
+    f2.update_yaxes(title_text="BLEU", secondary_y=True, rangemode="tozero")
+    return f1, f2
+
+
+def buckets_figure(results: dict[str, list[dict]]):
+    """Grouped bars: BLEU per source-length bucket for each model name."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for name, rows in results.items():
+        fig.add_trace(go.Bar(x=[r["bucket"] for r in rows], y=[r["bleu"] for r in rows], name=name,
+                             customdata=[r["pairs"] for r in rows],
+                             hovertemplate="source length %{x}<br>BLEU %{y:.2f}<br>%{customdata} pairs<extra>"
+                                           + name + "</extra>"))
+    fig.update_layout(barmode="group", xaxis_title="source sentence length (words)", yaxis_title="BLEU",
+                      height=360, margin=dict(l=10, r=10, t=30, b=10))
+    return fig

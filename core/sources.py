@@ -166,6 +166,9 @@ register(Source("seq2seq", "local", "en-zh-attention", "English→Chinese, atten
 register(Source("seq2seq", "local", "en-fr-attention", "English→French, attention (shipped)",
                 str(MODELS_DIR / "seq2seq-en-fr"), "core.seq2seq:load_checkpoint",
                 "GRU encoder-decoder with attention trained on Tatoeba pairs; see its model card."))
+register(Source("seq2seq", "local", "en-zh-none", "English→Chinese, no attention (shipped, for comparison)",
+                str(MODELS_DIR / "seq2seq-en-zh" / "no-attention"), "core.seq2seq:load_checkpoint",
+                "Same GRU encoder-decoder and training budget, but one fixed context vector instead of attention."))
 register(Source("masked_lm", "local", "minilm-mlm", "MiniLM + trained MLM head (shipped, offline)",
                 str(MODELS_DIR / "minilm-mlm"), "core.fillmask:load_minilm_mlm",
                 "The packaged MiniLM encoder with a masked-LM head trained in this repo; see its model card."))

@@ -52,6 +52,7 @@ def main(argv=None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--eval-pairs", type=int, default=0, help="evaluate on the first N validation pairs (0: all)")
+    ap.add_argument("--init", default="", help="continue training this checkpoint (its config and vocab are kept)")
     ap.add_argument("--out", required=True)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -62,8 +63,19 @@ def main(argv=None) -> None:
                           tgt_tokenizer="chars" if args.lang == "zh" else "words",
                           emb_dim=args.emb, hidden_dim=args.hidden, cell=args.cell, attention=args.attention,
                           dropout=args.dropout, max_src_len=args.max_src, max_tgt_len=args.max_tgt)
-    src_vocab, tgt_vocab = S.build_vocabs(train_pairs, cfg, min_freq=args.min_freq)
-    bundle = S.new_bundle(cfg, src_vocab, tgt_vocab, seed=args.seed)
+    prev = {"epochs": [], "steps": 0, "train_seconds": 0.0, "commands": []}
+    if args.init:
+        bundle = S.load_checkpoint(args.init)
+        src_vocab, tgt_vocab = bundle.src_vocab, bundle.tgt_vocab
+        prev_meta = bundle.meta
+        prev = {"epochs": prev_meta.get("epochs", []), "steps": prev_meta.get("steps", 0),
+                "train_seconds": prev_meta.get("train_seconds", 0.0),
+                "commands": prev_meta.get("commands", [prev_meta.get("command", "")])}
+        # continue the learning-rate schedule where the previous run stopped
+        args.lr = args.lr * args.lr_decay ** len(prev["epochs"])
+    else:
+        src_vocab, tgt_vocab = S.build_vocabs(train_pairs, cfg, min_freq=args.min_freq)
+        bundle = S.new_bundle(cfg, src_vocab, tgt_vocab, seed=args.seed)
     cfg = bundle.config
     tcfg = S.TrainConfig(epochs=args.epochs, batch_size=args.batch, lr=args.lr, lr_decay=args.lr_decay,
                          teacher_forcing=args.teacher_forcing, max_seconds=args.max_seconds, seed=args.seed,
@@ -84,6 +96,12 @@ def main(argv=None) -> None:
     t0 = time.monotonic()
     hist = S.train(bundle, train_pairs, val_pairs, tcfg, on_step=on_step, on_epoch=on_epoch)
     train_s = time.monotonic() - t0
+    for e in hist["epochs"]:  # number epochs, steps and seconds across continued runs
+        e["epoch"] += len(prev["epochs"])
+        e["steps"] += prev["steps"]
+        e["seconds"] += prev["train_seconds"]
+    hist["epochs"] = prev["epochs"] + hist["epochs"]
+    train_s += prev["train_seconds"]
 
     if args.eval_pairs:
         val_pairs = val_pairs[: args.eval_pairs]
@@ -112,6 +130,7 @@ def main(argv=None) -> None:
         "parameters": S.count_parameters(bundle.model),
         "command": "python scripts/train_seq2seq.py " + " ".join(argv if argv is not None else sys.argv[1:]),
     }
+    metrics["commands"] = [c for c in prev["commands"] if c] + [metrics["command"]]
     bundle.meta = metrics
     unit = "character-level" if cfg.tgt_tokenizer == "chars" else "word-level"
     att = {"none": "no attention (one fixed context vector)", "additive": "additive (Bahdanau) attention",
@@ -133,14 +152,15 @@ in this repo by `scripts/train_seq2seq.py` on one CPU thread. Weights are stored
   Vocabulary: tokens seen at least {args.min_freq}× in training ({len(src_vocab)} source /
   {len(tgt_vocab)} target, specials included). Training pairs longer than {cfg.max_src_len} source
   or {cfg.max_tgt_len} target tokens were skipped.
-- **Training**: Adam, lr {tcfg.lr} ×{tcfg.lr_decay} per epoch, batch {tcfg.batch_size}, dropout {cfg.dropout},
+- **Training**: Adam, learning rate ×{tcfg.lr_decay} per epoch (this run started at {tcfg.lr:.2g}), batch {tcfg.batch_size}, dropout {cfg.dropout},
   teacher forcing {tcfg.teacher_forcing}, gradient clipping {tcfg.clip}; {metrics['epochs_done']} epochs =
   {metrics['steps']} steps in {train_s / 60:.1f} min{(' (' + hist['stopped'] + ')') if hist['stopped'] else ''}.
 - **Quality** on all {metrics['val_pairs']} validation pairs, {unit} BLEU-4 (sacrebleu, tokenize=none on
   our tokens): **greedy {greedy['bleu']:.2f}**, **beam {args.beam} (α={args.alpha}) {beam['bleu']:.2f}**.
   Speed: {metrics['greedy_sents_per_s']} sentences/s greedy (batched), {metrics['beam_sents_per_s']} beam
   (one by one), on a shared 2-core CPU.
-- **Command**: `{metrics['command']}`
+- **Commands** (run in this order; `--init` continues training a checkpoint):
+{chr(10).join('  - `' + c + '`' for c in metrics['commands'])}
 
 Per epoch (validation losses on 300 pairs; "free" = the decoder fed its own predictions, so the
 gap to the teacher-forced loss is exposure bias; BLEU on the same 300 pairs, greedy):
