@@ -119,6 +119,19 @@ def build_dataset(tokenizer, seq_len: int = 64) -> dict[str, np.ndarray]:
     return {"train": np.concatenate(train), "val": np.concatenate(val), "val_src": np.concatenate(val_src)}
 
 
+def unigram_log_prior(rows: np.ndarray, vocab_size: int, special: list[int]) -> torch.Tensor:
+    """log p(word piece) over the training rows (add-0.1 smoothed), specials at the floor: (V,).
+
+    Used to initialise the MLM head's output bias: before it learns anything from context the head
+    then already predicts the frequent pieces ("the", ",", ".") instead of a uniform guess
+    (cross-entropy ~7 instead of log 30522 = 10.3 nats), which saves hundreds of steps.
+    """
+    counts = np.bincount(rows.reshape(-1).astype(np.int64), minlength=vocab_size)[:vocab_size].astype(np.float64)
+    counts[special] = 0
+    logp = np.log((counts + 0.1) / (counts + 0.1).sum())
+    return torch.tensor(logp - logp.mean(), dtype=torch.float32)
+
+
 def special_ids(tokenizer) -> dict:
     from core.fillmask import random_pool_for
 

@@ -1,8 +1,297 @@
-"""BERT fill-mask page (placeholder until its issue lands)."""
-from pages._shared import placeholder
+"""BERT fill-mask: masked-LM predictions, how MLM training corrupts text, and contextual word vectors."""
+from __future__ import annotations
 
-placeholder("BERT fill-mask", [
-    "Fill-mask with probabilities",
-    "How MLM corruption works",
-    "Contextual word vectors",
-])
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from core import fillmask, sources, st_cache
+from core.limits import gate
+from core.plots import heatmap
+from pages._shared import figure_downloads, guard, sync_url, url_state
+
+st.title("BERT fill-mask")
+st.markdown(
+    "BERT is a Transformer **encoder** pre-trained on a *cloze* task: hide some words, predict them from "
+    "the words on **both** sides. Type a sentence with `[MASK]` and see what the model would put there; "
+    "then see how training corrupts text, and how the same word gets a different vector in each context."
+)
+
+CUSTOM = "__custom__"
+model_sources = {s.name: s for s in sources.sources_for("masked_lm")}
+model_names = list(model_sources) + [CUSTOM]
+PRESET_NAMES = list(fillmask.PRESETS)
+default_word, default_lines = fillmask.PRESETS[PRESET_NAMES[0]]
+
+
+def _lines_text(lines) -> str:
+    return "\n".join(f"{s} | {t}" for s, t in lines)
+
+
+url_state(
+    {
+        "bert_model": model_names[0],
+        "bert_hub_id": "",
+        "bert_compare": False,
+        "bert_model_b": model_names[min(1, len(model_names) - 1)],
+        "bert_text": "paris is the [MASK] of france.",
+        "bert_topk": 5,
+        "bert_mode": "independent",
+        "bert_corrupt_text": "the quick brown fox jumps over the lazy dog because it wanted to see the river bank.",
+        "bert_corrupt_seed": 0,
+        "bert_mask_rate": 0.15,
+        "bert_pair_a": "my dog is cute.",
+        "bert_pair_b": "he likes playing.",
+        "bert_ctx_preset": PRESET_NAMES[0],
+        "bert_ctx_word": default_word,
+        "bert_ctx_lines": _lines_text(default_lines),
+        "bert_ctx_layer": 6,
+    },
+    choices={"bert_model": model_names, "bert_model_b": model_names, "bert_mode": ["independent", "left_to_right"],
+             "bert_ctx_preset": PRESET_NAMES + ["custom"]},
+    bounds={"bert_topk": (1, fillmask.MAX_TOP_K), "bert_corrupt_seed": (0, 2**31 - 1),
+            "bert_mask_rate": (0.05, 0.5), "bert_ctx_layer": (0, 48)},
+)
+
+
+def _label(name: str) -> str:
+    return "Other Hugging Face id…" if name == CUSTOM else model_sources[name].label
+
+
+# ---- model choice --------------------------------------------------------------------------
+c1, c2, c3 = st.columns([3, 3, 2])
+c1.selectbox("Model", model_names, format_func=_label, key="bert_model",
+             help="The shipped MiniLM + MLM head works offline. Hub models download on first use (needs network).")
+c3.toggle("Compare two models", key="bert_compare", help="Run the same sentence through a second model.")
+if st.session_state["bert_compare"]:
+    c2.selectbox("Second model", model_names, format_func=_label, key="bert_model_b")
+if CUSTOM in (st.session_state["bert_model"], st.session_state["bert_model_b"] if st.session_state["bert_compare"] else ""):
+    st.text_input("Hugging Face model id (a masked LM)", key="bert_hub_id", placeholder="e.g. distilroberta-base")
+
+
+def _source(name: str) -> sources.Source:
+    if name == CUSTOM:
+        return sources.hub_source("masked_lm", st.session_state["bert_hub_id"])
+    return model_sources[name]
+
+
+def _load(name: str):
+    with guard():
+        return st_cache.load_source(_source(name))
+
+
+if not model_names[:-1] and st.session_state["bert_model"] != CUSTOM:
+    st.error("No masked-LM model is available. Train the shipped head with `python scripts/train_mlm_head.py`.")
+    st.stop()
+
+bundle = _load(st.session_state["bert_model"])
+bundle_b = _load(st.session_state["bert_model_b"]) if st.session_state["bert_compare"] else None
+n_layers = int(bundle.info.get("layers") or 6)
+st.caption(f"**{bundle.name}** · {n_layers} layers · {bundle.info.get('hidden')}-d · "
+           f"{(bundle.info.get('params') or 0) / 1e6:.1f}M parameters · vocabulary {bundle.info.get('vocab')}"
+           + (f" · head reads layer {bundle.info['head_from_layer']}, held-out masked-token top-1 "
+              f"{bundle.info.get('heldout_top1', float('nan')):.1%} / top-5 {bundle.info.get('heldout_top5', float('nan')):.1%}"
+              if "head_from_layer" in bundle.info else ""))
+
+tab_fill, tab_corrupt, tab_emb, tab_ctx, tab_card = st.tabs(
+    ["🎭 Fill-mask", "🧪 How MLM corrupts text", "➕ Input embeddings", "🧭 Contextual vectors", "📇 Model card"])
+
+
+# ---- fill-mask ------------------------------------------------------------------------------
+def _bars(preds: list[dict], title: str) -> go.Figure:
+    toks = [p["token"] for p in preds][::-1]
+    probs = [p["prob"] for p in preds][::-1]
+    fig = go.Figure(go.Bar(x=probs, y=toks, orientation="h", text=[f"{p:.1%}" for p in probs],
+                           textposition="auto", hovertemplate="%{y}: %{x:.4f}<extra></extra>"))
+    fig.update_layout(title=title, xaxis_title="probability", height=max(220, 26 * len(toks) + 90),
+                      margin=dict(l=10, r=10, t=40, b=10), xaxis_range=[0, max(probs + [0.01]) * 1.15])
+    return fig
+
+
+def _show_fill(res: dict, key: str) -> None:
+    st.markdown(f"**Completed:** {res['completed']}")
+    cols = st.columns(min(len(res["masks"]), 3))
+    for j, m in enumerate(res["masks"]):
+        with cols[j % len(cols)]:
+            title = f"mask {j + 1}" + (f" (filled at step {m['step']})" if res["mode"] == "left_to_right" else "")
+            st.plotly_chart(_bars(m["predictions"], title), use_container_width=True, key=f"{key}_bar{j}")
+    df = pd.DataFrame([{"mask": j + 1, "rank": r + 1, "token": p["token"], "probability": round(p["prob"], 5)}
+                       for j, m in enumerate(res["masks"]) for r, p in enumerate(m["predictions"])])
+    with st.expander("Sentences with the first mask's top choices, and all predictions"):
+        st.dataframe(pd.DataFrame([{"sentence": v["sentence"], "p(first mask)": round(v["prob"], 4)}
+                                   for v in res["variants"]]), hide_index=True, use_container_width=True)
+        st.dataframe(df, hide_index=True, use_container_width=True)
+    st.download_button("Download predictions (CSV)", df.to_csv(index=False), file_name="fill_mask.csv",
+                       mime="text/csv", key=f"{key}_csv")
+
+
+with tab_fill:
+    st.text_input("Sentence with [MASK] (up to 5 masks)", key="bert_text",
+                  help="Write [MASK] where a word is missing. Uncased models lower-case everything.")
+    f1, f2 = st.columns([2, 3])
+    f1.slider("Predictions per mask (top-k)", 1, fillmask.MAX_TOP_K, key="bert_topk")
+    f2.radio("Several masks", ["independent", "left_to_right"], key="bert_mode", horizontal=True,
+             format_func=lambda m: {"independent": "each mask independently (one pass)",
+                                    "left_to_right": "left to right, one at a time"}[m])
+    runs = [(bundle, "a")] + ([(bundle_b, "b")] if bundle_b is not None else [])
+    out_cols = st.columns(len(runs))
+    results = {}
+    for (b, k), col in zip(runs, out_cols):
+        with col:
+            if len(runs) > 1:
+                st.subheader(b.name)
+            with guard(), gate("generate")(wait_s=30):
+                res = fillmask.fill_mask(b, st.session_state["bert_text"], top_k=st.session_state["bert_topk"],
+                                         mode=st.session_state["bert_mode"])
+            results[k] = res
+            _show_fill(res, f"bert_fill_{k}")
+            if len(res["masks"]) > 1:
+                other = "left_to_right" if res["mode"] == "independent" else "independent"
+                with guard(stop=False):
+                    alt = fillmask.fill_mask(b, st.session_state["bert_text"], top_k=1, mode=other)
+                    st.info(f"With **{other.replace('_', ' ')}** filling: *{alt['completed']}*")
+    with st.expander("The math: what the MLM head computes", expanded=False):
+        st.markdown("The encoder turns the (corrupted) sentence into vectors $h_i$. At a masked position the "
+                    "head maps $h_i$ back to the vocabulary; the decoder matrix is the word-embedding matrix "
+                    "$E$ itself (weight tying):")
+        st.latex(r"p(x_i = w \mid \tilde{x}) = \operatorname{softmax}\big(E\,\mathrm{LN}(\mathrm{GELU}(W h_i + c)) + b\big)_w")
+        st.markdown("With several masks, one pass predicts each from the *unmasked* words only, as if they "
+                    "were independent:")
+        st.latex(r"p(x_{m_1}, \dots, x_{m_k} \mid \tilde{x}) \approx \prod_{j} p(x_{m_j} \mid \tilde{x})")
+        st.markdown("so *new [MASK] [MASK]* may give 'new new'. Filling **left to right** puts each choice back "
+                    "into the input before predicting the next mask, so later masks see earlier ones.")
+
+# ---- corruption -----------------------------------------------------------------------------
+with tab_corrupt:
+    st.markdown("During pre-training BERT picks **15%** of the word pieces of every sequence. Of those, "
+                "**80%** become `[MASK]`, **10%** a random word piece and **10%** stay unchanged; the loss "
+                "is computed only on the picked positions $M$:")
+    st.latex(r"\mathcal{L} = -\frac{1}{|M|}\sum_{i \in M} \log p(x_i \mid \tilde{x})")
+    st.markdown("The random and unchanged cases keep the model from trusting that only `[MASK]` needs "
+                "predicting: it must keep a good vector for **every** token, since any could be a target.")
+    st.text_area("Sentence", key="bert_corrupt_text", height=80)
+    k1, k2 = st.columns(2)
+    k1.number_input("Seed (same seed → same corruption)", 0, 2**31 - 1, step=1, key="bert_corrupt_seed")
+    k2.slider("Masking rate", 0.05, 0.5, step=0.05, key="bert_mask_rate")
+    with guard():
+        ct = fillmask.corruption_table(bundle.tokenizer, st.session_state["bert_corrupt_text"],
+                                       int(st.session_state["bert_corrupt_seed"]), st.session_state["bert_mask_rate"])
+    st.markdown(f"{ct['n_chosen']} of {ct['n_tokens']} word pieces chosen "
+                f"(round({st.session_state['bert_mask_rate']:.0%} × {ct['n_tokens']}), at least 1). "
+                "Rows with **loss here** are the positions the model is trained to predict.")
+    ctdf = pd.DataFrame(ct["rows"])
+    st.dataframe(ctdf.style.apply(lambda r: ["background-color: #fff3cd" if r["loss here"] else "" for _ in r],
+                                  axis=1), hide_index=True, use_container_width=True)
+    st.download_button("Download table (CSV)", ctdf.to_csv(index=False), file_name="mlm_corruption.csv",
+                       mime="text/csv", key="bert_corrupt_csv")
+    with st.expander("What the model predicts for this corrupted input"):
+        with guard(stop=False), gate("generate")(wait_s=30):
+            ids = ct["input_ids"]
+            pos = [i for i, l in enumerate(ct["labels"]) if l != -100]
+            probs = fillmask.mask_distributions(bundle.model, ids, pos)  # (M, V)
+            rows = []
+            for j, i in enumerate(pos):
+                top = int(probs[j].argmax())
+                rows.append({"position": i, "target": ct["rows"][i]["original"], "model input": ct["rows"][i]["input to model"],
+                             "top guess": fillmask._token_str(bundle.tokenizer, top),
+                             "p(target)": round(float(probs[j, ct["labels"][i]]), 4),
+                             "-log p(target)": round(float(-np.log(max(float(probs[j, ct["labels"][i]]), 1e-12))), 3)})
+            st.dataframe(pd.DataFrame(rows), hide_index=True, use_container_width=True)
+            if rows:
+                st.markdown(f"Loss on this sequence: **{np.mean([r['-log p(target)'] for r in rows]):.3f}** nats.")
+
+# ---- input embeddings -----------------------------------------------------------------------
+with tab_emb:
+    st.markdown("BERT reads a sentence **pair** as `[CLS] A [SEP] B [SEP]`. Each input vector is the sum of "
+                "three learned embeddings, then layer-normalized:")
+    st.latex(r"e_t = \mathrm{LN}\big(E_{\text{token}}[x_t] + E_{\text{segment}}[s_t] + E_{\text{position}}[t]\big)")
+    st.markdown("$s_t$ is 0 for A (and `[CLS]`, the first `[SEP]`) and 1 for B; $t$ is the position "
+                "0, 1, 2, …  Without position embeddings attention would see a bag of words.")
+    e1, e2 = st.columns(2)
+    e1.text_input("Sentence A", key="bert_pair_a")
+    e2.text_input("Sentence B", key="bert_pair_b")
+    with guard():
+        parts = fillmask.embedding_parts(bundle, st.session_state["bert_pair_a"], st.session_state["bert_pair_b"])
+    edf = pd.DataFrame({"token": parts["tokens"], "segment s_t": parts["segment_ids"], "position t": parts["position_ids"],
+                        "|token emb|": np.round(parts["token_norm"], 3), "|segment emb|": np.round(parts["segment_norm"], 3),
+                        "|position emb|": np.round(parts["position_norm"], 3), "|sum|": np.round(parts["sum_norm"], 3)})
+    st.dataframe(edf, hide_index=True, use_container_width=True)
+    comp = st.radio("Show the first 24 dimensions of", ["token", "segment", "position", "sum", "input"],
+                    horizontal=True, key="bert_emb_part",
+                    format_func=lambda c: {"input": "input after LayerNorm"}.get(c, c + " embedding"))
+    arr = parts[comp][:, :24]  # (T, 24)
+    lim = float(np.abs(arr).max()) or 1.0
+    fig = heatmap(arr, [str(i) for i in range(arr.shape[1])], parts["tokens"], x_title="dimension",
+                  y_title="token", colorscale="RdBu", zmin=-lim, zmax=lim, text_fmt=None,
+                  title=f"{comp} embedding, dimensions 0-23")
+    st.plotly_chart(fig, use_container_width=True, key="bert_emb_fig")
+    figure_downloads(fig, "bert_input_embeddings", "bert_emb_dl", data=edf)
+
+# ---- contextual vectors ---------------------------------------------------------------------
+def _apply_preset() -> None:
+    name = st.session_state.get("bert_ctx_preset")
+    if name in fillmask.PRESETS:
+        word, lines = fillmask.PRESETS[name]
+        st.session_state["bert_ctx_word"] = word
+        st.session_state["bert_ctx_lines"] = _lines_text(lines)
+
+
+with tab_ctx:
+    st.markdown("word2vec or GloVe give a word **one** vector. BERT's layers mix in the context, so 'bank' by a "
+                "river and 'bank' with money drift apart as we go up. Write one sentence per line as "
+                "`sense | sentence`; the word's vector (mean of its word pieces) is compared across sentences "
+                "with cosine similarity $\\cos(u, v) = \\frac{u \\cdot v}{\\lVert u\\rVert\\,\\lVert v\\rVert}$.")
+    x1, x2 = st.columns([2, 1])
+    x1.selectbox("Preset", PRESET_NAMES + ["custom"], key="bert_ctx_preset", on_change=_apply_preset)
+    x2.text_input("Word", key="bert_ctx_word")
+    st.text_area("Sentences (sense | sentence)", key="bert_ctx_lines", height=170)
+    if st.session_state["bert_ctx_layer"] > n_layers:
+        st.session_state["bert_ctx_layer"] = n_layers
+    st.slider("Layer (0 = static word-piece embedding)", 0, n_layers, key="bert_ctx_layer")
+    with guard(), gate("generate")(wait_s=30):
+        cv = fillmask.contextual_vectors(bundle, st.session_state["bert_ctx_word"],
+                                         fillmask.parse_sense_lines(st.session_state["bert_ctx_lines"]))
+    layer = int(st.session_state["bert_ctx_layer"])
+    labels = [f"{i + 1}. {s}" for i, s in enumerate(cv["senses"])]
+    m1, m2 = st.columns([1, 1])
+    with m1:
+        fig = heatmap(cv["sims"][layer], labels, labels, title=f"cosine similarity at layer {layer}",
+                      x_title="sentence", y_title="sentence", colorscale="Viridis",
+                      zmin=float(min(0.0, cv["sims"][layer].min())), zmax=1.0)
+        st.plotly_chart(fig, use_container_width=True, key="bert_ctx_matrix")
+    with m2:
+        lf = go.Figure()
+        xs = list(range(cv["layers"]))
+        if not np.all(np.isnan(cv["within"])):
+            lf.add_trace(go.Scatter(x=xs, y=cv["within"], mode="lines+markers", name="same sense"))
+            lf.add_trace(go.Scatter(x=xs, y=cv["across"], mode="lines+markers", name="different sense"))
+        else:
+            mean_off = [float(s[~np.eye(len(s), dtype=bool)].mean()) for s in cv["sims"]]
+            lf.add_trace(go.Scatter(x=xs, y=mean_off, mode="lines+markers", name="all pairs"))
+        lf.add_vline(x=layer, line_dash="dot")
+        lf.update_layout(title="mean similarity by layer", xaxis_title="layer (0 = static)",
+                         yaxis_title="mean cosine similarity", height=380, margin=dict(l=10, r=10, t=40, b=10))
+        st.plotly_chart(lf, use_container_width=True, key="bert_ctx_lines_fig")
+    st.caption("Sentences: " + " · ".join(f"**{i + 1}.** {s} ({'+'.join(p)})"
+                                           for i, (s, p) in enumerate(zip(cv["sentences"], cv["pieces"]))))
+    if np.all(np.isnan(cv["within"])):
+        st.info("Label the sentences with at least two senses (`river | …`, `money | …`) to compare "
+                "same-sense and different-sense similarity.")
+    simdf = pd.DataFrame(cv["sims"][layer], index=labels, columns=labels)
+    figure_downloads(fig, f"bert_context_layer{layer}", "bert_ctx_dl", data=simdf)
+
+# ---- model card -----------------------------------------------------------------------------
+with tab_card:
+    src = _source(st.session_state["bert_model"]) if st.session_state["bert_model"] != CUSTOM else None
+    card = Path(src.ref) / "README.md" if src is not None and src.kind == "local" else None
+    if card is not None and card.exists():
+        st.markdown(card.read_text(encoding="utf-8"))
+    else:
+        st.markdown(f"**{bundle.name}**: {src.description if src else 'a Hugging Face model'}")
+    st.json(json.loads(json.dumps(bundle.info, default=str)), expanded=False)
+
+sync_url()
