@@ -162,8 +162,9 @@ in this repo by `scripts/train_seq2seq.py` on one CPU thread. Weights are stored
 - **Commands** (run in this order; `--init` continues training a checkpoint):
 {chr(10).join('  - `' + c + '`' for c in metrics['commands'])}
 
-Per epoch (validation losses on 300 pairs; "free" = the decoder fed its own predictions, so the
-gap to the teacher-forced loss is exposure bias; BLEU on the same 300 pairs, greedy):
+Per epoch (validation losses on the first 300 validation pairs, i.e. the shortest ones since Tatoeba
+is sorted by length; "free" = the decoder fed its own predictions, so the
+gap to the teacher-forced loss is exposure bias; greedy BLEU on the same 300 pairs):
 
 | epoch | steps | train loss | val loss (teacher-forced) | val loss (free-running) | val BLEU |
 |---|---|---|---|---|---|
