@@ -4,6 +4,8 @@ Thin UI: every number comes from core.attention; this file reads widgets and ren
 """
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -138,7 +140,7 @@ def section_steps() -> None:
         for col, name, mat in zip(cols, ("Q", "K", "V"), (q, k, v)):
             col.markdown(f"**{name}**")
             df = col.data_editor(frame(np.round(mat, 2), all_tokens, dims(mat.shape[1])),
-                                 key=f"att_edit_{name}_{abs(hash(sig)) % 10**8}")
+                                 key=f"att_edit_{name}_{zlib.crc32(sig.encode())}")
             edited.append(df.to_numpy(dtype=float, na_value=np.nan))
         q, k, v = edited
     mask = toy_mask(st.session_state["att_mask"], len(all_tokens), n_pad)
