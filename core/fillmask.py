@@ -361,6 +361,27 @@ def corruption_table(tokenizer, text: str, seed: int, mask_prob: float = 0.15, p
             "input_ids": res["input_ids"][0].tolist(), "labels": res["labels"][0].tolist()}
 
 
+def corruption_rates(tokenizer, text: str, seed: int, mask_prob: float = 0.15, draws: int = 500,
+                     max_tokens: int = MAX_TOKENS) -> dict:
+    """Empirical rates over `draws` corruptions of one sentence: chosen / [MASK] / random / unchanged."""
+    from core.device import make_generator
+    from core.textio import check_text
+
+    text = check_text(text, "sentence", max_chars=2000)
+    ids = tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"]
+    if len(ids) > max_tokens:
+        raise ValueError(f"Your sentence is {len(ids)} tokens long; the limit is {max_tokens}. Shorten it.")
+    special = set(tokenizer.all_special_ids)
+    x = torch.tensor([ids] * draws)  # (D, T)
+    maskable = torch.tensor([[i not in special for i in ids]] * draws)  # (D, T)
+    act = corrupt(x, maskable, tokenizer.mask_token_id, random_pool_for(tokenizer), make_generator(seed),
+                  mask_prob=mask_prob)["action"]
+    n = max(int((act >= 0).sum()), 1)
+    return {"draws": draws, "seed": seed, "rates": {
+        "chosen": n / max(int(maskable.sum()), 1), "[MASK]": int((act == 0).sum()) / n,
+        "random": int((act == 1).sum()) / n, "unchanged": int((act == 2).sum()) / n}}
+
+
 # ---------------------------------------------------------------------------------------------
 # input embeddings: token + segment + position
 # ---------------------------------------------------------------------------------------------

@@ -63,10 +63,10 @@ def _label(name: str) -> str:
 
 
 # ---- model choice --------------------------------------------------------------------------
-c1, c2, c3 = st.columns([3, 3, 2])
+c1, c2, c3 = st.columns([3, 3, 2], vertical_alignment="bottom")
 c1.selectbox("Model", model_names, format_func=_label, key="bert_model",
              help="The shipped MiniLM + MLM head works offline. Hub models download on first use (needs network).")
-c3.toggle("Compare two models", key="bert_compare", help="Run the same sentence through a second model.")
+c3.toggle("Compare models", key="bert_compare", help="Run the same sentence through a second model.")
 if st.session_state["bert_compare"]:
     c2.selectbox("Second model", model_names, format_func=_label, key="bert_model_b")
 if CUSTOM in (st.session_state["bert_model"], st.session_state["bert_model_b"] if st.session_state["bert_compare"] else ""):
@@ -188,6 +188,15 @@ with tab_corrupt:
                                   axis=1), hide_index=True, use_container_width=True)
     st.download_button("Download table (CSV)", ctdf.to_csv(index=False), file_name="mlm_corruption.csv",
                        mime="text/csv", key="bert_corrupt_csv")
+    with st.expander("Check the 15% / 80-10-10 rates over many draws"):
+        draws = fillmask.corruption_rates(bundle.tokenizer, st.session_state["bert_corrupt_text"],
+                                          int(st.session_state["bert_corrupt_seed"]), st.session_state["bert_mask_rate"])
+        rf = go.Figure(go.Bar(x=list(draws["rates"]), y=list(draws["rates"].values()),
+                              text=[f"{v:.1%}" for v in draws["rates"].values()], textposition="auto"))
+        rf.update_layout(title=f"{draws['draws']} corruptions of this sentence (seeds {draws['seed']}…)",
+                         yaxis_title="fraction", yaxis_tickformat=".0%", height=320, margin=dict(l=10, r=10, t=40, b=10))
+        st.plotly_chart(rf, use_container_width=True, key="bert_corrupt_rates")
+        st.caption("'chosen' is a fraction of all word pieces; the other three are fractions of the chosen ones.")
     with st.expander("What the model predicts for this corrupted input"):
         with guard(stop=False), gate("generate")(wait_s=30):
             ids = ct["input_ids"]
@@ -259,7 +268,8 @@ with tab_ctx:
     labels = [f"{i + 1}. {s}" for i, s in enumerate(cv["senses"])]
     m1, m2 = st.columns([1, 1])
     with m1:
-        fig = heatmap(cv["sims"][layer], labels, labels, title=f"cosine similarity at layer {layer}",
+        fig = heatmap(cv["sims"][layer], [str(i + 1) for i in range(len(labels))], labels,
+                      title=f"cosine similarity at layer {layer}",
                       x_title="sentence", y_title="sentence", colorscale="Viridis",
                       zmin=float(min(0.0, cv["sims"][layer].min())), zmax=1.0)
         st.plotly_chart(fig, use_container_width=True, key="bert_ctx_matrix")

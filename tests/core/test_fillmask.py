@@ -243,3 +243,10 @@ def test_pack_rows_have_cls_and_sep(tokenizer):
     rows = mlm_train.pack(tokenizer, ["hello world. " * 50], 16)
     assert rows.shape[1] == 16 and len(rows) > 3
     assert (rows[:, 0] == tokenizer.cls_token_id).all() and (rows[:, -1] == tokenizer.sep_token_id).all()
+
+
+def test_corruption_rates_of_one_sentence(tokenizer):
+    r = fillmask.corruption_rates(tokenizer, "the quick brown fox jumps over the lazy dog and runs away fast.", 3,
+                                  draws=2000)["rates"]
+    assert abs(r["chosen"] - round(0.15 * 14) / 14) < 1e-6  # exactly round(15% of 14) pieces per draw
+    assert abs(r["[MASK]"] - 0.8) < 0.03 and abs(r["random"] - 0.1) < 0.025 and abs(r["unchanged"] - 0.1) < 0.025
