@@ -622,11 +622,11 @@ def head_grid_figure(attentions, layers: Sequence[int] | None = None, max_tile: 
                       + (" ÷ thumbnail max" if normalize_each else "") + ": %{z:.3f}<extra></extra>",
         hoverongaps=False, showscale=False))
     centers = [i * step + (tile - 1) / 2 for i in range(max(len(layers), n_h))]
-    fig.update_xaxes(tickvals=centers[:n_h], ticktext=[f"H{h}" for h in range(n_h)], side="top",
+    fig.update_xaxes(tickvals=centers[:n_h], ticktext=[f"H{h}" for h in range(n_h)], side="bottom",
                      showgrid=False, zeroline=False)
     fig.update_yaxes(tickvals=centers[: len(layers)], ticktext=[f"L{layer}" for layer in layers],
-                     autorange="reversed", showgrid=False, zeroline=False, scaleanchor="x")
-    cell = max(40, min(90, 900 // max(n_h, 1)))
-    fig.update_layout(title=title, margin=dict(l=10, r=10, t=50 if title else 30, b=10),
-                      height=min(1800, 60 + cell * len(layers)), plot_bgcolor="white")
+                     autorange="reversed", showgrid=False, zeroline=False)
+    cell = max(45, min(90, 800 // max(n_h, 1)))
+    fig.update_layout(title=dict(text=title, y=0.99, yanchor="top"), margin=dict(l=10, r=10, t=40 if title else 10, b=30),
+                      height=min(1800, 90 + cell * len(layers)), plot_bgcolor="white")
     return fig

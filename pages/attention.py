@@ -424,10 +424,10 @@ def section_real() -> None:
         else "bidirectional encoder: every token sees every token"
     st.caption(f"**{res.model_name}**: {n_l} layers × {n_h} heads, {len(res.tokens)} tokens; {kind}.")
 
-    c1, c2, c3 = st.columns([2, 2, 1])
+    c1, c2, c3 = st.columns([2, 2, 1.4])
     layer = c1.slider("Layer", 0, max(n_l - 1, 1), key="att_layer", disabled=n_l == 1)
     head = c2.slider("Head", 0, max(n_h - 1, 1), key="att_head", disabled=n_h == 1)
-    hide = c3.toggle("Hide special tokens", key="att_hide_special",
+    hide = c3.toggle("Hide special", key="att_hide_special",
                      help="Drop [CLS]/[SEP]/<|im_start|> rows and columns and renormalize each row.")
     layer, head = min(layer, n_l - 1), min(head, n_h - 1)
     att, toks = res.attentions, list(res.tokens)
@@ -459,7 +459,7 @@ def section_real() -> None:
         start = int(st.session_state["att_grid_from"])
     else:
         start = 0
-    norm = g2.toggle("Scale each thumbnail to its max", key="att_grid_norm")
+    norm = g2.toggle("Per-thumbnail scale", key="att_grid_norm")
     layers = list(range(start, min(n_l, start + GRID_LAYERS)))
     grid = A.head_grid_figure(att, layers=layers, normalize_each=norm,
                               title=f"Layers {layers[0]}–{layers[-1]} × heads 0–{n_h - 1}")
