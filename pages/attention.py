@@ -289,7 +289,7 @@ def section_multi_head() -> None:
     fig.update_yaxes(showticklabels=True, row=1, col=1)
     fig.update_xaxes(tickvals=list(range(len(toks))), ticktext=toks, tickangle=-60)
     fig.update_layout(coloraxis=dict(colorscale="Blues", cmin=0, cmax=1), height=330 if h <= 4 else 260,
-                      margin=dict(l=10, r=10, t=40, b=10), title="Per-head attention weights (query rows × key columns)")
+                      margin=dict(l=10, r=10, t=75, b=10), title="Per-head attention weights (query rows × key columns)")
     long = pd.DataFrame([{"head": i, "query": a, "key": b, "weight": hd.weights[r, c]}
                          for i, hd in enumerate(mh.heads) for r, a in enumerate(toks) for c, b in enumerate(toks)])
     show(fig, "heads", long)
@@ -352,10 +352,11 @@ def section_positions() -> None:
     if learned is not None:
         lsim = A.cosine_similarity_matrix(learned)
         line.add_scatter(x=list(range(n)), y=A.similarity_by_distance(lsim), mode="lines", name="MiniLM learned")
+        st.caption("Colour scale clipped at the 99th percentile of |value| (a few dimensions are much larger).")
         c1, c2 = st.columns(2)
         show(heatmap(learned, list(range(learned.shape[1])), list(range(n)), title=f"MiniLM learned positions ({n}×384)",
                      x_title="dimension", y_title="position", colorscale="RdBu_r", text_fmt=None, height=420,
-                     zmin=-float(np.abs(learned).max()), zmax=float(np.abs(learned).max())),
+                     zmin=-float(np.percentile(np.abs(learned), 99)), zmax=float(np.percentile(np.abs(learned), 99))),
              "minilm_pe", frame(learned, range(n), dims(learned.shape[1])), container=c1)
         show(heatmap(lsim, list(range(n)), list(range(n)), title="Cosine similarity, MiniLM positions",
                      x_title="position", y_title="position", colorscale="Viridis", text_fmt=None, height=420),
