@@ -1,0 +1,515 @@
+"""Word vectors: analogies, neighbours, one-hot vs dense, 2-D/3-D maps, and a fast scoreboard.
+
+Every function takes a gensim ``KeyedVectors`` (GloVe, hub vectors, or word2vec trained in the
+page). Cached vectors are shared by every session, so nothing here mutates them: the unit-length
+matrix we need lives in a side cache keyed weakly by the KeyedVectors object.
+
+Math used throughout (all vectors unit-normalized first, ``x̂ = x / ‖x‖``):
+
+- cosine similarity  cos(u, v) = û · v̂
+- 3CosAdd  answer = argmax_d  cos(d, b − a + c)   (Mikolov et al. 2013)
+- 3CosMul  answer = argmax_d  cos'(d, b) · cos'(d, c) / (cos'(d, a) + ε),  cos' = (cos + 1) / 2
+  (Levy & Goldberg 2014)
+"""
+from __future__ import annotations
+
+import difflib
+import math
+import threading
+import time
+import weakref
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+OnStep = Callable[[int, int, "dict | None"], None]
+
+MAX_WORD_CHARS = 60  # longer "words" are rejected before any lookup
+MAX_TOPK = 50  # most answers / neighbours shown at once
+MAX_MAP_WORDS = 80  # most words in one 2-D/3-D map (t-SNE stays fast)
+MAX_ONEHOT_WORDS = 12  # one-hot demo size
+EPS_COSMUL = 1e-3  # ε in 3CosMul (Levy & Goldberg use 0.001)
+
+
+def _data_path(name: str) -> Path:
+    from gensim.test.utils import datapath
+
+    return Path(datapath(name))
+
+
+def analogy_file() -> Path:
+    """The Google analogy set (Mikolov et al. 2013): 19,544 questions in 14 sections."""
+    return _data_path("questions-words.txt")
+
+
+def wordsim_file() -> Path:
+    return _data_path("wordsim353.tsv")
+
+
+def simlex_file() -> Path:
+    return _data_path("simlex999.txt")
+
+
+# ---------------------------------------------------------------------------------------------
+# the unit-normalized matrix (side cache; the KeyedVectors itself is never touched)
+# ---------------------------------------------------------------------------------------------
+_unit_cache: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_unit_lock = threading.Lock()
+
+
+def unit_matrix(kv) -> torch.Tensor:
+    """Rows of `kv.vectors` scaled to length 1 (zero rows stay zero), float32, shared read-only."""
+    with _unit_lock:
+        cached = _unit_cache.get(kv)
+        if cached is not None and cached.shape[0] == len(kv.index_to_key):
+            return cached
+        mat = torch.from_numpy(np.ascontiguousarray(kv.vectors, dtype=np.float32))  # (V, D)
+        norms = mat.norm(dim=1, keepdim=True)  # (V, 1)
+        unit = mat / torch.where(norms > 0, norms, torch.ones_like(norms))  # (V, D)
+        _unit_cache[kv] = unit
+        return unit
+
+
+def _restrict(kv, restrict_vocab: int | None) -> int:
+    n = len(kv.index_to_key)
+    if restrict_vocab is None or restrict_vocab <= 0:
+        return n
+    return min(int(restrict_vocab), n)
+
+
+# ---------------------------------------------------------------------------------------------
+# looking words up
+# ---------------------------------------------------------------------------------------------
+def clean_word(word) -> str:
+    if not isinstance(word, str):
+        raise ValueError("Type a word.")
+    word = word.strip()
+    if not word:
+        raise ValueError("One of the words is empty. Type a word in each box.")
+    if len(word) > MAX_WORD_CHARS:
+        raise ValueError(f"'{word[:30]}…' is {len(word)} characters long; words here are at most {MAX_WORD_CHARS}.")
+    if any(ch.isspace() for ch in word):
+        raise ValueError(f"'{word}' has a space in it: type a single word (no spaces).")
+    return word
+
+
+def close_spellings(kv, word: str, n: int = 5, restrict_vocab: int | None = 100_000) -> list[str]:
+    """Words in the (top-N) vocabulary spelled most like `word` (difflib ratio)."""
+    keys = kv.index_to_key[:_restrict(kv, restrict_vocab)]
+    low = word.lower()
+    # Only compare with words of similar length: fast even on 100k words.
+    pool = [k for k in keys if abs(len(k) - len(low)) <= 2 and k[:1].lower() == low[:1]] or \
+           [k for k in keys if abs(len(k) - len(low)) <= 1]
+    return difflib.get_close_matches(low, pool, n=n, cutoff=0.6)
+
+
+def word_index(kv, word: str, restrict_vocab: int | None = None) -> int:
+    """Index of `word` (exact spelling first, then lower case) inside the top-N words, else ValueError."""
+    word = clean_word(word)
+    limit = _restrict(kv, restrict_vocab)
+    for cand in (word, word.lower()):
+        idx = kv.key_to_index.get(cand)
+        if idx is not None and idx < limit:
+            return idx
+    idx = kv.key_to_index.get(word, kv.key_to_index.get(word.lower()))
+    if idx is not None:
+        raise ValueError(
+            f"'{word}' is word #{idx + 1:,} by frequency, outside the top {limit:,} you restricted to. "
+            "Raise the vocabulary limit or pick a more common word."
+        )
+    close = close_spellings(kv, word, restrict_vocab=min(limit, 100_000))
+    hint = f" Close spellings in the vocabulary: {', '.join(close)}." if close else \
+        " No close spelling found either; try a more common word."
+    raise ValueError(f"'{word}' is not in the vocabulary of these vectors ({limit:,} words).{hint}")
+
+
+# ---------------------------------------------------------------------------------------------
+# analogies and neighbours
+# ---------------------------------------------------------------------------------------------
+def cosine(kv, w1: str, w2: str) -> float:
+    unit = unit_matrix(kv)
+    return float(unit[word_index(kv, w1)] @ unit[word_index(kv, w2)])
+
+
+def analogy(kv, a: str, b: str, c: str, topk: int = 10, method: str = "3CosAdd",
+            exclude_inputs: bool = True, restrict_vocab: int | None = None) -> list[tuple[str, float]]:
+    """Answers d to `a : b :: c : d`, best first, as (word, score).
+
+    3CosAdd scores cos(d, b − a + c) (normalized inputs); 3CosMul scores
+    cos'(d,b)·cos'(d,c)/(cos'(d,a)+ε) with cos' = (cos+1)/2. With `exclude_inputs` the three
+    input words can't be answers (otherwise b or c usually wins: b − a + c stays close to them).
+    """
+    if method not in ("3CosAdd", "3CosMul"):
+        raise ValueError("Method must be 3CosAdd or 3CosMul.")
+    topk = int(min(max(topk, 1), MAX_TOPK))
+    limit = _restrict(kv, restrict_vocab)
+    ia, ib, ic = (word_index(kv, w, limit) for w in (a, b, c))
+    unit = unit_matrix(kv)[:limit]  # (N, D)
+    with torch.inference_mode():
+        if method == "3CosAdd":
+            query = unit[ib] - unit[ia] + unit[ic]  # (D,)
+            query = query / query.norm().clamp_min(1e-12)
+            scores = unit @ query  # (N,)
+        else:
+            sims = unit @ torch.stack([unit[ia], unit[ib], unit[ic]]).T  # (N, 3)
+            sims = (sims + 1) / 2
+            scores = sims[:, 1] * sims[:, 2] / (sims[:, 0] + EPS_COSMUL)  # (N,)
+        if exclude_inputs:
+            scores = scores.clone()
+            scores[[ia, ib, ic]] = -math.inf
+        vals, idx = torch.topk(scores, min(topk, limit))
+    return [(kv.index_to_key[i], float(v)) for v, i in zip(vals.tolist(), idx.tolist()) if math.isfinite(v)]
+
+
+def neighbours(kv, word: str, topk: int = 10, restrict_vocab: int | None = None) -> list[tuple[str, float]]:
+    """The `topk` words with the highest cosine similarity to `word` (itself excluded)."""
+    topk = int(min(max(topk, 1), MAX_TOPK))
+    limit = _restrict(kv, restrict_vocab)
+    i = word_index(kv, word, limit)
+    unit = unit_matrix(kv)[:limit]  # (N, D)
+    with torch.inference_mode():
+        scores = (unit @ unit[i]).clone()  # (N,)
+        scores[i] = -math.inf
+        vals, idx = torch.topk(scores, min(topk, max(limit - 1, 1)))
+    return [(kv.index_to_key[j], float(v)) for v, j in zip(vals.tolist(), idx.tolist()) if math.isfinite(v)]
+
+
+def parse_words(text: str, max_words: int = MAX_MAP_WORDS) -> list[str]:
+    """Split a typed list (commas, spaces or new lines) into unique words, in order."""
+    if not isinstance(text, str):
+        raise ValueError("Type some words separated by commas.")
+    words, seen = [], set()
+    for raw in text.replace("\n", ",").replace(";", ",").replace(" ", ",").split(","):
+        w = raw.strip()
+        if w and w.lower() not in seen:
+            seen.add(w.lower())
+            words.append(w)
+    if not words:
+        raise ValueError("The word list is empty. Type a few words separated by commas.")
+    if len(words) > max_words:
+        raise ValueError(f"That is {len(words)} words; the limit is {max_words}. Remove some.")
+    return words
+
+
+def split_known(kv, words: list[str], restrict_vocab: int | None = None) -> tuple[list[str], list[str]]:
+    """(words found in the vocabulary, as stored; words not found)."""
+    known, missing = [], []
+    for w in words:
+        try:
+            known.append(kv.index_to_key[word_index(kv, w, restrict_vocab)])
+        except ValueError:
+            missing.append(w)
+    return known, missing
+
+
+# ---------------------------------------------------------------------------------------------
+# one-hot vs dense
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class OneHotDemo:
+    words: list[str]  # the words, as found in the vocabulary
+    indices: list[int]  # their row numbers in the embedding matrix
+    vocab_size: int  # V: a one-hot code has V entries, one of them 1
+    onehot_cos: np.ndarray  # (n, n) cosine of one-hot codes: the identity matrix
+    dense_cos: np.ndarray  # (n, n) cosine of the dense vectors: graded
+    lookup_equal: bool  # one_hot(w) @ E == E[w] for every word (checked on the real matrix)
+    dense_rows: np.ndarray = field(repr=False, default=None)  # (n, D) the looked-up rows
+
+
+def one_hot_demo(kv, words: list[str]) -> OneHotDemo:
+    if len(words) < 2:
+        raise ValueError("Pick at least two words to compare.")
+    if len(words) > MAX_ONEHOT_WORDS:
+        raise ValueError(f"Pick at most {MAX_ONEHOT_WORDS} words for the one-hot demo.")
+    idx = [word_index(kv, w) for w in words]
+    if len(set(idx)) != len(idx):
+        raise ValueError("Each word must be different.")
+    n, vocab = len(idx), len(kv.index_to_key)
+    emb = torch.from_numpy(np.asarray(kv.vectors, dtype=np.float32))  # (V, D) shared: read only
+    onehot = torch.zeros(n, vocab)  # (n, V)
+    onehot[torch.arange(n), torch.tensor(idx)] = 1.0
+    looked_up = onehot @ emb  # (n, V) @ (V, D) -> (n, D)
+    rows = emb[idx]  # (n, D)
+    oh_unit = onehot / onehot.norm(dim=1, keepdim=True)  # (n, V)
+    onehot_cos = (oh_unit @ oh_unit.T).numpy()  # (n, n)
+    unit = unit_matrix(kv)[idx]  # (n, D)
+    dense_cos = (unit @ unit.T).numpy()  # (n, n)
+    return OneHotDemo([kv.index_to_key[i] for i in idx], idx, vocab, onehot_cos, dense_cos,
+                      bool(torch.allclose(looked_up, rows)), rows.numpy())
+
+
+# ---------------------------------------------------------------------------------------------
+# maps: PCA / t-SNE projections and a plotly figure with analogy arrows
+# ---------------------------------------------------------------------------------------------
+PRESETS = {
+    "countries–capitals": "france, paris, germany, berlin, italy, rome, spain, madrid, japan, tokyo, "
+                          "china, beijing, russia, moscow, egypt, cairo",
+    "gender pairs": "man, woman, king, queen, boy, girl, brother, sister, uncle, aunt, father, mother, "
+                    "prince, princess, husband, wife",
+    "verb tenses": "walk, walked, swim, swam, run, ran, go, went, eat, ate, write, wrote, see, saw, "
+                   "take, took",
+}
+
+
+def project(vectors: np.ndarray, method: str = "PCA", dims: int = 2, seed: int = 0) -> np.ndarray:
+    """(n, D) vectors -> (n, dims) coordinates by PCA (SVD of the centred rows) or t-SNE (cosine)."""
+    x = np.asarray(vectors, dtype=np.float64)  # (n, D)
+    if dims not in (2, 3):
+        raise ValueError("Maps are 2-D or 3-D.")
+    if x.ndim != 2 or x.shape[0] < dims + 1:
+        raise ValueError(f"A {dims}-D map needs at least {dims + 1} words that are in the vocabulary.")
+    if method == "PCA":
+        centred = x - x.mean(axis=0, keepdims=True)  # (n, D)
+        _, _, vt = np.linalg.svd(centred, full_matrices=False)  # vt: (min(n,D), D)
+        coords = centred @ vt[:dims].T  # (n, dims)
+        # fix the sign of each axis so the picture does not flip between runs
+        signs = np.sign(coords[np.abs(coords).argmax(axis=0), np.arange(dims)])
+        return coords * np.where(signs == 0, 1, signs)
+    if method == "t-SNE":
+        from sklearn.manifold import TSNE
+
+        perplexity = float(max(2.0, min(30.0, (x.shape[0] - 1) / 3)))
+        tsne = TSNE(n_components=dims, perplexity=perplexity, metric="cosine", init="pca",
+                    random_state=int(seed) % (2**32 - 1), max_iter=500)
+        return tsne.fit_transform(x)
+    raise ValueError("Projection must be PCA or t-SNE.")
+
+
+def pair_arrows(words: list[str]) -> list[tuple[str, str]]:
+    """Consecutive pairs (w0→w1, w2→w3, …): how the preset lists are ordered."""
+    return [(words[i], words[i + 1]) for i in range(0, len(words) - 1, 2)]
+
+
+def map_figure(words: list[str], coords: np.ndarray, arrows: list[tuple[str, str]] = (),
+               title: str = "", highlight: set[str] | None = None):
+    """A 2-D or 3-D plotly scatter of labelled words with arrows from → to."""
+    import plotly.graph_objects as go
+
+    coords = np.asarray(coords)  # (n, 2|3)
+    pos = {w: coords[i] for i, w in enumerate(words)}
+    highlight = highlight or set()
+    colors = ["#d62728" if w in highlight else "#1f77b4" for w in words]
+    fig = go.Figure()
+    if coords.shape[1] == 3:
+        fig.add_trace(go.Scatter3d(x=coords[:, 0], y=coords[:, 1], z=coords[:, 2], mode="markers+text",
+                                   text=words, marker=dict(size=4, color=colors), name="words",
+                                   hovertemplate="%{text}<extra></extra>"))
+        for src, dst in arrows:
+            if src in pos and dst in pos:
+                p, q = pos[src], pos[dst]
+                fig.add_trace(go.Scatter3d(x=[p[0], q[0]], y=[p[1], q[1]], z=[p[2], q[2]], mode="lines",
+                                           line=dict(color="rgba(100,100,100,0.6)", width=3),
+                                           showlegend=False, hoverinfo="skip"))
+                fig.add_trace(go.Cone(x=[q[0]], y=[q[1]], z=[q[2]], u=[q[0] - p[0]], v=[q[1] - p[1]],
+                                      w=[q[2] - p[2]], sizemode="absolute", sizeref=0.3 * float(np.ptp(coords)) / 10,
+                                      anchor="tip", showscale=False, colorscale=[[0, "gray"], [1, "gray"]],
+                                      hoverinfo="skip"))
+        fig.update_layout(height=600)
+    else:
+        fig.add_trace(go.Scatter(x=coords[:, 0], y=coords[:, 1], mode="markers+text", text=words,
+                                 textposition="top center", marker=dict(size=8, color=colors), name="words",
+                                 hovertemplate="%{text}<extra></extra>"))
+        for src, dst in arrows:
+            if src in pos and dst in pos:
+                p, q = pos[src], pos[dst]
+                fig.add_annotation(x=q[0], y=q[1], ax=p[0], ay=p[1], xref="x", yref="y", axref="x", ayref="y",
+                                   showarrow=True, arrowhead=3, arrowsize=1.2, arrowwidth=1.5,
+                                   arrowcolor="rgba(100,100,100,0.7)", text="")
+        fig.update_layout(height=520, xaxis_title="axis 1", yaxis_title="axis 2")
+    fig.update_layout(title=title, showlegend=False, margin=dict(l=10, r=10, t=40 if title else 10, b=10))
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# scoreboard: the Google analogy set, vectorized (matches gensim's evaluate_word_analogies)
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class AnalogyScore:
+    accuracy: float  # correct / (correct + incorrect) over all sections (0 if none answered)
+    correct: int  # questions answered right
+    total: int  # questions evaluated (all 4 words inside the restricted vocabulary)
+    skipped: int  # questions skipped because a word was outside the restricted vocabulary
+    sections: list[dict]  # [{"section", "correct", "total", "accuracy"}], file order
+    seconds: float  # wall time of the evaluation
+
+
+def read_analogies(path: str | Path) -> list[tuple[str, list[tuple[str, str, str, str]]]]:
+    """Sections of an analogy file (`: name` headers, then lines `a b c d`), words upper-cased."""
+    sections: list[tuple[str, list]] = []
+    with open(path, "rb") as fin:
+        for line_no, raw in enumerate(fin):
+            line = raw.decode("utf-8", errors="strict")
+            if line.startswith(": "):
+                sections.append((line.lstrip(": ").strip(), []))
+                continue
+            if not sections:
+                raise ValueError(f"Missing section header before line #{line_no} in {path}.")
+            parts = [w.upper() for w in line.split()]
+            if len(parts) != 4:
+                continue  # gensim skips invalid lines too
+            sections[-1][1].append(tuple(parts))
+    return sections
+
+
+def _upper_vocab(kv, limit: int) -> dict[str, int]:
+    """UPPER-CASED word -> index of its first (most frequent) spelling within the top `limit`."""
+    ok: dict[str, int] = {}
+    for i, key in enumerate(kv.index_to_key[:limit]):
+        ok.setdefault(key.upper(), i)
+    return ok
+
+
+def evaluate_analogies(kv, path: str | Path | None = None, restrict_vocab: int = 300_000,
+                       on_step: OnStep | None = None, chunk: int = 256, group: int = 64) -> AnalogyScore:
+    """Accuracy on an analogy file with exactly gensim's rules, in batched matrix products.
+
+    gensim's `evaluate_word_analogies` (case-insensitive, 3CosAdd) looks at one question at a
+    time. Here a chunk of questions is scored against the whole restricted matrix at once:
+    ``S = Q @ Ûᵀ`` with Q the normalized queries (b̂ − â + ĉ). To avoid a full top-k over 300k
+    columns, each row of S is cut into groups of `group` columns and only the group maxima are
+    kept; the top-8 words always lie in the 8 groups with the largest maxima, which are then
+    re-scored exactly. The 8 best words (5 answers + up to 3 excluded inputs, as gensim asks for)
+    then go through gensim's selection rule: skip the input words themselves, then the first
+    word whose upper-cased spelling is not one of the inputs is the prediction.
+    """
+    started = time.perf_counter()
+    path = Path(path) if path is not None else analogy_file()
+    limit = _restrict(kv, restrict_vocab)
+    ok = _upper_vocab(kv, limit)
+    sections = read_analogies(path)
+
+    # flatten the answerable questions
+    quads, owner = [], []
+    skipped = 0
+    for s, (_, questions) in enumerate(sections):
+        for q in questions:
+            if all(w in ok for w in q):
+                quads.append(q)
+                owner.append(s)
+            else:
+                skipped += 1
+    n = len(quads)
+    correct_by_section = np.zeros(len(sections), dtype=np.int64)
+    total_by_section = np.bincount(np.asarray(owner, dtype=np.int64), minlength=len(sections)) if n else \
+        np.zeros(len(sections), dtype=np.int64)
+
+    unit = unit_matrix(kv)[:limit]  # (N, D)
+    keys = kv.index_to_key
+    n_groups = -(-limit // group)
+    full = (limit // group) * group  # columns in complete groups
+    k_best = min(8, limit)  # gensim: topn=5 answers + len(all_keys)=3 inputs
+    k_groups = min(k_best, n_groups)
+    idx = torch.tensor([[ok[w] for w in q] for q in quads], dtype=torch.long).reshape(-1, 4)  # (n, 4)
+    if on_step:
+        on_step(0, n, None)
+    with torch.inference_mode():
+        for start in range(0, n, chunk):
+            block = idx[start:start + chunk]  # (B, 4): a, b, c, expected
+            qa, qb, qc = unit[block[:, 0]], unit[block[:, 1]], unit[block[:, 2]]  # (B, D) each
+            query = qb + qc - qa  # (B, D)
+            query = query / query.norm(dim=1, keepdim=True).clamp_min(1e-12)  # (B, D)
+            scores = query @ unit.T  # (B, N)
+            gmax = scores[:, :full].unflatten(1, (full // group, group)).amax(dim=2)  # (B, N // group)
+            if full < limit:  # the last, shorter group
+                gmax = torch.cat([gmax, scores[:, full:].amax(dim=1, keepdim=True)], dim=1)  # (B, G)
+            del scores
+            top_groups = torch.topk(gmax, k_groups, dim=1).indices  # (B, k_groups)
+            cand = (top_groups[:, :, None] * group + torch.arange(group)[None, None, :]).reshape(
+                top_groups.shape[0], -1)  # (B, k_groups*group)
+            valid = cand < limit  # (B, C)
+            cand = cand.clamp_max(limit - 1)
+            exact = torch.einsum("bd,bcd->bc", query, unit[cand])  # (B, C)
+            exact = exact.masked_fill(~valid, -math.inf)
+            best = cand.gather(1, torch.topk(exact, k_best, dim=1).indices)  # (B, 8) best first
+            for row, q_idx, b_best in zip(block.tolist(), range(start, start + len(block)), best.tolist()):
+                a_i, b_i, c_i, _ = row
+                inputs = {a_i, b_i, c_i}
+                upper_inputs = set(quads[q_idx][:3])
+                answers = [i for i in b_best if i not in inputs][:5]  # gensim's most_similar(topn=5)
+                predicted = None
+                for i in answers:
+                    predicted = keys[i].upper()
+                    if predicted not in upper_inputs:  # (always in ok: i < limit)
+                        break
+                if predicted == quads[q_idx][3]:
+                    correct_by_section[owner[q_idx]] += 1
+            if on_step:
+                on_step(min(start + chunk, n), n, None)
+    sec_rows = []
+    for s, (name, _) in enumerate(sections):
+        tot, cor = int(total_by_section[s]), int(correct_by_section[s])
+        sec_rows.append({"section": name, "correct": cor, "total": tot, "accuracy": cor / tot if tot else 0.0})
+    correct = int(correct_by_section.sum())
+    return AnalogyScore(correct / n if n else 0.0, correct, n, skipped, sec_rows, time.perf_counter() - started)
+
+
+def gensim_analogy_accuracy(kv, path: str | Path | None = None, restrict_vocab: int = 300_000):
+    """gensim's own (one question at a time) evaluation, for comparison. Slow: ~1 min on GloVe.
+
+    It temporarily swaps `kv.key_to_index`, so call it on a private copy, never a shared one.
+    """
+    path = str(path) if path is not None else str(analogy_file())
+    score, sections = kv.evaluate_word_analogies(path, restrict_vocab=restrict_vocab)
+    return float(score), sections
+
+
+# ---------------------------------------------------------------------------------------------
+# word-pair similarity (WordSim-353, SimLex-999), same rules as gensim's evaluate_word_pairs
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class PairScore:
+    spearman: float  # Spearman rank correlation of model cosine vs human score
+    pearson: float  # Pearson correlation
+    pairs: int  # pairs with both words in the vocabulary
+    oov: int  # pairs skipped (a word outside the restricted vocabulary)
+
+
+def evaluate_pairs(kv, path: str | Path, restrict_vocab: int = 300_000, delimiter: str = "\t") -> PairScore:
+    from scipy import stats
+
+    limit = _restrict(kv, restrict_vocab)
+    ok = _upper_vocab(kv, limit)
+    unit = unit_matrix(kv)
+    gold, ia, ib = [], [], []
+    oov = 0
+    with open(path, encoding="utf8") as fin:
+        for line in fin:
+            if not line or line.startswith("#"):
+                continue
+            try:
+                a, b, sim = [w.upper() for w in line.split(delimiter)]
+                sim = float(sim)
+            except (ValueError, TypeError):
+                continue
+            if a not in ok or b not in ok:
+                oov += 1
+                continue
+            gold.append(sim)
+            ia.append(ok[a])
+            ib.append(ok[b])
+    if len(gold) < 3:
+        raise ValueError(f"Too few word pairs of {Path(path).name} are in these vectors' vocabulary "
+                         f"({len(gold)} of {len(gold) + oov}); train on a bigger corpus.")
+    model = (unit[ia] * unit[ib]).sum(dim=1).numpy()  # (P,) cosine per pair
+    spearman = stats.spearmanr(gold, model).statistic
+    pearson = stats.pearsonr(gold, model).statistic
+    return PairScore(float(spearman), float(pearson), len(gold), oov)
+
+
+def scoreboard(kv, restrict_vocab: int = 300_000, on_step: OnStep | None = None) -> dict:
+    """Google analogies (per section + total) and WordSim-353 / SimLex-999 Spearman, one dict."""
+    analog = evaluate_analogies(kv, restrict_vocab=restrict_vocab, on_step=on_step)
+    out = {"analogies": analog}
+    for name, path in (("WordSim-353", wordsim_file()), ("SimLex-999", simlex_file())):
+        try:
+            out[name] = evaluate_pairs(kv, path, restrict_vocab)
+        except ValueError as exc:
+            out[name] = str(exc)
+    return out
+
+
+def vocab_table(kv, limit: int = 20) -> list[str]:
+    return list(kv.index_to_key[:limit])
