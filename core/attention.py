@@ -502,30 +502,37 @@ def _optional(module: str, family: str, func: str):
 
 
 def seq2seq_status():
-    """(available sources, reason) for cross-attention from the seq2seq translator."""
+    """(available translators with attention, reason) for cross-attention from core.seq2seq."""
     mod, found, reason = _optional("core.seq2seq", "seq2seq", "translate")
-    return found, reason
+    with_att = [s for s in found if "none" not in s.name]  # the no-attention model has no cross-attention
+    if found and not with_att:
+        reason = "Only a translator without attention is available."
+    return with_att, reason
 
 
 def cross_attention(bundle, text: str, **kwargs) -> dict:
     """Encoder-decoder attention of the seq2seq translator: Q from the decoder, K and V from the encoder.
 
-    Returns {"source_tokens", "target_tokens", "attention" (T_target, T_source)}.
+    Uses core.seq2seq.translate (greedy unless `method` is given). Returns {"text",
+    "source_tokens", "target_tokens", "attention" (T_target, T_source), "unknown"}.
     """
     from core.textio import check_text
 
     mod = importlib.import_module("core.seq2seq")
     text = check_text(text, "sentence", max_chars=300)
     res = mod.translate(bundle, text, **kwargs)
-    att = np.asarray(res.get("attention"), dtype=np.float64)
+    if res.get("attention") is None:
+        raise ValueError("This translator has no attention (one fixed context vector); pick one with attention.")
+    att = np.asarray(res["attention"], dtype=np.float64)
     src = [str(t) for t in res.get("source_tokens", [])]
-    tgt = [str(t) for t in res.get("tokens", [])]
+    tgt = [str(t) for t in (res.get("attention_rows") or res.get("tokens", []))]
     if att.ndim != 2 or att.size == 0:
         raise ValueError("The translator returned no attention weights for this sentence; try another sentence.")
-    # tolerate an extra end-of-sentence row/column the caller didn't label
+    # label any row/column the translator left unnamed rather than failing
     tgt = (tgt + [f"#{i}" for i in range(len(tgt), att.shape[0])])[: att.shape[0]]
     src = (src + [f"#{i}" for i in range(len(src), att.shape[1])])[: att.shape[1]]
-    return {"source_tokens": src, "target_tokens": tgt, "attention": att}
+    return {"text": str(res.get("text", " ".join(tgt))), "source_tokens": src, "target_tokens": tgt,
+            "attention": att, "unknown": list(res.get("unknown", []) or [])}
 
 
 def tiny_gpt_status():

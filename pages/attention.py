@@ -61,6 +61,8 @@ section = st.radio("Section", SECTIONS, key="att_section", horizontal=True, labe
 def show(fig, name: str, data=None, container=None) -> None:
     """Render a figure with its downloads (HTML figure; CSV data when given; PNG via the toolbar)."""
     box = container or st.container()
+    if container is not None and fig.data and getattr(fig.data[0], "type", "") == "heatmap":
+        fig.update_xaxes(tickangle=-60)  # narrow column: keep token labels readable
     with box:
         st.plotly_chart(fig, width="stretch", key=f"att_fig_{name}")
         figure_downloads(fig, f"attention-{name}", key=f"att_dl_{name}", data=data)
@@ -416,8 +418,12 @@ def section_real() -> None:
         res = real_attention(choice, st.session_state["att_hub_family"], st.session_state["att_hub_id"],
                              st.session_state["att_text"], pair)
     if res.truncated:
-        st.warning(f"Your input has {res.n_tokens_full} tokens: truncated to the first {res.cap} "
-                   f"(token cap {res.cap}). Shorten the text to see all of it.", icon="✂️")
+        if res.model_name == "tiny-gpt":
+            st.warning(f"Your text has {res.n_tokens_full} characters: truncated to the last {res.cap} "
+                       f"(the tiny GPT's context window). Shorten the text to see all of it.", icon="✂️")
+        else:
+            st.warning(f"Your input has {res.n_tokens_full} tokens: truncated to the first {res.cap} "
+                       f"(token cap {res.cap}). Shorten the text to see all of it.", icon="✂️")
     n_l, n_h = res.n_layers, res.n_heads
     for key, hi in (("att_layer", n_l - 1), ("att_head", n_h - 1), ("att_grid_from", max(0, n_l - GRID_LAYERS))):
         st.session_state[key] = min(int(st.session_state.get(key, 0)), hi)
@@ -504,13 +510,16 @@ def section_cross() -> None:
         bundle = st_cache.load_source(source)
         with gate("generate")(wait_s=30):
             res = A.cross_attention(bundle, st.session_state["att_s2s_text"])
-    st.markdown(f"**Translation:** {' '.join(res['target_tokens'])}")
+    st.markdown(f"**Translation:** {res['text']}")
+    if res["unknown"]:
+        st.caption("Not in the translator's vocabulary (read as <unk>): " + ", ".join(res["unknown"][:20]))
     fig = attention_heatmap(res["attention"], res["target_tokens"], res["source_tokens"],
                             title="Cross-attention: target (decoder) rows × source (encoder) columns",
                             query_title="target token (query, decoder)", key_title="source token (key, encoder)")
     show(fig, "cross", frame(res["attention"], res["target_tokens"], res["source_tokens"]))
-    st.caption("This translator is a GRU encoder–decoder with additive attention: the same Q-from-decoder, "
-               "K/V-from-encoder idea, with a small network instead of a dot product as the score.")
+    st.caption("Each row sums to 1. This translator is a small GRU encoder–decoder trained on Tatoeba pairs "
+               "(see the Seq2seq translation page): the same Q-from-decoder, K/V-from-encoder idea as in a "
+               "Transformer; its score may be additive (a small network) or a dot product.")
 
 
 {

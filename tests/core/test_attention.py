@@ -202,3 +202,22 @@ def test_smollm_attention_is_causal_and_long_input_is_truncated(smollm):
         A.model_attention(smollm, "one", "two")
     with pytest.raises(ValueError):
         A.learned_position_embeddings(smollm, 8)
+
+
+def test_cross_attention_wraps_translate_and_rejects_models_without_attention(monkeypatch):
+    import sys
+    import types
+
+    fake = types.ModuleType("core.seq2seq")
+    att = A.softmax(np.random.default_rng(0).normal(size=(3, 4)))
+    fake.translate = lambda bundle, text, **kw: (
+        {"text": "a b", "tokens": ["a", "b"], "source_tokens": ["x", "y", "z", "<eos>"], "attention": bundle,
+         "attention_rows": ["a", "b", "<eos>"], "unknown": []})
+    monkeypatch.setitem(sys.modules, "core.seq2seq", fake)
+    res = A.cross_attention(att, "x y z")
+    assert res["target_tokens"] == ["a", "b", "<eos>"] and res["source_tokens"][-1] == "<eos>"
+    np.testing.assert_allclose(res["attention"].sum(1), 1.0)
+    with pytest.raises(ValueError, match="no attention"):
+        A.cross_attention(None, "x y z")
+    with pytest.raises(ValueError, match="empty"):
+        A.cross_attention(att, "  ")

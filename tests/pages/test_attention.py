@@ -82,9 +82,40 @@ def test_multi_head_positions_and_cross_attention_sections_render(fresh_caches):
     assert_clean(at)
     assert any("Per-head" in t for t in _titles(at))
     assert len(_figure(at, "Per-head")["data"]) == 2
+
+
+def test_cross_attention_waits_politely_for_the_translator(fresh_caches, monkeypatch):
+    from core import attention
+
+    monkeypatch.setattr(attention, "seq2seq_status", lambda: ([], "core.seq2seq is not available yet."))
     at = run_page(PAGE, query={"att_section": "Cross-attention"})
     assert_clean(at)
-    assert at.info or _titles(at)  # an st.info until the translator exists, the heatmap after
+    assert at.info and "once that model is available" in at.info[0].value
+
+
+@pytest.mark.slow
+def test_cross_attention_from_the_translator(fresh_caches):
+    from core import attention
+
+    if not attention.seq2seq_status()[0]:
+        pytest.skip("no seq2seq checkpoint with attention in assets/models yet")
+    at = run_page(PAGE, query={"att_section": "Cross-attention", "att_s2s_text": "I love you."})
+    assert_clean(at)
+    att = _z(_figure(at, "Cross-attention"))
+    assert att.ndim == 2 and att.shape[1] == 5  # i love you . <eos>
+    np.testing.assert_allclose(att.sum(1), 1.0, atol=1e-4)
+
+
+@pytest.mark.slow
+def test_tiny_gpt_attention_when_its_checkpoint_exists(fresh_caches):
+    from core import attention
+
+    if not attention.tiny_gpt_status()[0]:
+        pytest.skip("no tiny GPT checkpoint in assets/models yet")
+    at = run_page(PAGE, query={"att_section": "Real models", "att_model": "tiny-gpt", "att_text": "ROMEO: But soft!"})
+    assert_clean(at)
+    w = _z(_figure(at, "tiny-gpt · layer 0 · head 0"))
+    assert w.shape == (16, 16) and np.all(np.triu(w, 1) == 0)
 
 
 @pytest.mark.slow
