@@ -15,6 +15,7 @@ Nothing here touches the global RNG: every random choice uses `core.device.make_
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
@@ -37,6 +38,25 @@ MAX_GENERATE_CHARS = 2000  # longest sample one call may produce
 MAX_PRIME_CHARS = 500  # longest prime text
 MAX_VOCAB = 5000  # distinct characters a corpus may have (Chinese text has a few thousand)
 MIN_CORPUS_CHARS = 200  # a corpus shorter than this can't be split into training and validation
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None):
+    """Run a block with `n` intra-op threads (None = leave as is), restoring the old count after.
+
+    Generation is a loop of tiny batch-1 steps: more threads only add synchronisation, and on a busy
+    machine a second spinning thread can make it 40x slower. So sampling and the gradient profiles
+    run single-threaded.
+    """
+    old = torch.get_num_threads()
+    if n is None or n == old:
+        yield
+        return
+    torch.set_num_threads(max(1, int(n)))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -445,15 +465,24 @@ class TrainResult:
 
 def train(model: CharLM, corpus: Corpus, tc: TrainConfig = TrainConfig(), seed: int = 0,
           on_step: Callable | None = None, history: list | None = None, samples: list | None = None,
-          step_offset: int = 0, sample_prime: str = "\n", sample_temperature: float = 0.8) -> TrainResult:
+          step_offset: int = 0, sample_prime: str = "\n", sample_temperature: float = 0.8,
+          threads: int | None = None) -> TrainResult:
     """Train `model` in place on `corpus.train_ids` for at most `tc.max_steps` steps and `tc.max_seconds`.
 
     The learning rate follows `lr_at(progress)` where progress = max(steps, seconds) fraction of
     the budget, so a run stopped by the clock still finishes its cosine decay. `history` (if given)
     gets one dict per step (loss, grad norms, update norm, lr) and one per evaluation (val_loss),
     appended in place so a page keeps everything trained so far when the run is interrupted.
-    `on_step(done, total, info)` is called after every step.
+    `on_step(done, total, info)` is called after every step. `threads` sets the intra-op thread
+    count for the run (None = the process default).
     """
+    with torch_threads(threads):
+        return _train(model, corpus, tc, seed, on_step, history, samples, step_offset, sample_prime,
+                      sample_temperature)
+
+
+def _train(model, corpus, tc, seed, on_step, history, samples, step_offset, sample_prime,
+           sample_temperature) -> TrainResult:
     if len(corpus.vocab) != model.config.vocab_size:
         raise ValueError(f"The model has {model.config.vocab_size} characters but the corpus has "
                          f"{len(corpus.vocab)}; build the model from this corpus's vocabulary.")
@@ -553,7 +582,8 @@ def generate(model: CharLM, vocab: Vocab, prime: str = "\n", length: int = 300, 
     if not 0 <= float(temperature) <= 5:
         raise ValueError("The temperature must be between 0 and 5.")
     idx = vocab.encode(prime, "prime text")
-    ids, chosen, last = model.generate(idx, length, float(temperature), seed, top_k)
+    with torch_threads(1):
+        ids, chosen, last = model.generate(idx, length, float(temperature), seed, top_k)
     k = min(n_top, last.numel())
     top = torch.topk(last, k)
     return Generation(prime, vocab.decode(ids), [float(p) for p in chosen],
@@ -613,7 +643,8 @@ def grad_norm_profile(model: CharLM, corpus_ids: torch.Tensor, seq_len: int = 10
     gen = make_generator(seed)
     starts = torch.randint(0, n - seq_len - 1, (batch,), generator=gen)
     windows = torch.stack([corpus_ids[s:s + seq_len + 1] for s in starts.tolist()])  # (batch, T+1)
-    norms = hidden_grad_norms(model, windows)
+    with torch_threads(1):
+        norms = hidden_grad_norms(model, windows)
     return norms[::-1]
 
 

@@ -25,6 +25,7 @@ from pages._shared import figure_downloads, guard, seed, sync_url, url_state
 
 MAX_STEPS = 2000  # per training run in the page
 MAX_SECONDS = 120  # per training run in the page (per model in the side-by-side race)
+TRAIN_THREADS = 1  # small models on a shared server: one thread each is faster than two fighting
 CORPORA = {"shakespeare": "Tiny Shakespeare (1.1 M characters)",
            "chinese": "Chinese sentences (Tatoeba, ~4k characters in use)",
            "upload": "Upload a .txt file (≤ 2 MB)"}
@@ -202,14 +203,14 @@ with tab_gen:
                       help="Divides the logits before the softmax: below 1 sharpens the distribution (safer, "
                            "more repetitive), above 1 flattens it (more surprising, more typos); 0 = always "
                            "take the most likely character.")
-            s1, s2 = st.columns([3, 2])
+            s1, s2 = st.columns([1, 1], vertical_alignment="bottom")
             s1.number_input("Sampling seed", 0, MAX_SEED, step=1, key="rnn_gen_seed",
                             help="Same seed + same inputs ⇒ same text.")
 
             def _next_seed():
                 st.session_state["rnn_gen_seed"] = (int(st.session_state["rnn_gen_seed"]) + 1) % (MAX_SEED + 1)
 
-            s2.button("🎲 New seed", key="rnn_gen_reseed", on_click=_next_seed, width="stretch")
+            s2.button("🎲 Reseed", key="rnn_gen_reseed", on_click=_next_seed, width="stretch")
         st.caption("Temperature rescales the scores z_i before the softmax: "
                    "T < 1 makes likely characters likelier, T > 1 gives rare ones a chance, T → 0 is greedy.")
         st.latex(r"p_i = \frac{\exp(z_i / T)}{\sum_j \exp(z_j / T)}")
@@ -378,7 +379,8 @@ with tab_train:
 
                     res = C.train(sess["model"], corpus, tc, seed=seed(), on_step=on_step, history=history,
                                   samples=samples, step_offset=offset,
-                                  sample_prime="\n" if "\n" in corpus.vocab.stoi else corpus.vocab.chars[0])
+                                  sample_prime="\n" if "\n" in corpus.vocab.stoi else corpus.vocab.chars[0],
+                                  threads=TRAIN_THREADS)
                     chart.empty()
                     sample_box.empty()
                     bar.progress(1.0, text=f"done: {res.steps} steps in {res.seconds:.1f} s "
@@ -463,19 +465,23 @@ with tab_cmp:
                         bar.progress(min(1.0, (i + min(1.0, frac)) / 3),
                                      text=f"{cell.upper()} (H={entry['hidden']}): step {done} · loss {info['loss']:.3f}")
 
-                    res = C.train(entry["model"], corpus, tc, seed=seed(), on_step=on_step, history=entry["history"])
+                    res = C.train(entry["model"], corpus, tc, seed=seed(), on_step=on_step, history=entry["history"],
+                                  threads=TRAIN_THREADS)
                     entry["result"] = res
                     entry["sample"] = C.generate(entry["model"], corpus.vocab,
                                                  "\n" if "\n" in corpus.vocab.stoi else corpus.vocab.chars[0],
                                                  200, 0.8, seed()).text
                 bar.progress(1.0, text="done")
     race = st.session_state.get(COMPARE)
-    if race and all(c in race for c in C.CELLS):
-        fig = _loss_figure({c: race[c]["history"] for c in C.CELLS}, f"RNN vs GRU vs LSTM on {race['corpus_name']}",
+    raced = [c for c in C.CELLS if race and c in race and race[c]["history"]]
+    if raced:
+        if len(raced) < len(C.CELLS):
+            st.warning("The race was stopped early: showing the cells trained so far.")
+        fig = _loss_figure({c: race[c]["history"] for c in raced}, f"RNN vs GRU vs LSTM on {race['corpus_name']}",
                            race["uniform"])
         st.plotly_chart(fig, width="stretch", key="rnn_cmp_curve")
         rows = []
-        for c in C.CELLS:
+        for c in raced:
             e = race[c]
             vals = [h["val_loss"] for h in e["history"] if "val_loss" in h]
             res = e.get("result")
@@ -488,7 +494,7 @@ with tab_cmp:
         st.dataframe(table, width="stretch")
         figure_downloads(fig, "rnn_vs_gru_vs_lstm", "rnn_cmp_dl", data=table)
         cols = st.columns(3)
-        for col, c in zip(cols, C.CELLS):
+        for col, c in zip(cols, raced):
             with col:
                 st.markdown(f"**{C.CELL_LABELS[c]}** sample")
                 st.text(race[c].get("sample", "(stopped before the end)"))
@@ -538,7 +544,7 @@ with tab_vg:
         if _shipped_source() is not None:
             profiles["shipped LSTM (trained)"] = _shipped_profile(length, seed())
         race = st.session_state.get(COMPARE)
-        if race and all(c in race for c in C.CELLS):
+        if race and all(c in race and "result" in race[c] for c in C.CELLS):
             race_corpus = _bundled_corpus(race["corpus_name"]) if race["corpus_name"] in CORPORA else corpus
             if race_corpus is not None and len(race_corpus.vocab) == len(race["vocab"]):
                 for c in C.CELLS:

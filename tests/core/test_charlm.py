@@ -135,7 +135,7 @@ def test_hidden_grad_norms_cover_every_step(cell):
     assert len(prof) == 30 and prof[0] > 0
 
 
-def test_plain_rnn_gradients_vanish_faster_than_lstm_after_training():
+def test_plain_rnn_gradients_vanish_faster_than_lstm_at_initialisation():
     corpus = C.make_corpus(TEXT, "tiny")
     profiles = {}
     for cell in ("rnn", "lstm"):
