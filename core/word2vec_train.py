@@ -98,11 +98,13 @@ def corpus_stats(sentences: list[list[str]]) -> dict:
 
 
 def train_word2vec(sentences: list[list[str]], config: W2VConfig, on_step: OnStep | None = None,
-                   history: list | None = None):
+                   history: list | None = None, keep: dict | None = None):
     """Train gensim word2vec; returns (KeyedVectors, history) with one dict per epoch.
 
     `history` (if given) is filled in place after every epoch: {"epoch", "loss", "seconds"},
-    where loss is gensim's summed training loss of that epoch (so a stopped run keeps its curve).
+    where loss is gensim's summed training loss of that epoch (so a stopped run keeps its curve);
+    `keep` (if given) gets keep["kv"] = the vectors so far after every epoch, so a stopped run
+    keeps its model too.
     `on_step(epoch, epochs, info)` is called after each epoch from a gensim callback.
     """
     from gensim.models import Word2Vec
@@ -127,6 +129,8 @@ def train_word2vec(sentences: list[list[str]], config: W2VConfig, on_step: OnSte
             loss, self.previous = total - self.previous, total
             history.append({"epoch": len(history) + 1, "loss": float(loss),
                             "seconds": time.perf_counter() - self.started})
+            if keep is not None:
+                keep["kv"] = model.wv
             if on_step:
                 on_step(len(history), config.epochs, {"loss": float(loss)})
 

@@ -1,0 +1,90 @@
+"""Word vectors page (AppTest): GloVe analogies, OOV errors, maps, one-hot demo, scoreboard wiring,
+and word2vec trained on a bundled corpus answering a neighbour query."""
+import pytest
+
+from tests.pages.conftest import assert_clean, run_page
+
+PAGE = "pages/word_vectors.py"
+
+
+@pytest.mark.slow
+def test_first_render_answers_king_man_woman_with_queen(fresh_caches):
+    at = run_page(PAGE)
+    assert_clean(at)
+    assert at.title[0].value == "Word vectors"
+    assert any("**queen**" in s.value for s in at.success)
+    table = at.get("plotly_chart")
+    assert len(table) >= 4  # analogy bars, word map, two one-hot/dense heatmaps (+ rows)
+    assert at.query_params["wv_b"] == "king"
+    # the other tools on the same render: neighbours of "frog", a map, the one-hot lookup check
+    assert any("equal" in m.value and "row" in m.value for m in at.markdown)
+
+
+@pytest.mark.slow
+def test_oov_word_shows_an_error_with_no_exception(fresh_caches):
+    at = run_page(PAGE)
+    at.text_input(key="wv_c").set_value("womann").run()
+    assert not at.exception
+    assert any("not in the vocabulary" in e.value and "woman" in e.value for e in at.error)
+    # the rest of the page still renders
+    assert at.text_input(key="wv_word").value == "frog"
+
+
+@pytest.mark.slow
+def test_url_sets_inputs_and_3cosmul_with_restricted_vocab(fresh_caches):
+    at = run_page(PAGE, query={"wv_a": "paris", "wv_b": "france", "wv_c": "rome", "wv_method": "3CosMul",
+                               "wv_restrict": "30000", "wv_preset": "countries–capitals", "wv_proj": "t-SNE"})
+    assert_clean(at)
+    assert at.radio(key="wv_method").value == "3CosMul"
+    assert any("**italy**" in s.value for s in at.success)
+
+
+@pytest.mark.slow
+def test_bad_inputs_in_other_tools_are_errors_not_tracebacks(fresh_caches):
+    at = run_page(PAGE)
+    at.text_input(key="wv_word").set_value("two words").run()
+    at.text_area(key="wv_map_words").set_value(" , ,").run()
+    at.text_input(key="wv_onehot_words").set_value("king").run()
+    assert not at.exception
+    assert len(at.error) >= 3
+
+
+@pytest.mark.slow
+def test_offline_hub_vectors_say_they_need_network_and_fall_back(fresh_caches):
+    at = run_page(PAGE)
+    at.selectbox(key="wv_source").set_value("hub").run()
+    assert not at.exception
+    assert any("network" in e.value for e in at.error)
+    assert any("**queen**" in s.value for s in at.success)  # GloVe still answers
+
+
+@pytest.mark.slow
+def test_training_word2vec_on_the_bundled_corpus_then_neighbours(fresh_caches):
+    at = run_page(PAGE)
+    at.radio(key="wv_corpus").set_value("lee")
+    at.slider(key="wv_epochs").set_value(2)
+    at.slider(key="wv_dim").set_value(20)
+    at.button(key="wv_train").click().run()
+    assert_clean(at)
+    bars = at.get("progress")
+    assert bars and "Trained 2 epochs" in bars[-1].proto.text
+    assert any("Trained vectors in this session" in s.value for s in at.success)
+    assert at.session_state["wv_trained_kv"] is not None and len(at.session_state["wv_train_history"]) == 2
+    at.text_input(key="wv_probe").set_value("government").run()
+    assert_clean(at)
+    probe = at.dataframe[-1].value  # the last table on the page: neighbours in the trained vectors
+    assert len(probe) == 10 and "government" not in set(probe["word"])
+    # every tool now works on the trained vectors
+    n_words = len(at.session_state["wv_trained_kv"].index_to_key)
+    at.selectbox(key="wv_source").set_value("trained").run()
+    assert not at.exception
+    assert at.metric[0].value == f"{n_words:,}"  # the vocabulary shown is the trained one
+
+
+@pytest.mark.slow
+def test_training_an_empty_upload_is_an_error(fresh_caches):
+    at = run_page(PAGE)
+    at.radio(key="wv_corpus").set_value("upload").run()
+    at.button(key="wv_train").click().run()
+    assert not at.exception
+    assert any("Upload a .txt file" in e.value for e in at.error)
