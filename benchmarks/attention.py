@@ -26,14 +26,20 @@ TEXT = ("Attention lets every token look at every other token in the sentence an
         "commas, without any recurrence at all in the whole network architecture.")
 
 
-def _median_ms(fn, repeats: int) -> float:
+def _median_ms(fn, repeats: int) -> tuple[float, float]:
+    """Median wall-clock ms and median CPU ms (all threads of this process) of `fn`, after a warm-up.
+
+    On a shared, overloaded machine wall time mostly measures waiting for a core; CPU time is the
+    work itself (on an idle 2-core machine wall time lies between cpu/2 and cpu).
+    """
     fn()  # warm-up
-    times = []
+    wall, cpu = [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times)
+        wall.append((time.perf_counter() - t0) * 1000)
+        cpu.append((time.process_time() - c0) * 1000)
+    return statistics.median(wall), statistics.median(cpu)
 
 
 def main() -> None:
@@ -48,7 +54,7 @@ def main() -> None:
         res = attention.model_attention(bundle, TEXT, max_tokens=64)
         n_tok = len(res.tokens)
         assert n_tok == 64, f"{key}: expected 64 tokens, got {n_tok} (make TEXT longer)"
-        ours = _median_ms(lambda: attention.model_attention(bundle, TEXT, max_tokens=64), args.repeats)
+        ours, ours_cpu = _median_ms(lambda: attention.model_attention(bundle, TEXT, max_tokens=64), args.repeats)
         enc = bundle.tokenizer(TEXT, return_tensors="pt", truncation=True, max_length=64)
 
         def baseline():
@@ -56,15 +62,17 @@ def main() -> None:
                 out = bundle.model(**enc, output_attentions=True)
             return [a.numpy() for a in out.attentions]
 
-        base = _median_ms(baseline, args.repeats)
-        results[key] = ours
+        base, base_cpu = _median_ms(baseline, args.repeats)
+        results[key] = (ours, ours_cpu)
         shape = tuple(res.attentions.shape)
         print(f"{key}: {n_tok} tokens, attention {shape} (layers, heads, T, T): core.attention "
-              f"{ours:.1f} ms, HF full-model forward {base:.1f} ms (median of {args.repeats}, warm)")
+              f"{ours:.1f} ms wall / {ours_cpu:.1f} ms CPU; HF full-model forward {base:.1f} ms wall / "
+              f"{base_cpu:.1f} ms CPU (medians of {args.repeats}, warm)")
     load = os.getloadavg()
     print(f"threads={args.threads} cpus={os.cpu_count()} loadavg(1m,5m,15m)={load[0]:.2f},{load[1]:.2f},{load[2]:.2f} "
           f"target<=500 ms each")
-    print(f"attention: minilm_ms={results['minilm']:.1f} smollm_ms={results['smollm']:.1f} "
+    print(f"attention: minilm_ms={results['minilm'][0]:.1f} smollm_ms={results['smollm'][0]:.1f} "
+          f"minilm_cpu_ms={results['minilm'][1]:.1f} smollm_cpu_ms={results['smollm'][1]:.1f} "
           f"load1m={load[0]:.2f} target_ms=500")
 
 

@@ -434,7 +434,7 @@ def section_real() -> None:
     c1, c2, c3 = st.columns([2, 2, 1.4])
     layer = c1.slider("Layer", 0, max(n_l - 1, 1), key="att_layer", disabled=n_l == 1)
     head = c2.slider("Head", 0, max(n_h - 1, 1), key="att_head", disabled=n_h == 1)
-    hide = c3.toggle("Hide special", key="att_hide_special",
+    hide = c3.toggle("Hide special", key="att_hide_special", disabled=not any(res.special),
                      help="Drop [CLS]/[SEP]/<|im_start|> rows and columns and renormalize each row.")
     layer, head = min(layer, n_l - 1), min(head, n_h - 1)
     att, toks = res.attentions, list(res.tokens)

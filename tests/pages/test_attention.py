@@ -56,6 +56,12 @@ def test_step_by_step_first_render_and_unscaled_toggle(fresh_caches):
     assert_clean(at)
     assert any("not scaled" in t for t in _titles(at))
     assert at.query_params["att_scale"] == "False"
+    at.slider(key="att_dk").set_value(64).run()  # wide heads, no scaling: near one-hot rows
+    assert_clean(at)
+    assert _z(_figure(at, "Attention weights")).max() > 0.5
+    at.radio(key="att_qkv_mode").set_value("edit by hand").run()
+    assert_clean(at)
+    assert any("Q  (6×64)" in t for t in _titles(at))
 
 
 def test_causal_mask_zeroes_the_upper_triangle(fresh_caches):
