@@ -69,6 +69,9 @@ def main() -> None:
     ap.add_argument("--eval-every", type=int, default=250)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--init", default="", help="continue from this checkpoint folder (its config wins)")
+    ap.add_argument("--steps-before", type=int, default=0, help="steps already done by --init (for the card)")
+    ap.add_argument("--minutes-before", type=float, default=0.0, help="minutes already spent by --init")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -77,6 +80,11 @@ def main() -> None:
     cfg = tinygpt.TinyGPTConfig(vocab=tinygpt.vocab_of(text), block_size=args.context, n_layer=args.layers,
                                 n_head=args.heads, n_embd=args.width, dropout=args.dropout)
     model = tinygpt.new_model(cfg, seed=args.seed)
+    if args.init:
+        model = tinygpt.load_checkpoint(args.init)
+        cfg = model.config
+        for p in model.parameters():
+            p.requires_grad_(True)
     print(f"model: {model.num_params():,} params, {cfg}", flush=True)
     out = Path(args.out)
     best = {"val": float("inf"), "step": 0}
@@ -97,8 +105,8 @@ def main() -> None:
     tinygpt.train(model, train_text, val_text, steps=args.steps, batch_size=args.batch, lr=args.lr,
                   warmup=args.warmup, seed=args.seed, eval_every=args.eval_every,
                   max_seconds=args.max_minutes * 60, on_step=on_step, history=history)
-    minutes = (time.time() - t0) / 60
-    steps_done = history[-1]["step"]
+    minutes = (time.time() - t0) / 60 + args.minutes_before
+    steps_done = history[-1]["step"] + args.steps_before
     model = tinygpt.load_checkpoint(out)  # the best one
     val_loss = tinygpt.evaluate(model, val_text)
     sample = "ROMEO:" + tinygpt.generate(model, "ROMEO:", 300, temperature=0.8, seed=0)

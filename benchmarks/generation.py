@@ -1,0 +1,108 @@
+"""Greedy generation speed of the packaged SmolLM2-135M: Hugging Face `generate` vs our generator.
+
+    .venv/bin/python benchmarks/generation.py [--tokens 128] [--threads 2] [--repeats 2]
+
+Same process, same prompt, back to back (so ratios hold even on a busy machine):
+- hf:    `model.generate(do_sample=False)` on the shared fp32 model (the baseline);
+- exact: our KV-cache loop (`core.generate.greedy_fast_path`) on the same fp32 model; its ids
+         must equal HF's;
+- fast:  the same loop on a bf16 copy (int8 where the CPU lacks bf16) (`core.generate.fast_model`); quality is checked
+         as perplexity on held-out Tiny Shakespeare (the tail of `core.corpora.shakespeare()`)
+         relative to fp32.
+Each timing is the best of `--repeats` runs. TTFT is the time to the first token in fast mode.
+Ends with one line: `generation: hf_tok_s=... exact_tok_s=... exact_same_output=... fast_tok_s=...
+fast_ppl_delta_pct=... ttft_ms=...`.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import torch  # noqa: E402
+
+from core import corpora, generate, loaders  # noqa: E402
+
+PROMPT = "Once upon a time, in a small village by the sea, there lived an old fisherman who"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tokens", type=int, default=128)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--ppl-tokens", type=int, default=1024)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    load0 = os.getloadavg()[0]
+
+    lm = loaders.load_smollm()
+    model, tok = lm.model, lm.tokenizer
+    ids, _ = generate.encode_prompt(tok, PROMPT, model, args.tokens)
+    x = torch.tensor([ids])  # (1, T)
+    eos = tok.eos_token_id
+    print(f"prompt: {len(ids)} tokens; {args.tokens} new tokens; {args.threads} threads; "
+          f"load average {load0:.2f}", flush=True)
+
+    t = time.perf_counter()
+    fast = generate.fast_model(lm)
+    print(f"{generate.FAST_METHOD} copy built in {time.perf_counter() - t:.1f} s", flush=True)
+
+    def hf():
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            out = model.generate(x, attention_mask=torch.ones_like(x), max_new_tokens=args.tokens,
+                                 do_sample=False, pad_token_id=eos)
+        return out[0, len(ids):].tolist(), time.perf_counter() - t0
+
+    # warm-up (first calls allocate and pick kernels)
+    with torch.inference_mode():
+        model.generate(x, attention_mask=torch.ones_like(x), max_new_tokens=4, do_sample=False, pad_token_id=eos)
+    generate.greedy_fast_path(model, ids, 4, eos)
+    generate.greedy_fast_path(fast, ids, 4, eos)
+
+    best = {"hf": 1e9, "exact": 1e9, "fast": 1e9}
+    ttft = 1e9
+    hf_ids = exact_ids = fast_ids = None
+    for r in range(args.repeats):
+        hf_ids, s = hf()
+        best["hf"] = min(best["hf"], s / len(hf_ids))
+        exact_ids, s, _ = generate.greedy_fast_path(model, ids, args.tokens, eos)
+        best["exact"] = min(best["exact"], s / len(exact_ids))
+        fast_ids, s, tt = generate.greedy_fast_path(fast, ids, args.tokens, eos)
+        best["fast"] = min(best["fast"], s / len(fast_ids))
+        ttft = min(ttft, tt)
+        print(f"run {r + 1}: hf {1 / best['hf']:.1f} tok/s, exact {1 / best['exact']:.1f}, "
+              f"fast {1 / best['fast']:.1f} (best so far)", flush=True)
+    same = hf_ids == exact_ids
+    print(f"hf generated {len(hf_ids)} tokens; exact identical: {same}; fast agrees on "
+          f"{sum(a == b for a, b in zip(hf_ids, fast_ids))}/{len(hf_ids)} positions")
+    print("hf text:  ", repr(tok.decode(hf_ids)[:200]))
+    print("fast text:", repr(tok.decode(fast_ids)[:200]))
+
+    # the page's streaming path (per-step candidates and entropies) in fast mode, for reference
+    t0 = time.perf_counter()
+    res = generate.run(fast, tok, ids, generate.GenConfig(mode="greedy", max_new_tokens=args.tokens))
+    stream_tok_s = len(res.ids) / (time.perf_counter() - t0)
+    print(f"fast streaming path with per-step details: {stream_tok_s:.1f} tok/s, ttft {res.ttft_s * 1000:.0f} ms")
+
+    held_out = corpora.split_text(corpora.shakespeare())[1]
+    ppl32 = generate.perplexity(model, tok, held_out, max_tokens=args.ppl_tokens)
+    ppl8 = generate.perplexity(fast, tok, held_out, max_tokens=args.ppl_tokens)
+    delta = 100 * (ppl8 - ppl32) / ppl32
+    print(f"perplexity on {args.ppl_tokens} held-out Shakespeare tokens: fp32 {ppl32:.3f}, {generate.FAST_METHOD} {ppl8:.3f} "
+          f"({delta:+.2f}%)")
+    hf_s, ex_s, fa_s = 1 / best["hf"], 1 / best["exact"], 1 / best["fast"]
+    print(f"exact/hf = {ex_s / hf_s:.2f}x, fast/hf = {fa_s / hf_s:.2f}x; load average now "
+          f"{os.getloadavg()[0]:.2f}")
+    print(f"generation: hf_tok_s={hf_s:.2f} exact_tok_s={ex_s:.2f} exact_same_output={str(same).lower()} "
+          f"fast_tok_s={fa_s:.2f} fast_ppl_delta_pct={delta:.2f} ttft_ms={ttft * 1000:.0f} "
+          f"fast_speedup={fa_s / hf_s:.2f} load1={load0:.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,425 @@
+"""Our own autoregressive generator over a transformers causal LM, with a key/value cache.
+
+Why our own loop instead of ``model.generate``: every step is visible. ``stream(...)`` yields one
+``TokenStep`` per new token, carrying the top candidates before and after the logit processors
+(``core.sampling``), the entropy, and the chosen token, so a page can draw tokens as they come.
+
+Decoding modes
+--------------
+- ``greedy``: ``x_t = argmax_v p(v | x_<t)`` (repetition penalty still applies);
+- ``sample``: draw from the processed distribution with a per-call seeded ``torch.Generator``
+  (same seed => same text);
+- ``beam``: keep the ``width`` best partial sequences by total log-probability
+  ``sum_t log p(x_t | x_<t)`` (optionally divided by ``length ** length_penalty``).
+
+Speed
+-----
+The prompt is run once ("prefill", filling the cache); each later step feeds one token and
+reuses the cached keys/values, so a step costs O(T) attention instead of O(T^2).
+``exact`` precision runs the shared fp32 model (same ids as Hugging Face greedy ``generate``).
+``fast`` runs a process-wide cached *copy*: bfloat16 weights on CPUs with native bf16 (AVX512-BF16 /
+AMX), else dynamic int8 Linear layers (``torch.ao.quantization.quantize_dynamic``); the shared
+model is never modified. ``fast_model(lm)`` builds it once and ``perplexity(...)`` checks it.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+import torch
+
+from core import sampling
+from core.device import make_generator
+
+MODES = ("greedy", "sample", "beam")
+PRECISIONS = ("fast", "exact")
+MAX_NEW_TOKENS = 512  # per call
+MAX_PROMPT_CHARS = 4000
+TOP_N = 10  # candidates recorded per step
+
+
+@dataclass(frozen=True)
+class GenConfig:
+    mode: str = "greedy"  # "greedy", "sample" or "beam"
+    max_new_tokens: int = 40  # tokens to generate (stops earlier at end-of-sequence if stop_at_eos)
+    temperature: float = 1.0  # sampling only: logits / T (0 = greedy)
+    top_k: int = 0  # sampling only: keep the k most likely tokens (0 = off)
+    top_p: float = 1.0  # sampling only: keep the smallest set with mass >= p (1 = off)
+    repetition_penalty: float = 1.0  # > 1 discourages tokens already in the text (1 = off)
+    num_beams: int = 4  # beam only: beam width
+    length_penalty: float = 1.0  # beam only: score = logprob / length**length_penalty
+    seed: int = 0  # sampling only: seed of the per-call torch.Generator
+    stop_at_eos: bool = True  # stop when the model emits its end-of-sequence token
+    top_n: int = TOP_N  # candidates recorded per step for the step view
+
+    def check(self) -> "GenConfig":
+        if self.mode not in MODES:
+            raise ValueError(f"Decoding mode must be one of {MODES}, not {self.mode!r}.")
+        if not 1 <= self.max_new_tokens <= MAX_NEW_TOKENS:
+            raise ValueError(f"New tokens must be between 1 and {MAX_NEW_TOKENS}, not {self.max_new_tokens}.")
+        if self.mode == "sample":
+            sampling.check_params(self.temperature, self.top_k, self.top_p, self.repetition_penalty)
+        else:
+            sampling.check_params(1.0, 0, 1.0, self.repetition_penalty)
+        if self.mode == "beam" and not 1 <= self.num_beams <= 8:
+            raise ValueError(f"Beam width must be between 1 and 8, not {self.num_beams}.")
+        if not 0 <= self.length_penalty <= 3:
+            raise ValueError(f"The length penalty must be between 0 and 3, not {self.length_penalty}.")
+        return self
+
+
+@dataclass
+class TokenStep:
+    """One generated token with what the model thought at that step."""
+
+    index: int  # 0 for the first new token
+    id: int  # the chosen token id
+    token: str  # its text (decoded on its own)
+    logprob: float  # log p(token) under the model's own distribution (before processing)
+    prob_after: float  # its probability in the distribution actually used
+    entropy_before: float  # nats, model's distribution
+    entropy_after: float  # nats, processed distribution
+    kept: int  # candidates left after top-k / top-p
+    candidates: list = field(default_factory=list)  # [{"token","id","p_before","p_after"}] top-n by p_before
+    elapsed_s: float = 0.0  # seconds since the call started, when this token was ready
+
+
+@dataclass
+class GenResult:
+    prompt_ids: list  # the (possibly truncated) prompt ids
+    ids: list  # the new token ids
+    text: str  # the new text (decoded together)
+    steps: list  # TokenStep per new token ([] for beam)
+    seconds: float  # wall time of the whole call
+    ttft_s: float  # time to first token
+    logprob: float  # total log-probability of the new tokens under the model
+    notice: str = ""  # e.g. "prompt truncated to the last N tokens"
+
+    @property
+    def tok_s(self) -> float:
+        return len(self.ids) / self.seconds if self.seconds > 0 else 0.0
+
+
+# ---------------------------------------------------------------------------------------------
+# prompts
+# ---------------------------------------------------------------------------------------------
+def context_window(model) -> int:
+    return int(min(getattr(model.config, "max_position_embeddings", 2048) or 2048, 8192))
+
+
+def encode_prompt(tokenizer, prompt: str, model=None, max_new_tokens: int = 0, chat: bool = False,
+                  max_prompt_tokens: int | None = None) -> tuple[list[int], str]:
+    """Prompt text -> ids (truncated from the left to fit the context window), and a notice."""
+    if prompt is None or not str(prompt).strip():
+        raise ValueError("The prompt is empty. Type a few words for the model to continue.")
+    if len(prompt) > MAX_PROMPT_CHARS:
+        raise ValueError(f"The prompt is {len(prompt)} characters; the limit is {MAX_PROMPT_CHARS}. Shorten it.")
+    if chat:
+        if not getattr(tokenizer, "chat_template", None):
+            raise ValueError("This model has no chat template; untick 'use chat template'.")
+        ids = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
+                                            tokenize=True)
+        ids = list(ids["input_ids"] if isinstance(ids, dict) else ids)
+    else:
+        ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        bos = getattr(tokenizer, "bos_token_id", None)
+        if getattr(tokenizer, "add_bos_token", False) and bos is not None:
+            ids = [bos] + ids
+    limit = max_prompt_tokens
+    if limit is None and model is not None:
+        limit = context_window(model) - max_new_tokens
+    notice = ""
+    if limit is not None and len(ids) > limit:
+        notice = (f"The prompt has {len(ids)} tokens; only the last {limit} fit in the context window "
+                  f"together with {max_new_tokens} new tokens, so the start was cut off.")
+        ids = ids[-limit:]
+    if not ids:
+        raise ValueError("The prompt has no tokens. Type a few words.")
+    return list(ids), notice
+
+
+# ---------------------------------------------------------------------------------------------
+# the fast model: an int8 copy, built once per process
+# ---------------------------------------------------------------------------------------------
+_fast_models: dict = {}
+_fast_lock = threading.Lock()
+
+
+def bf16_supported() -> bool:
+    """True when the CPU has native bfloat16 matrix math (AVX512-BF16 / AMX), where bf16 is fast."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except Exception:  # noqa: BLE001 - older torch builds
+        return False
+
+
+# How the fast copy is made: bf16 weights where the CPU does bf16 natively (measured by
+# benchmarks/generation.py: perplexity within 0.5% of fp32), else dynamic int8 Linear layers
+# (down_proj and lm_head kept fp32: SmolLM2's MLP outputs have outliers that int8 activations
+# can't hold; perplexity +17% there, so int8 is not the default).
+FAST_METHOD = "bf16" if bf16_supported() else "int8"
+FAST_DEFAULT = FAST_METHOD == "bf16"  # the page opens in fast mode only when it meets the quality bar
+
+
+def quantize(model, method: str | None = None):
+    """A fast copy of `model` ("bf16" weights, or dynamic "int8" Linear layers). The input is untouched."""
+    method = method or FAST_METHOD
+    clone = copy.deepcopy(model)
+    clone.eval()
+    if method == "bf16":
+        return clone.to(torch.bfloat16)
+    if method != "int8":
+        raise ValueError(f"Unknown fast method {method!r}; use 'bf16' or 'int8'.")
+    import warnings
+
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+    names = {n for n, m in clone.named_modules() if isinstance(m, torch.nn.Linear)
+             and not (n.endswith("down_proj") or n == "lm_head")}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return quantize_dynamic(clone, {n: per_channel_dynamic_qconfig for n in names}, dtype=torch.qint8,
+                                inplace=True)
+
+
+def fast_model(lm):
+    """The fast copy of a LoadedModel's model, cached per process (keyed by its name)."""
+    key = (lm.name, id(lm.model))
+    with _fast_lock:
+        if key not in _fast_models:
+            if len(_fast_models) >= 2:
+                _fast_models.pop(next(iter(_fast_models)))
+            _fast_models[key] = quantize(lm.model)
+        return _fast_models[key]
+
+
+def model_for(lm, precision: str):
+    if precision not in PRECISIONS:
+        raise ValueError(f"Precision must be one of {PRECISIONS}, not {precision!r}.")
+    if precision == "fast" and str(next(lm.model.parameters()).device) == "cpu":
+        return fast_model(lm)
+    return lm.model  # exact, or on a GPU (the fast copy is a CPU feature)
+
+
+# ---------------------------------------------------------------------------------------------
+# generation
+# ---------------------------------------------------------------------------------------------
+def _piece(tokenizer, token_id: int) -> str:
+    return tokenizer.decode([token_id], skip_special_tokens=False, clean_up_tokenization_spaces=False)
+
+
+def _new_cache():
+    from transformers import DynamicCache
+
+    return DynamicCache()
+
+
+@torch.inference_mode()
+def stream(model, tokenizer, prompt_ids: list[int], cfg: GenConfig,
+           on_token: Callable[[TokenStep], None] | None = None) -> Iterator[TokenStep]:
+    """Greedy or sampled generation, one `TokenStep` at a time (a Python generator).
+
+    `on_token(step)` is also called for each step when given. Use `run()` for a `GenResult`.
+    """
+    cfg.check()
+    if cfg.mode == "beam":
+        raise ValueError("Beam search keeps several sequences at once and can't stream; use beam_search().")
+    device = next(model.parameters()).device
+    gen = make_generator(cfg.seed)
+    eos = getattr(tokenizer, "eos_token_id", None)
+    cache = _new_cache()
+    ids = list(prompt_ids)
+    x = torch.tensor([ids], dtype=torch.long, device=device)  # (1, T) prompt, then (1, 1) per step
+    pos = torch.arange(len(ids), device=device)  # cache positions of x
+    temperature = cfg.temperature if cfg.mode == "sample" else 0.0
+    top_k = cfg.top_k if cfg.mode == "sample" else 0
+    top_p = cfg.top_p if cfg.mode == "sample" else 1.0
+    start = time.perf_counter()
+    for i in range(cfg.max_new_tokens):
+        out = model(input_ids=x, past_key_values=cache, use_cache=True, cache_position=pos, logits_to_keep=1)
+        cache = out.past_key_values
+        logits = out.logits[0, -1].float()  # (V,)
+        step = sampling.process(logits, temperature, top_k, top_p, cfg.repetition_penalty, ids)
+        nxt = sampling.sample(step, gen)
+        logp = float(torch.log(step.probs_before[nxt]).item()) if step.probs_before[nxt] > 0 else -math.inf
+        cands = step.top(cfg.top_n) if cfg.top_n else []
+        for c in cands:
+            c["token"] = _piece(tokenizer, c["id"])
+        ts = TokenStep(index=i, id=nxt, token=_piece(tokenizer, nxt), logprob=logp,
+                       prob_after=float(step.probs[nxt]), entropy_before=step.entropy_before,
+                       entropy_after=step.entropy, kept=step.kept, candidates=cands,
+                       elapsed_s=time.perf_counter() - start)
+        ids.append(nxt)
+        if on_token is not None:
+            on_token(ts)
+        yield ts
+        if cfg.stop_at_eos and eos is not None and nxt == eos:
+            break
+        x = torch.tensor([[nxt]], dtype=torch.long, device=device)  # (1, 1)
+        pos = pos[-1:] + 1
+
+
+@torch.inference_mode()
+def greedy_fast_path(model, prompt_ids: list[int], max_new_tokens: int, eos: int | None = None,
+                     stop_at_eos: bool = True) -> tuple[list[int], float, float]:
+    """Plain greedy ids with no per-step details (what the benchmark times against HF).
+
+    Returns (new ids, seconds, time to first token in seconds).
+    """
+    device = next(model.parameters()).device
+    cache = _new_cache()
+    x = torch.tensor([prompt_ids], dtype=torch.long, device=device)  # (1, T)
+    pos = torch.arange(len(prompt_ids), device=device)
+    new: list[int] = []
+    start = time.perf_counter()
+    ttft = 0.0
+    for i in range(max_new_tokens):
+        out = model(input_ids=x, past_key_values=cache, use_cache=True, cache_position=pos, logits_to_keep=1)
+        cache = out.past_key_values
+        nxt_t = out.logits[:, -1].argmax(dim=-1, keepdim=True)  # (1, 1)
+        nxt = int(nxt_t)
+        if i == 0:
+            ttft = time.perf_counter() - start
+        new.append(nxt)
+        if stop_at_eos and eos is not None and nxt == eos:
+            break
+        x = nxt_t
+        pos = pos[-1:] + 1
+    return new, time.perf_counter() - start, ttft
+
+
+def run(model, tokenizer, prompt_ids: list[int], cfg: GenConfig,
+        on_token: Callable[[TokenStep], None] | None = None, notice: str = "") -> GenResult:
+    """Generate to the end and return a `GenResult` (beam search included)."""
+    cfg.check()
+    start = time.perf_counter()
+    if cfg.mode == "beam":
+        beams = beam_search(model, tokenizer, prompt_ids, cfg)
+        best = beams[0]
+        secs = time.perf_counter() - start
+        return GenResult(list(prompt_ids), best["ids"], best["text"], [], secs, secs, best["logprob"], notice)
+    steps = []
+    for s in stream(model, tokenizer, prompt_ids, cfg, on_token):
+        steps.append(s)
+    secs = time.perf_counter() - start
+    ids = [s.id for s in steps]
+    return GenResult(list(prompt_ids), ids, tokenizer.decode(ids, skip_special_tokens=True), steps, secs,
+                     steps[0].elapsed_s if steps else secs, float(sum(s.logprob for s in steps)), notice)
+
+
+@torch.inference_mode()
+def beam_search(model, tokenizer, prompt_ids: list[int], cfg: GenConfig) -> list[dict]:
+    """Beam search with a shared KV cache (reordered each step). Best first.
+
+    Each result: {"ids", "text", "logprob" (sum of log p), "score" (logprob / len**length_penalty)}.
+    The repetition penalty, if any, is applied to the scores used for choosing, not to `logprob`.
+    """
+    cfg.check()
+    device = next(model.parameters()).device
+    width = cfg.num_beams
+    eos = getattr(tokenizer, "eos_token_id", None) if cfg.stop_at_eos else None
+    cache = _new_cache()
+    x = torch.tensor([prompt_ids], dtype=torch.long, device=device)  # (1, T)
+    pos = torch.arange(len(prompt_ids), device=device)
+    out = model(input_ids=x, past_key_values=cache, use_cache=True, cache_position=pos, logits_to_keep=1)
+    cache = out.past_key_values
+    cache.batch_repeat_interleave(width)  # (width, ...) copies of the prompt's keys/values
+    logp = torch.log_softmax(out.logits[:, -1].float(), dim=-1).expand(width, -1)  # (W, V)
+    seqs: list[list[int]] = [[] for _ in range(width)]
+    scores = torch.zeros(width, device=device)  # (W,) selection scores (log-probs, penalized if asked)
+    scores[1:] = -math.inf  # at the start all beams are the same: expand only the first
+    true = [0.0] * width  # model log-probability of each beam (no penalty)
+    finished: list[dict] = []
+
+    def _norm(lp: float, n: int) -> float:
+        return lp / max(1, n) ** cfg.length_penalty
+
+    V = logp.shape[-1]
+    for t in range(cfg.max_new_tokens):
+        pen = logp
+        if cfg.repetition_penalty != 1.0:
+            pen = torch.stack([torch.log_softmax(sampling.repetition_penalty(
+                logp[b], list(prompt_ids) + seqs[b], cfg.repetition_penalty), -1) for b in range(width)])
+        cand = scores[:, None] + pen  # (W, V)
+        top_scores, flat = torch.topk(cand.reshape(-1), 2 * width)  # (2W,)
+        new_seqs, new_scores, new_true, src = [], [], [], []
+        for sc, f in zip(top_scores.tolist(), flat.tolist()):
+            if sc == -math.inf:
+                continue
+            b, tok = divmod(f, V)
+            seq = seqs[b] + [tok]
+            lp = true[b] + float(logp[b, tok])
+            if eos is not None and tok == eos:
+                finished.append({"ids": seq, "logprob": lp, "score": _norm(lp, len(seq))})
+                continue
+            new_seqs.append(seq); new_scores.append(sc); new_true.append(lp); src.append(b)
+            if len(new_seqs) == width:
+                break
+        if not new_seqs:
+            seqs, true = [], []
+            break
+        while len(new_seqs) < width:  # keep the batch shape fixed with dead copies
+            new_seqs.append(new_seqs[-1]); new_scores.append(-math.inf); new_true.append(-math.inf)
+            src.append(src[-1])
+        seqs, true = new_seqs, new_true
+        scores = torch.tensor(new_scores, device=device)
+        best_alive = max(_norm(lp, t + 1) for lp in true)
+        if t == cfg.max_new_tokens - 1 or (len(finished) >= width and
+                                           best_alive < min(f["score"] for f in finished)):
+            break
+        cache.reorder_cache(torch.tensor(src, device=device))
+        x = torch.tensor([[s[-1]] for s in seqs], dtype=torch.long, device=device)  # (W, 1)
+        pos = pos[-1:] + 1
+        out = model(input_ids=x, past_key_values=cache, use_cache=True, cache_position=pos, logits_to_keep=1)
+        cache = out.past_key_values
+        logp = torch.log_softmax(out.logits[:, -1].float(), dim=-1)  # (W, V)
+    for seq, lp in zip(seqs, true):
+        if lp != -math.inf:
+            finished.append({"ids": seq, "logprob": lp, "score": _norm(lp, len(seq))})
+    seen, results = set(), []
+    for f in sorted(finished, key=lambda d: -d["score"]):
+        key = tuple(f["ids"])
+        if key in seen:
+            continue
+        seen.add(key)
+        f["text"] = tokenizer.decode(f["ids"], skip_special_tokens=True)
+        results.append(f)
+    return results[:width]
+
+
+# ---------------------------------------------------------------------------------------------
+# quality
+# ---------------------------------------------------------------------------------------------
+@torch.inference_mode()
+def sequence_logprob(model, prompt_ids: list[int], new_ids: list[int]) -> float:
+    """Total log p(new_ids | prompt_ids) under `model` in one forward pass."""
+    if not new_ids:
+        return 0.0
+    device = next(model.parameters()).device
+    x = torch.tensor([list(prompt_ids) + list(new_ids)], dtype=torch.long, device=device)  # (1, T)
+    logits = model(input_ids=x).logits[0].float()  # (T, V)
+    logp = torch.log_softmax(logits[len(prompt_ids) - 1:-1], dim=-1)  # (N, V)
+    return float(logp.gather(1, torch.tensor(new_ids, device=device)[:, None]).sum())
+
+
+@torch.inference_mode()
+def perplexity(model, tokenizer, text: str, window: int = 256, max_tokens: int = 2048) -> float:
+    """exp(mean negative log-likelihood per token) over `text`, in non-overlapping windows."""
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"][:max_tokens]
+    if len(ids) < 2:
+        raise ValueError("The text is too short to measure perplexity.")
+    device = next(model.parameters()).device
+    nll, count = 0.0, 0
+    for s in range(0, len(ids) - 1, window):
+        chunk = ids[s:s + window + 1]
+        if len(chunk) < 2:
+            break
+        x = torch.tensor([chunk], dtype=torch.long, device=device)  # (1, T)
+        logits = model(input_ids=x[:, :-1]).logits[0].float()  # (T-1, V)
+        nll += float(torch.nn.functional.cross_entropy(logits, x[0, 1:], reduction="sum"))
+        count += len(chunk) - 1
+    return math.exp(nll / count)
