@@ -98,6 +98,8 @@ with tab_analogy:
         st.checkbox("Exclude the input words from the answers", key="wv_exclude",
                     help="b − a + c usually stays closest to b or c themselves (‘king’ is the nearest word to "
                          "king − man + woman), so the standard evaluation skips a, b and c.")
+        if not st.session_state["wv_exclude"]:
+            st.caption("Inputs included: expect *b* or *c* at the top — the offset b − a is small next to b itself.")
         with guard(stop=False):
             analogy_result = wordvec.analogy(
                 kv, st.session_state["wv_a"], st.session_state["wv_b"], st.session_state["wv_c"],
@@ -201,15 +203,18 @@ with tab_onehot:
         words = wordvec.parse_words(st.session_state["wv_onehot_words"], max_words=wordvec.MAX_ONEHOT_WORDS)
         demo = wordvec.one_hot_demo(kv, words)
         h1, h2 = st.columns(2)
-        h1.plotly_chart(heatmap(demo.onehot_cos, demo.words, demo.words, title="one-hot: cosine similarity",
-                                zmin=-1, zmax=1, colorscale="RdBu"), width="stretch", key="wv_oh_heat")
+        onehot_fig = heatmap(demo.onehot_cos, demo.words, demo.words, title="one-hot: cosine similarity",
+                             zmin=-1, zmax=1, colorscale="RdBu")
         dense_fig = heatmap(demo.dense_cos, demo.words, demo.words, title=f"dense ({kv.vector_size}-d): cosine similarity",
                             zmin=-1, zmax=1, colorscale="RdBu")
+        for fig in (onehot_fig, dense_fig):
+            fig.update_xaxes(tickangle=-45)
+        h1.plotly_chart(onehot_fig, width="stretch", key="wv_oh_heat")
         h2.plotly_chart(dense_fig, width="stretch", key="wv_dense_heat")
         w0, i0 = demo.words[0], demo.indices[0]
         st.markdown(
-            f"One-hot code of **{w0}**: {demo.vocab_size:,} numbers, all 0 except position {i0:,} (its frequency "
-            f"rank). Multiplying it by E (a {demo.vocab_size:,} × {kv.vector_size} matrix) gives row {i0:,} of E — "
+            f"One-hot code of **{w0}**: {demo.vocab_size:,} numbers, all 0 except a 1 at index {i0:,} (counting "
+            f"from 0; words are sorted by frequency). Multiplying it by E (a {demo.vocab_size:,} × {kv.vector_size} matrix) gives row {i0:,} of E — "
             f"checked on the real matrix: **{'equal' if demo.lookup_equal else 'NOT equal'}**. That is why "
             "frameworks implement embeddings as a lookup table instead of a matrix product.")
         shown = min(kv.vector_size, 20)
@@ -271,7 +276,8 @@ with tab_score:
                     st.caption(f"{name} · {pair_set}: {res[pair_set]}")
         figure_downloads(fig, "scoreboard", "wv_score_dl", data=pd.DataFrame(per_section))
     else:
-        st.info("Press the button to score the selected vectors (GloVe takes a few seconds). Train word2vec and "
+        st.info("Press the button to score the selected vectors (GloVe: ~20 s on an idle 2-core CPU, longer when the "
+                "server is busy). Train word2vec and "
                 "score it too to compare them side by side.", icon="🏁")
 
 # ---------------------------------------------------------------------------------------------
@@ -301,7 +307,8 @@ with tab_train:
         b1.slider("Negative samples K", 1, w2v.MAX_NEGATIVE, 5, key="wv_negative")
         b2.select_slider("Sub-sampling t", [0.0, 1e-5, 1e-4, 1e-3, 1e-2], 1e-3, key="wv_sample",
                          format_func=lambda t: "off" if t == 0 else f"{t:g}")
-        b3.slider("Epochs", 1, w2v.MAX_EPOCHS, 5, key="wv_epochs")
+        b3.slider("Epochs", 1, w2v.MAX_EPOCHS, 15, key="wv_epochs",
+                  help="Small corpora need many passes: with 5 epochs on the Lee corpus every word still looks alike.")
         st.slider("Minimum count", 1, 20, 3, key="wv_min_count",
                   help="Words seen fewer times are left out of the vocabulary.")
         st.caption(f"Limits: {w2v.MAX_EPOCHS} epochs, {w2v.MAX_DIM} dimensions, tokens × epochs ≤ "
@@ -353,13 +360,15 @@ with tab_train:
             if history:
                 hist_df = pd.DataFrame(history).set_index("epoch")
                 loss_fig = go.Figure(go.Scatter(x=hist_df.index, y=hist_df["loss"], mode="lines+markers"))
-                loss_fig.update_layout(title="Training loss per epoch (summed over the epoch)", xaxis_title="epoch",
+                loss_fig.update_layout(title="Training loss per epoch", xaxis_title="epoch",
                                        yaxis_title="loss", height=300, margin=dict(l=10, r=10, t=40, b=10))
                 st.plotly_chart(loss_fig, width="stretch", key="wv_loss_chart")
+                st.caption("gensim's negative-sampling loss summed over each epoch; it is a rough signal "
+                           "(the learning rate decays linearly to ~0, so late epochs change little).")
             st.download_button("Download vectors (word2vec text format)", w2v.to_word2vec_text(trained),
                                file_name="word2vec.txt", mime="text/plain", key="wv_download")
         with r2:
-            probe_default = next((w for w in ("king", "love", "government", "good") if w in trained.key_to_index),
+            probe_default = next((w for w in ("government", "love", "king", "good") if w in trained.key_to_index),
                                  trained.index_to_key[min(50, len(trained.index_to_key) - 1)])
             st.session_state.setdefault("wv_probe", probe_default)
             st.text_input("Neighbours in your trained vectors", key="wv_probe", max_chars=60)

@@ -79,6 +79,12 @@ def test_training_word2vec_on_the_bundled_corpus_then_neighbours(fresh_caches):
     at.selectbox(key="wv_source").set_value("trained").run()
     assert not at.exception
     assert at.metric[0].value == f"{n_words:,}"  # the vocabulary shown is the trained one
+    # the scoreboard scores the trained vectors (few analogy questions are in a 3k-word vocabulary)
+    at.button(key="wv_score_run").click().run()
+    assert not at.exception
+    board = at.dataframe[0].value
+    assert list(board.index) == ["word2vec (this session)"]
+    assert 0 <= board["analogy accuracy"].iloc[0] <= 1 and board["answered"].iloc[0] >= 0
 
 
 @pytest.mark.slow
