@@ -439,9 +439,9 @@ def model_attention(bundle, text: str, text_pair: str | None = None, max_tokens:
         raise ValueError("The tokenizer produced no tokens for this text; type some words.")
     device = next(model.parameters()).device
     inputs = {"input_ids": ids.to(device), "attention_mask": enc["attention_mask"].to(device)}
-    if text_pair is not None and "token_type_ids" in enc:
-        inputs["token_type_ids"] = enc["token_type_ids"].to(device)
     base = getattr(model, "base_model", model)  # skip the LM head: we only need attention
+    if text_pair is not None and "token_type_ids" in enc and _accepts(base, "token_type_ids"):
+        inputs["token_type_ids"] = enc["token_type_ids"].to(device)
     with torch.inference_mode():
         out = base(**inputs, output_attentions=True)
     atts = getattr(out, "attentions", None)
@@ -459,6 +459,15 @@ def model_attention(bundle, text: str, text_pair: str | None = None, max_tokens:
         segment = [0] * len(id_list)
     return ModelAttention(bundle.name, tokens, att.astype(np.float32), special, segment, causal,
                           n_full > ids.shape[1], n_full, cap)
+
+
+def _accepts(module, name: str) -> bool:
+    import inspect
+
+    try:
+        return name in inspect.signature(module.forward).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def drop_tokens(weights, keep: Sequence[int], renorm: bool = True) -> np.ndarray:
