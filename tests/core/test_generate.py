@@ -1,0 +1,123 @@
+"""Our KV-cache generator on a tiny random Llama: same ids as HF greedy, seeded sampling, beams, prompts."""
+import pytest
+import torch
+
+from core import generate, loaders
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models: one thread avoids OpenMP sync costs on a busy shared CPU (restored after)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    path = loaders.smollm_cache_path()
+    if not (path / "tokenizer.json").exists():
+        pytest.skip("needs the converted SmolLM2 tokenizer (run the app once)")
+    tok = AutoTokenizer.from_pretrained(path)
+    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                      num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=64,
+                      bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, tie_word_embeddings=True)
+    torch.manual_seed(0)  # test-only model init
+    model = LlamaForCausalLM(cfg).eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model, tok
+
+
+def _ids(tok, text="The cat sat on the"):
+    return tok(text, add_special_tokens=False)["input_ids"]
+
+
+def test_greedy_matches_hf_generate(tiny):
+    model, tok = tiny
+    ids = _ids(tok)
+    x = torch.tensor([ids])
+    with torch.inference_mode():
+        hf = model.generate(x, attention_mask=torch.ones_like(x), max_new_tokens=12, do_sample=False,
+                            pad_token_id=tok.eos_token_id)[0, len(ids):].tolist()
+    ours = generate.run(model, tok, ids, generate.GenConfig(mode="greedy", max_new_tokens=12, stop_at_eos=False))
+    fast, _, _ = generate.greedy_fast_path(model, ids, 12, stop_at_eos=False)
+    assert ours.ids[:len(hf)] == hf
+    assert fast[:len(hf)] == hf
+
+
+def test_step_logprobs_agree_with_a_full_forward_pass(tiny):
+    model, tok = tiny
+    ids = _ids(tok)
+    res = generate.run(model, tok, ids, generate.GenConfig(mode="sample", max_new_tokens=8, temperature=1.5,
+                                                           seed=3, stop_at_eos=False))
+    assert len(res.steps) == 8
+    assert res.logprob == pytest.approx(generate.sequence_logprob(model, ids, res.ids), abs=1e-3)
+    for s in res.steps:
+        assert s.candidates and s.candidates[0]["p_before"] >= s.candidates[-1]["p_before"]
+        assert 0 < s.prob_after <= 1
+
+
+def test_same_seed_same_text_and_temperature_zero_is_greedy(tiny):
+    model, tok = tiny
+    ids = _ids(tok)
+    cfg = generate.GenConfig(mode="sample", max_new_tokens=10, temperature=1.2, top_k=50, seed=42, stop_at_eos=False)
+    a = generate.run(model, tok, ids, cfg).ids
+    b = generate.run(model, tok, ids, cfg).ids
+    assert a == b
+    others = {tuple(generate.run(model, tok, ids, generate.GenConfig(**{**cfg.__dict__, "seed": s})).ids)
+              for s in range(4)}
+    assert len(others) > 1
+    greedy = generate.run(model, tok, ids, generate.GenConfig(mode="greedy", max_new_tokens=10, stop_at_eos=False))
+    cold = generate.run(model, tok, ids, generate.GenConfig(mode="sample", max_new_tokens=10, temperature=0.0,
+                                                            stop_at_eos=False))
+    assert cold.ids == greedy.ids
+
+
+def test_top_k_limits_the_candidates(tiny):
+    model, tok = tiny
+    res = generate.run(model, tok, _ids(tok), generate.GenConfig(mode="sample", max_new_tokens=5, top_k=3,
+                                                                 stop_at_eos=False))
+    assert all(s.kept == 3 for s in res.steps)
+
+
+def test_beam_search(tiny):
+    model, tok = tiny
+    ids = _ids(tok)
+    one = generate.beam_search(model, tok, ids, generate.GenConfig(mode="beam", num_beams=1, max_new_tokens=8,
+                                                                   stop_at_eos=False))
+    greedy = generate.run(model, tok, ids, generate.GenConfig(mode="greedy", max_new_tokens=8, stop_at_eos=False))
+    assert one[0]["ids"] == greedy.ids
+    beams = generate.beam_search(model, tok, ids, generate.GenConfig(mode="beam", num_beams=3, max_new_tokens=8,
+                                                                     stop_at_eos=False, length_penalty=0.0))
+    assert 1 <= len(beams) <= 3
+    assert [b["score"] for b in beams] == sorted((b["score"] for b in beams), reverse=True)
+    for b in beams:
+        assert b["logprob"] == pytest.approx(generate.sequence_logprob(model, ids, b["ids"]), abs=1e-3)
+
+
+def test_prompts_empty_and_too_long(tiny):
+    model, tok = tiny
+    with pytest.raises(ValueError, match="empty"):
+        generate.encode_prompt(tok, "   ", model, 10)
+    ids, notice = generate.encode_prompt(tok, "word " * 200, model, 10)
+    assert len(ids) == 64 - 10 and "cut off" in notice
+    with pytest.raises(ValueError):
+        generate.GenConfig(mode="sample", top_p=0).check()
+    with pytest.raises(ValueError):
+        generate.GenConfig(mode="nonsense").check()
+
+
+def test_fast_copy_leaves_the_shared_model_untouched(tiny):
+    model, tok = tiny
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    fast = generate.quantize(model)
+    assert fast is not model
+    for k, v in model.state_dict().items():
+        assert v.dtype == torch.float32 and torch.equal(v, before[k])
+    ids = _ids(tok)
+    out, _, _ = generate.greedy_fast_path(fast, ids, 4, stop_at_eos=False)
+    assert len(out) == 4

@@ -1,0 +1,70 @@
+"""GPT page: first render, streaming greedy generation + step view, seeded sampling, errors, tiny GPT."""
+import pytest
+
+from tests.pages.conftest import assert_clean, run_page
+
+PAGE = "pages/gpt.py"
+SMALL = {"gpt_max_new": "20", "gpt_precision": "exact", "gpt_prompt": "The capital of France is"}
+
+
+def test_first_render_is_clean(fresh_caches):
+    at = run_page(PAGE)
+    assert_clean(at)
+    assert at.title[0].value == "GPT sampling"
+    assert at.button(key="gpt_generate")
+    assert at.radio(key="gpt_mode").value == "greedy"
+
+
+@pytest.mark.slow
+def test_greedy_generation_and_step_view(fresh_caches):
+    at = run_page(PAGE, timeout=600, query=SMALL)
+    at.button(key="gpt_generate").click().run(timeout=600)
+    assert_clean(at)
+    res = at.session_state["gpt_result"]["res"]
+    assert 1 <= len(res.ids) <= 20 and res.text.strip()
+    assert len(res.steps) == len(res.ids)
+    # step view: position slider, metrics and the plotly chart
+    assert at.slider(key="gpt_step")
+    assert any(m.label == "Entropy before → after" for m in at.metric)
+    assert len(at.get("plotly_chart")) >= 1
+    at.slider(key="gpt_step").set_value(min(3, len(res.ids) - 1)).run(timeout=600)
+    assert_clean(at)
+    assert at.query_params["gpt_max_new"] == "20"
+
+
+@pytest.mark.slow
+def test_same_seed_gives_the_same_sample_twice(fresh_caches):
+    q = {**SMALL, "gpt_mode": "sample", "gpt_max_new": "8", "gpt_seed": "123", "gpt_temperature": "1.0"}
+    at = run_page(PAGE, timeout=600, query=q)
+    at.button(key="gpt_generate").click().run(timeout=600)
+    assert_clean(at)
+    first = at.session_state["gpt_result"]["res"].ids
+    at.button(key="gpt_generate").click().run(timeout=600)
+    assert_clean(at)
+    assert at.session_state["gpt_result"]["res"].ids == first
+
+
+def test_empty_prompt_shows_an_error(fresh_caches):
+    at = run_page(PAGE, query={"gpt_precision": "exact"})
+    at.text_area(key="gpt_prompt").set_value("   ").run()
+    at.button(key="gpt_generate").click().run()
+    assert not at.exception
+    assert any("empty" in e.value for e in at.error)
+
+
+def test_tiny_gpt_trains_and_samples_in_the_page(fresh_caches):
+    at = run_page(PAGE)
+    at.radio(key="gpt_tiny_source").set_value("scratch").run()
+    assert_clean(at)
+    at.selectbox(key="gpt_tiny_layers").set_value(1)
+    at.selectbox(key="gpt_tiny_width").set_value(32)
+    at.selectbox(key="gpt_tiny_context").set_value(32)
+    at.number_input(key="gpt_tiny_steps").set_value(20)
+    at.button(key="FormSubmitter:gpt_tiny_form-Train").click().run(timeout=300)
+    assert_clean(at)
+    hist = at.session_state["gpt_tiny_history"]
+    assert hist[-1]["step"] == 20 and hist[-1]["val_loss"] is not None
+    at.slider(key="gpt_tiny_len").set_value(40)
+    at.button(key="gpt_tiny_sample").click().run(timeout=300)
+    assert_clean(at)
+    assert len(at.session_state["gpt_tiny_text"]) == len("ROMEO:") + 40
