@@ -43,13 +43,13 @@ url_state(
         "att_mh_causal": False, "att_pe_len": 64, "att_pe_dim": 128,
         "att_model": "minilm-l6", "att_hub_family": "encoder", "att_hub_id": "bert-base-uncased",
         "att_text": "The animal didn't cross the street because it was too tired.", "att_pair": "",
-        "att_hide_special": False, "att_layer": 0, "att_head": 0, "att_grid_from": 0, "att_grid_norm": True,
-        "att_s2s_text": "I love you.",
+        "att_hide_special": False, "att_avg_heads": False, "att_layer": 0, "att_head": 0, "att_grid_from": 0, "att_grid_norm": True,
+        "att_s2s_text": "I love you.", "att_query": 0,
     },
     choices={"att_section": SECTIONS, "att_mask": MASKS, "att_dmodel": D_MODELS, "att_heads": HEADS,
              "att_model": list(MODELS), "att_hub_family": list(HUB_FAMILIES)},
     bounds={"att_dk": (1, 64), "att_pad": (1, 4), "att_pe_len": (8, 256), "att_pe_dim": (8, 512),
-            "att_layer": (0, 63), "att_head": (0, 63), "att_grid_from": (0, 63)},
+            "att_layer": (0, 63), "att_head": (0, 63), "att_query": (0, 13), "att_grid_from": (0, 63)},
 )
 
 section = st.radio("Section", SECTIONS, key="att_section", horizontal=True, label_visibility="collapsed")
@@ -198,6 +198,22 @@ def section_steps() -> None:
     row_sums = steps.weights.sum(axis=1)
     st.caption(f"Row sums: min {row_sums.min():.6f}, max {row_sums.max():.6f}. Largest weight: "
                f"{steps.weights.max():.3f}.")
+
+    st.markdown("**Follow one query.** Pick a token to see its row: score → softmax weight for every key.")
+    labels = [f"{i}: {t}" for i, t in enumerate(toks)]
+    st.session_state["att_query"] = min(max(int(st.session_state.get("att_query") or 0), 0), len(toks) - 1)
+    qi = st.selectbox("Query token", range(len(toks)), format_func=labels.__getitem__, key="att_query")
+    qi = min(int(qi or 0), len(toks) - 1)
+    visible = ~np.isneginf(steps.masked[qi])
+    bar = make_subplots(rows=1, cols=2, subplot_titles=("softmax input (scaled score + mask)", "weight a_ij"))
+    bar.add_bar(x=labels, y=np.where(visible, steps.masked[qi], 0.0), name="score",
+                marker_color=np.where(visible, "#4c78a8", "#cccccc"),
+                text=np.where(visible, np.round(steps.masked[qi], 2).astype(str), "−∞"), row=1, col=1)
+    bar.add_bar(x=labels, y=steps.weights[qi], name="weight", marker_color="#f58518",
+                text=np.round(steps.weights[qi], 3).astype(str), row=1, col=2)
+    bar.update_layout(showlegend=False, height=320, margin=dict(l=10, r=10, t=40, b=10),
+                      title=f"Query {labels[qi]}: output = Σ_j a_ij v_j")
+    show(bar, "one_query", pd.DataFrame({"key": toks, "softmax_input": steps.masked[qi], "weight": steps.weights[qi]}))
 
     st.subheader("Why divide by √d_k? The softmax saturates")
     st.markdown("For random $q, k \\sim \\mathcal N(0, I)$ the score $q\\cdot k$ has standard deviation "
@@ -436,6 +452,7 @@ def section_real() -> None:
     head = c2.slider("Head", 0, max(n_h - 1, 1), key="att_head", disabled=n_h == 1)
     hide = c3.toggle("Hide special", key="att_hide_special", disabled=not any(res.special),
                      help="Drop [CLS]/[SEP]/<|im_start|> rows and columns and renormalize each row.")
+    c3.toggle("Mean of heads", key="att_avg_heads", help="Average the layer's heads (rows still sum to 1).")
     layer, head = min(layer, n_l - 1), min(head, n_h - 1)
     att, toks = res.attentions, list(res.tokens)
     if hide and any(res.special):
@@ -446,12 +463,17 @@ def section_real() -> None:
         st.caption(f"Hidden {len(res.special) - len(keep)} special token(s); rows renormalized over the rest. "
                    "Heads that park their attention on [CLS]/[SEP] or the first token (an 'attention sink') "
                    "now show what they give to the real words.")
-    w = att[layer, head]
-    fig = attention_heatmap(w, toks, toks, title=f"{res.model_name} · layer {layer} · head {head}")
+    if st.session_state.get("att_avg_heads"):
+        w = att[layer].mean(axis=0)  # (T, T): rows still sum to 1
+        title = f"{res.model_name} · layer {layer} · mean of {n_h} heads"
+    else:
+        w = att[layer, head]
+        title = f"{res.model_name} · layer {layer} · head {head}"
+    fig = attention_heatmap(w, toks, toks, title=title)
     if len(toks) > 24:
         fig.update_traces(text=None, texttemplate=None)
         fig.update_layout(height=min(900, 14 * len(toks) + 160))
-    show(fig, f"layer{layer}_head{head}", frame(w, toks, toks))
+    show(fig, f"layer{layer}_{'mean' if st.session_state.get('att_avg_heads') else f'head{head}'}", frame(w, toks, toks))
     if res.causal:
         st.caption(f"Above the diagonal: max weight {float(np.triu(w, 1).max(initial=0.0)):.1e} (causal mask).")
 

@@ -59,6 +59,13 @@ def test_step_by_step_first_render_and_unscaled_toggle(fresh_caches):
     at.slider(key="att_dk").set_value(64).run()  # wide heads, no scaling: near one-hot rows
     assert_clean(at)
     assert _z(_figure(at, "Attention weights")).max() > 0.5
+    at.selectbox(key="att_query").set_value(2).run()
+    assert_clean(at)
+    assert any("Query 2: sat" in t for t in _titles(at))
+    at.text_input(key="att_sentence").set_value("a b").run()  # fewer tokens than the chosen query
+    assert_clean(at)
+    assert at.selectbox(key="att_query").value == 1
+    at.text_input(key="att_sentence").set_value("the cat sat on the mat").run()
     at.radio(key="att_qkv_mode").set_value("edit by hand").run()
     assert_clean(at)
     assert any("Q  (6×64)" in t for t in _titles(at))
@@ -148,7 +155,12 @@ def test_minilm_changing_layer_and_head_updates_the_plot(fresh_caches):
     assert at.query_params["att_layer"] == "3" and at.query_params["att_head"] == "7"
     at.toggle(key="att_hide_special").set_value(True).run()
     assert_clean(at)
-    assert "[CLS]" not in _figure(at, "layer 3 · head 7")["data"][0]["x"]
+    hidden = _figure(at, "layer 3 · head 7")
+    assert "[CLS]" not in hidden["data"][0]["x"]
+    np.testing.assert_allclose(_z(hidden).sum(1), 1.0, atol=1e-4)
+    at.toggle(key="att_avg_heads").set_value(True).run()
+    assert_clean(at)
+    np.testing.assert_allclose(_z(_figure(at, "layer 3 · mean of 12 heads")).sum(1), 1.0, atol=1e-4)
 
 
 @pytest.mark.slow
