@@ -88,7 +88,11 @@ def tokenize(text: str, kind: str) -> list[str]:
 
 def detokenize(tokens: list[str], kind: str) -> str:
     """Tokens back to text: characters are concatenated, words joined by spaces."""
-    return "".join(tokens) if kind == "chars" else " ".join(tokens)
+    if kind == "chars":
+        return "".join(tokens)
+    text = " ".join(tokens)
+    text = re.sub(r" ([.,])(?= |$)", r"\1", text)  # "hungry ." -> "hungry."
+    return re.sub(r"(\w) - (\w)", r"\1-\2", text)  # "est - ce" -> "est-ce"
 
 
 @dataclass

@@ -28,7 +28,8 @@ SCRATCH = "scratch"
 EXAMPLES = ["i am hungry .", "i love you .", "where is the station ?", "he is reading a book .",
             "we will go to school tomorrow .", "tom didn't know what to say ."]
 
-available = sources.sources_for("seq2seq", kinds=("local", "scratch"))
+available = [s for s in sources.sources_for("seq2seq", kinds=("local", "scratch"))
+             if s.kind == "scratch" or (Path(s.ref) / "model.safetensors").exists()]
 names = [s.name for s in available]
 labels = {s.name: s.label for s in available}
 if TRAINED in st.session_state:
@@ -144,9 +145,7 @@ with tab_translate:
             df = pd.DataFrame([{"rank": i + 1, "translation": h["text"] or "(empty)", "log P(y|x)": h["logp"],
                                 "length L": h["length"], f"log P / L^{alpha:g}": h["norm_score"],
                                 "ended with <eos>": h["finished"]} for i, h in enumerate(hyps)])
-            st.dataframe(df, hide_index=True, width="stretch",
-                         column_config={"log P(y|x)": st.column_config.NumberColumn(format="%.3f"),
-                                        f"log P / L^{alpha:g}": st.column_config.NumberColumn(format="%.3f")})
+            st.table(df.set_index("rank").style.format(precision=3))
             st.download_button("Download hypotheses (CSV)", df.to_csv(index=False), "seq2seq_hypotheses.csv",
                                "text/csv", key="seq2seq_dl_hyps")
             st.caption("Move α: the search itself keeps prefixes by raw log P; α only changes how the finished "
@@ -292,7 +291,7 @@ with tab_compare:
     shipped = {}
     for name, title in (("en-zh-attention", "additive attention"), ("en-zh-none", "no attention")):
         src_ = sources.get_source("seq2seq", name)
-        if src_.available():
+        if (Path(src_.ref) / "model.safetensors").exists():
             with guard(stop=False):
                 shipped[title] = st_cache.load_source(src_)
     results = {t: b.meta["bleu_by_length"] for t, b in shipped.items() if b.meta.get("bleu_by_length")}

@@ -27,7 +27,7 @@ def test_translates_i_am_hungry_with_heatmap_and_beam_one_equals_greedy(fresh_ca
     assert len(at.get("plotly_chart")) >= 1  # the attention heatmap
     greedy_tokens = res["tokens"]
 
-    at.radio(key="seq2seq_method").set_value("beam")
+    at.radio(key="seq2seq_method").set_value("beam").run()
     at.slider(key="seq2seq_beam").set_value(1).run()
     assert_clean(at)
     assert at.session_state["seq2seq_result"]["tokens"] == greedy_tokens
@@ -35,7 +35,7 @@ def test_translates_i_am_hungry_with_heatmap_and_beam_one_equals_greedy(fresh_ca
 
     at.slider(key="seq2seq_beam").set_value(5).run()
     assert_clean(at)
-    assert len(at.dataframe) >= 1  # the finished hypotheses
+    assert len(at.table) >= 1  # the finished hypotheses
     assert len(at.get("plotly_chart")) >= 3  # heatmap, alpha plot, beam tree
     assert at.query_params["seq2seq_beam"] == "5"
 
