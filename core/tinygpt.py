@@ -415,13 +415,17 @@ def attention_maps(model: TinyGPT, text: str) -> tuple[list[str], list[np.ndarra
 # ---------------------------------------------------------------------------------------------
 # checkpoints
 # ---------------------------------------------------------------------------------------------
-def save_checkpoint(model: TinyGPT, folder: str | Path, card: str | None = None) -> Path:
-    """Write model.safetensors + config.json (+ README.md when `card` is given)."""
+def save_checkpoint(model: TinyGPT, folder: str | Path, card: str | None = None, half: bool = True) -> Path:
+    """Write model.safetensors + config.json (+ README.md when `card` is given).
+
+    `half=True` stores the weights as float16 (half the size; loaded back as float32).
+    """
     from safetensors.torch import save_file
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items() if k != "head.weight"}
+    state = {k: (v.detach().cpu().half() if half and v.is_floating_point() else v.detach().cpu()).contiguous()
+             for k, v in model.state_dict().items() if k != "head.weight"}
     save_file(state, str(folder / "model.safetensors"))
     (folder / "config.json").write_text(json.dumps(asdict(model.config), indent=2, ensure_ascii=False) + "\n",
                                         encoding="utf-8")
@@ -440,7 +444,7 @@ def load_checkpoint(ref: str | Path) -> TinyGPT:
                          "Train one with `python scripts/train_tinygpt.py`.")
     cfg = TinyGPTConfig.from_dict(json.loads((folder / "config.json").read_text(encoding="utf-8")))
     model = TinyGPT(cfg)
-    state = load_file(str(folder / "model.safetensors"))
+    state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(folder / "model.safetensors")).items()}
     state["head.weight"] = state["tok_emb.weight"]
     model.load_state_dict(state)
     model.eval()

@@ -120,7 +120,7 @@ with tab_gen:
         c2.radio("Precision", list(PRECISION), key="gpt_precision", format_func=PRECISION.get,
                  help=f"Fast: a private {generate.FAST_METHOD} copy of the model (half the memory traffic per token). "
                       "Exact: the original fp32 weights, identical to Hugging Face `generate`.")
-        c3.checkbox("Use chat template", key="gpt_chat",
+        c3.checkbox("Chat template", key="gpt_chat",
                     help="Wrap the prompt as a user message (for Instruct models) instead of continuing it.")
         c3.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="gpt_seed",
                         help="Sampling draws from a generator seeded with this: same seed, same text.")

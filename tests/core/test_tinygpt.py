@@ -62,13 +62,18 @@ def test_history_is_appended_in_place_and_on_step_called():
 
 def test_checkpoint_round_trip(tmp_path):
     m = _model(seed=3)
-    tinygpt.save_checkpoint(m, tmp_path, card="# card")
+    tinygpt.save_checkpoint(m, tmp_path, card="# card", half=False)
     m2 = tinygpt.load_checkpoint(tmp_path)
     assert m2.config == m.config
     assert (tmp_path / "README.md").read_text() == "# card"
     x = torch.tensor([tinygpt.encode(m, TEXT[:30])])
     with torch.no_grad():
         assert torch.allclose(m.eval()(x)[0], m2(x)[0])
+    tinygpt.save_checkpoint(m, tmp_path / "half")  # float16 on disk, float32 in memory
+    m3 = tinygpt.load_checkpoint(tmp_path / "half")
+    with torch.no_grad():
+        assert next(m3.parameters()).dtype == torch.float32
+        assert torch.allclose(m(x)[0], m3(x)[0], atol=1e-2)
     with pytest.raises(ValueError):
         tinygpt.load_checkpoint(tmp_path / "missing")
 
