@@ -182,8 +182,11 @@ def section_steps() -> None:
     show(A.mask_heatmap(steps.mask, toks, toks), "mask",
          frame(np.where(np.isneginf(steps.mask), "-inf", "0"), toks, toks), container=c1)
     shown = np.where(np.isneginf(steps.masked), np.nan, steps.masked)
-    show(A.signed_heatmap(shown, toks, toks, "Scaled scores + M (blank = −∞)", "key", "query"), "masked",
-         frame(steps.masked, toks, toks), container=c2)
+    mfig = A.signed_heatmap(shown, toks, toks, "Scaled scores + M (grey = −∞)", "key", "query")
+    if len(toks) ** 2 <= 400:
+        mfig.update_traces(text=np.where(np.isneginf(steps.masked), "−∞", np.round(steps.masked, 2).astype(str)))
+    mfig.update_layout(plot_bgcolor="#9e9e9e")
+    show(mfig, "masked", frame(steps.masked, toks, toks), container=c2)
 
     st.subheader("4 · Softmax → weights, then mix the values")
     st.latex(r"a_{ij} = \frac{e^{\tilde S_{ij}+M_{ij}}}{\sum_{j'} e^{\tilde S_{ij'}+M_{ij'}}}"
@@ -208,10 +211,11 @@ def section_steps() -> None:
     bar = make_subplots(rows=1, cols=2, subplot_titles=("softmax input (scaled score + mask)", "weight a_ij"))
     bar.add_bar(x=labels, y=np.where(visible, steps.masked[qi], 0.0), name="score",
                 marker_color=np.where(visible, "#4c78a8", "#cccccc"),
-                text=np.where(visible, np.round(steps.masked[qi], 2).astype(str), "−∞"), row=1, col=1)
+                text=np.where(visible, np.round(steps.masked[qi], 2).astype(str), "−∞"), textposition="outside",
+                row=1, col=1)
     bar.add_bar(x=labels, y=steps.weights[qi], name="weight", marker_color="#f58518",
                 text=np.round(steps.weights[qi], 3).astype(str), row=1, col=2)
-    bar.update_layout(showlegend=False, height=320, margin=dict(l=10, r=10, t=40, b=10),
+    bar.update_layout(showlegend=False, height=340, margin=dict(l=10, r=10, t=75, b=10),
                       title=f"Query {labels[qi]}: output = Σ_j a_ij v_j")
     show(bar, "one_query", pd.DataFrame({"key": toks, "softmax_input": steps.masked[qi], "weight": steps.weights[qi]}))
 
