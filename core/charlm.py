@@ -67,7 +67,7 @@ class CharLMConfig:
     cell: str = "lstm"  # recurrent cell: "rnn" (tanh), "gru" or "lstm"
     vocab_size: int = 65  # number of distinct characters (rows of the embedding, columns of the output)
     n_layers: int = 1  # stacked recurrent layers
-    hidden_size: int = 384  # units per recurrent layer (the size of h_t, and of c_t for an LSTM)
+    hidden_size: int = 256  # units per recurrent layer (the size of h_t, and of c_t for an LSTM)
     embed_size: int = 64  # size of the learned character embedding fed to the first layer
     dropout: float = 0.0  # dropout between layers and before the output layer (training only)
 
@@ -93,9 +93,9 @@ class CharLMConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    batch_size: int = 64  # parallel streams of text per step (B)
-    seq_len: int = 100  # characters per chunk = steps of truncated back-propagation through time (T)
-    lr: float = 6e-3  # peak learning rate of AdamW
+    batch_size: int = 32  # parallel streams of text per step (B)
+    seq_len: int = 64  # characters per chunk = steps of truncated back-propagation through time (T)
+    lr: float = 1e-2  # peak learning rate of AdamW (high: warm-up, cosine decay and clipping keep it stable)
     weight_decay: float = 0.01  # AdamW decoupled weight decay (not applied to biases/embeddings)
     warmup_frac: float = 0.04  # fraction of the run spent ramping the learning rate up linearly
     min_lr_frac: float = 0.05  # the cosine decays to this fraction of the peak learning rate

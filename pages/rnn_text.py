@@ -48,7 +48,7 @@ url_state(
     {"rnn_gen_model": "shipped", "rnn_prime": "ROMEO:\n", "rnn_length": 400, "rnn_temperature": 0.8,
      "rnn_gen_seed": 0,
      "rnn_corpus": "shakespeare", "rnn_cell": "lstm", "rnn_layers": 1, "rnn_hidden": 256, "rnn_embed": 64,
-     "rnn_dropout": 0.0, "rnn_batch": 32, "rnn_seq": 64, "rnn_lr": 5e-3, "rnn_steps": 300, "rnn_seconds": 30,
+     "rnn_dropout": 0.0, "rnn_batch": 32, "rnn_seq": 64, "rnn_lr": 1e-2, "rnn_steps": 300, "rnn_seconds": 30,
      "rnn_clip_on": True, "rnn_clip": 1.0, "rnn_sample_every": 50,
      "rnn_cmp_params": 50_000, "rnn_cmp_steps": 200, "rnn_cmp_seconds": 20,
      "rnn_vg_len": 80, "rnn_vg_norm": True},
@@ -279,8 +279,9 @@ with tab_train:
         "streams read **T** characters at a time (*truncated back-propagation through time*); the hidden "
         "state is carried from one chunk to the next, so the model sees context longer than T, but "
         "gradients flow back only T steps.")
-    st.latex(r"\mathcal{L} = -\frac{1}{BT}\sum_{b,t} \log p_\theta(x_{b,t+1} \mid x_{b,\le t}), \qquad "
-             r"h_t = f(h_{t-1}, \mathrm{emb}(x_t)),\quad p_\theta(\cdot\mid x_{\le t}) = \mathrm{softmax}(W h_t + b)")
+    st.latex(r"h_t = f(h_{t-1}, \mathrm{emb}(x_t)), \qquad p_\theta(\cdot \mid x_{\le t}) = \mathrm{softmax}(W h_t + b)")
+    st.latex(r"\mathcal{L} = -\frac{1}{BT}\sum_{b,t} \log p_\theta(x_{b,t+1} \mid x_{b,\le t})"
+             r"\quad \text{(nats/char; divide by } \ln 2 \text{ for bits)}")
     st.radio("Corpus", list(CORPORA), format_func=CORPORA.get, key="rnn_corpus", horizontal=True)
     if st.session_state["rnn_corpus"] == "upload":
         st.file_uploader("Your text (.txt, UTF-8, ≤ 2 MB)", type=["txt"], key="rnn_upload")
@@ -396,9 +397,10 @@ with tab_train:
         model = sess["model"]
         vals = [h["val_loss"] for h in history if "val_loss" in h]
         steps = [h for h in history if "loss" in h]
-        st.subheader("Session model")
+        c = model.config
+        st.subheader(f"Session model: {c.n_layers}×{c.hidden_size} {C.CELL_LABELS[c.cell]} on {sess['corpus_name']}")
         m1, m2, m3, m4 = st.columns(4)
-        m1.metric("Model", f"{model.config.cell.upper()} · {C.count_params(model):,} params")
+        m1.metric("Parameters", f"{C.count_params(model):,}")
         m2.metric("Steps trained", steps[-1]["step"] if steps else 0)
         m3.metric("Validation loss", f"{vals[-1]:.3f}" if vals else "–",
                   help="nats per character on held-out text (the last 10% of the corpus)")
@@ -512,11 +514,12 @@ with tab_vg:
              r"\prod_{t=T-k+1}^{T} \frac{\partial h_t}{\partial h_{t-1}}, \qquad "
              r"\text{RNN: } \frac{\partial h_t}{\partial h_{t-1}} = \mathrm{diag}(1-h_t^2)\,W_{hh}")
     st.markdown(
-        "For a tanh RNN each factor has norm about ‖W_hh‖·(1−h²) < 1, so the product shrinks "
-        "**exponentially** in k: the gradient vanishes and the model cannot learn long-range "
-        "dependencies. The LSTM's cell state is updated additively, c_t = f_t ⊙ c_{t−1} + i_t ⊙ g_t, "
-        "so ∂c_t/∂c_{t−1} = diag(f_t): with forget gates near 1 the gradient survives many steps (GRUs do "
-        "the same with their update gate). The chart plots ‖∂L_T/∂s_{T−k}‖ (s = every layer's h, and c for "
+        "For a tanh RNN each factor has norm about $\\lVert W_{hh} \\rVert (1-h^2) < 1$, so the product "
+        "shrinks **exponentially** in k: the gradient vanishes and the model cannot learn long-range "
+        "dependencies. The LSTM's cell state is updated additively, $c_t = f_t \\odot c_{t-1} + i_t \\odot g_t$, "
+        "so $\\partial c_t / \\partial c_{t-1} = \\mathrm{diag}(f_t)$: with forget gates near 1 the gradient "
+        "survives many steps (GRUs do the same with their update gate). The chart plots "
+        "$\\lVert \\partial \\mathcal{L}_T / \\partial s_{T-k} \\rVert$ ($s$ = every layer's $h$, and $c$ for "
         "the LSTM), averaged over 8 random windows of the validation text, on a log scale.")
     v1, v2 = st.columns(2)
     v1.slider("Window length (steps back)", 10, 200, step=10, key="rnn_vg_len")
@@ -587,14 +590,15 @@ with tab_vg:
         fig = go.Figure()
         xs = [h["step"] for h in steps]
         fig.add_scatter(x=xs, y=[h["grad_norm"] for h in steps], mode="lines", name="‖g‖ before clipping",
-                        line=dict(color="#d62728"))
+                        line=dict(color="#d62728", dash="dot", width=2.5))
         fig.add_scatter(x=xs, y=[h["clipped_norm"] for h in steps], mode="lines", name="‖g‖ after clipping",
                         line=dict(color="#1f77b4"))
         fig.add_scatter(x=xs, y=[h["update_norm"] for h in steps], mode="lines", name="‖Δθ‖ (AdamW update)",
                         line=dict(color="#2ca02c"), yaxis="y2")
         fig.update_layout(title="Gradient and update norms of the session model, step by step",
                           xaxis_title="step", yaxis_title="gradient norm", yaxis_type="log",
-                          yaxis2=dict(title="update norm", overlaying="y", side="right", type="log"),
+                          yaxis2=dict(title="update norm", overlaying="y", side="right", type="log",
+                                      tickformat=".0e", showgrid=False),
                           height=380, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.25))
         st.plotly_chart(fig, width="stretch", key="rnn_clip_curve")
         clipped = sum(1 for h in steps if h["grad_norm"] > h["clipped_norm"] + 1e-12)

@@ -195,3 +195,13 @@ def test_configs_validate():
         C.TrainConfig(lr=0)
     with pytest.raises(ValueError):
         C.TrainConfig(batch_size=0)
+
+
+def test_sampling_runs_single_threaded_and_restores_the_thread_count():
+    model, vocab = tiny()
+    before = torch.get_num_threads()
+    with C.torch_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    C.generate(model, vocab, "the", 5)
+    assert torch.get_num_threads() == before
