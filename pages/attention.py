@@ -186,6 +186,8 @@ def section_steps() -> None:
     if len(toks) ** 2 <= 400:
         mfig.update_traces(text=np.where(np.isneginf(steps.masked), "−∞", np.round(steps.masked, 2).astype(str)))
     mfig.update_layout(plot_bgcolor="#9e9e9e")
+    mfig.update_xaxes(showgrid=False)
+    mfig.update_yaxes(showgrid=False)
     show(mfig, "masked", frame(steps.masked, toks, toks), container=c2)
 
     st.subheader("4 · Softmax → weights, then mix the values")
@@ -393,7 +395,8 @@ def section_positions() -> None:
 # ---------------------------------------------------------------------------------------------
 # 5. real models
 # ---------------------------------------------------------------------------------------------
-@st.cache_data(max_entries=16, show_spinner="Running the model…")
+# One SmolLM2 result at the 128-token cap is ~18 MB (30 x 9 x 128 x 128 float32): keep a few.
+@st.cache_data(max_entries=6, show_spinner="Running the model…")
 def real_attention(choice: str, hub_family: str, hub_id: str, text: str, pair: str) -> A.ModelAttention:
     if choice == "tiny-gpt":
         found, reason = A.tiny_gpt_status()
