@@ -190,6 +190,9 @@ with tab_gen:
     else:
         if st.session_state.pop("_rnn_use_session", False) and "session" in choices:
             st.session_state["rnn_gen_model"] = "session"  # a model was just trained: generate with it
+            sess = st.session_state[SESSION]
+            if sess["vocab"].unknown(st.session_state.get("rnn_prime", "")):
+                st.session_state["rnn_prime"] = sess["prime_hint"]  # the old prime has characters it never saw
         if st.session_state.get("rnn_gen_model") not in choices:
             st.session_state["rnn_gen_model"] = choices[0]
         c1, c2 = st.columns([3, 2])
@@ -350,7 +353,8 @@ with tab_train:
             else:
                 # store the new model and its history before the loop: Stop keeps what was trained so far
                 sess = {"model": C.build_model(cfg, seed()), "vocab": corpus.vocab, "corpus_name": corpus.name,
-                        "history": [], "samples": [], "uniform": math.log(len(corpus.vocab))}
+                        "history": [], "samples": [], "uniform": math.log(len(corpus.vocab)),
+                        "prime_hint": corpus.vocab.decode(corpus.train_ids[:1])}
                 st.session_state[SESSION] = sess
             history, samples = sess["history"], sess["samples"]
             offset = max((h["step"] for h in history), default=0)

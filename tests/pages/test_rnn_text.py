@@ -87,3 +87,13 @@ def test_race_trains_three_cells_with_equal_parameters(fresh_caches):
     sizes = [C.count_params(race[c]["model"]) for c in C.CELLS]
     assert max(sizes) / min(sizes) < 1.15
     assert len(at.dataframe) >= 1
+
+
+def test_training_on_chinese_switches_the_prime_to_known_characters(fresh_caches):
+    at = _page(rnn_corpus="chinese", rnn_hidden="16", rnn_embed="8", rnn_batch="4", rnn_seq="16", rnn_steps="3",
+               rnn_sample_every="0")
+    at.button(key="FormSubmitter:rnn_train_form-🏋️ Train a new model").click().run()
+    assert_clean(at)
+    vocab = at.session_state["rnn_session"]["vocab"]
+    assert not vocab.unknown(at.text_area(key="rnn_prime").value)
+    assert len(at.session_state["_rnn_gen"]["result"].text) == 20
