@@ -1011,3 +1011,31 @@ def buckets_figure(results: dict[str, list[dict]]):
     fig.update_layout(barmode="group", xaxis_title="source sentence length (words)", yaxis_title="BLEU",
                       height=360, margin=dict(l=10, r=10, t=30, b=10))
     return fig
+
+
+def toy_reverse_pairs(n: int, seed: int = 0, vocab: int = 15, min_len: int = 6, max_len: int = 10):
+    """A toy "translation" task: the target is the source words in reverse order.
+
+    Output word t must look at source word S-t: easy with attention, hard through one fixed vector."""
+    gen = make_generator(seed)
+    pairs = []
+    for _ in range(n):
+        length = int(torch.randint(min_len, max_len + 1, (1,), generator=gen))
+        words = [f"w{int(i)}" for i in torch.randint(0, vocab, (length,), generator=gen)]
+        pairs.append((" ".join(words), " ".join(reversed(words)), "toy"))
+    return pairs
+
+
+def toy_figure(runs: dict[str, dict]):
+    """Validation BLEU per epoch for several training histories (the attention experiment)."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for name, hist in runs.items():
+        ep = hist.get("epochs", [])
+        fig.add_trace(go.Scatter(x=[e["steps"] for e in ep], y=[e["val_bleu"] for e in ep], mode="lines+markers",
+                                 name=f"attention = {name}",
+                                 hovertemplate="step %{x}<br>BLEU %{y:.1f}<extra>" + name + "</extra>"))
+    fig.update_layout(xaxis_title="training steps", yaxis_title="validation BLEU", yaxis_range=[0, 100],
+                      height=340, margin=dict(l=10, r=10, t=30, b=10))
+    return fig

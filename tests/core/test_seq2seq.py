@@ -271,3 +271,10 @@ def test_bleu_by_length_buckets():
     rows = S.bleu_by_length(srcs, [["x"], list("abcd")], [["x"], list("abcd")])
     assert [r["pairs"] for r in rows] == [1, 1]
     assert math.isclose(sum(r["pairs"] for r in rows), 2)
+
+
+def test_toy_reverse_pairs_are_reversed_and_seeded():
+    pairs = S.toy_reverse_pairs(20, seed=3)
+    assert pairs == S.toy_reverse_pairs(20, seed=3) and pairs != S.toy_reverse_pairs(20, seed=4)
+    for src, tgt, _ in pairs:
+        assert tgt.split() == src.split()[::-1] and 6 <= len(src.split()) <= 10

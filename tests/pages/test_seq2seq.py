@@ -84,3 +84,13 @@ def test_train_a_tiny_model_then_translate_with_it(fresh_caches):
     at.run()  # the session model is now offered and translates
     assert_clean(at)
     assert "tokens" in at.session_state["seq2seq_result"]
+
+
+@pytest.mark.slow
+def test_attention_experiment_runs_three_models(fresh_caches):
+    at = run_page(PAGE, query={"seq2seq_model": "scratch"})
+    at.slider(key="seq2seq_toy_s").set_value(5)
+    at.button(key="seq2seq_toy_go").click().run()
+    assert_clean(at)
+    runs = at.session_state["seq2seq_toy"]
+    assert set(runs) == {"none", "additive", "dot"} and all(r["epochs"] for r in runs.values())
