@@ -18,7 +18,10 @@ What lives here (no streamlit):
   ``beam_search`` (score = log P(y) / L^alpha, L counts the tokens including ``<eos>``; returns
   every finished hypothesis and the beam tree) and ``sample_search``;
 - ``load_checkpoint(folder)`` / ``save_checkpoint(bundle, folder, card)``: ``model.safetensors``
-  + ``config.json`` + ``vocab.json`` + ``metrics.json`` + ``README.md`` model card.
+  + ``config.json`` + ``vocab.json`` + ``metrics.json`` + ``README.md`` model card;
+- BLEU: ``bleu`` (sacrebleu corpus BLEU-4 on our tokens: character-level for Chinese),
+  ``evaluate_bleu``, ``bleu_by_length``; ``toy_reverse_pairs`` (a task where attention clearly wins);
+  plotly builders ``beam_tree_figure``, ``alpha_figure``, ``history_figures``, ``buckets_figure``.
 
 The function other pages reuse (the attention page shows cross-attention with it)::
 
