@@ -104,6 +104,7 @@ class TrainConfig:
     clip: float = 1.0  # clip the global gradient norm to this value (0 = no clipping)
     carry_state: bool = True  # carry the hidden state across consecutive chunks (detached)
     eval_every: int = 50  # steps between validation evaluations (0 = only at the end)
+    eval_every_s: float = 0.0  # also evaluate whenever this many training seconds passed (0 = off)
     eval_chars: int = 20_000  # validation characters used for the periodic evaluations
     sample_every: int = 0  # steps between printed samples (0 = none)
     sample_len: int = 120  # characters per periodic sample
@@ -500,6 +501,7 @@ def _train(model, corpus, tc, seed, on_step, history, samples, step_offset, samp
     val_loss = None
     step = 0
     stopped_by = "steps"
+    last_eval_t = 0.0
     for step in range(1, tc.max_steps + 1):
         elapsed = time.monotonic() - start - eval_s
         progress = (step - 1) / tc.max_steps
@@ -534,7 +536,9 @@ def _train(model, corpus, tc, seed, on_step, history, samples, step_offset, samp
         out_of_time = tc.max_seconds > 0 and elapsed >= tc.max_seconds
         last = step == tc.max_steps or out_of_time
         info = {"loss": loss_v}
-        if (tc.eval_every and step % tc.eval_every == 0) or last:
+        due_by_time = tc.eval_every_s > 0 and elapsed - last_eval_t >= tc.eval_every_s
+        if (tc.eval_every and step % tc.eval_every == 0) or due_by_time or last:
+            last_eval_t = elapsed
             t0 = time.monotonic()
             val_loss = evaluate(model, corpus.val_ids, tc.eval_chars)
             model.train()

@@ -330,6 +330,7 @@ with tab_train:
                            max_steps=int(ss["rnn_steps"]), max_seconds=float(ss["rnn_seconds"]),
                            clip=float(ss["rnn_clip"]) if ss["rnn_clip_on"] else 0.0,
                            eval_every=max(10, int(ss["rnn_steps"]) // 15), eval_chars=10_000,
+                           eval_every_s=float(ss["rnn_seconds"]) / 15,
                            sample_every=int(ss["rnn_sample_every"]), sample_len=160)
         return cfg, tc
 
@@ -450,7 +451,8 @@ with tab_cmp:
             tc = C.TrainConfig(batch_size=int(ss["rnn_batch"]), seq_len=int(ss["rnn_seq"]), lr=float(ss["rnn_lr"]),
                                max_steps=int(ss["rnn_cmp_steps"]), max_seconds=float(ss["rnn_cmp_seconds"]),
                                clip=float(ss["rnn_clip"]) if ss["rnn_clip_on"] else 0.0,
-                               eval_every=max(10, int(ss["rnn_cmp_steps"]) // 10), eval_chars=10_000)
+                               eval_every=max(10, int(ss["rnn_cmp_steps"]) // 10), eval_chars=10_000,
+                               eval_every_s=float(ss["rnn_cmp_seconds"]) / 10)
             embed = 32
             with gate("train")(wait_s=20):
                 st.button("⏹ Stop", key="rnn_cmp_stop")
