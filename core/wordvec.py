@@ -73,6 +73,44 @@ def unit_matrix(kv) -> torch.Tensor:
         return unit
 
 
+_low_cache: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+# |approximate − exact| bound for bf16 scores of unit vectors: inputs rounded to bf16 (relative
+# 2⁻⁹ each, so ≤ 2⁻⁸·‖q‖‖m‖ by Cauchy–Schwarz), fp32 accumulation, output rounded to bf16
+# (relative 2⁻⁹ of |s| ≤ 1.01). 2⁻⁸ + 1.01·2⁻⁹ ≈ 0.0059; we use 0.01 for margin.
+BF16_DELTA = 0.01
+_precision_choice: list[str] = []
+
+
+def unit_matrix_bf16(kv) -> torch.Tensor:
+    """`unit_matrix(kv)` rounded to bfloat16 (for the fast approximate pass), cached likewise."""
+    unit = unit_matrix(kv)
+    with _unit_lock:
+        cached = _low_cache.get(kv)
+        if cached is None or cached.shape != unit.shape:
+            cached = unit.to(torch.bfloat16)  # (V, D)
+            _low_cache[kv] = cached
+        return cached
+
+
+def fast_precision() -> str:
+    """"bf16" where this CPU multiplies bfloat16 matrices faster than float32 (AMX / AVX-512 BF16),
+    else "fp32". Decided once per process by timing a small product both ways."""
+    if not _precision_choice:
+        q32, m32 = torch.randn(128, 50), torch.randn(50, 40_000)
+        q16, m16 = q32.to(torch.bfloat16), m32.to(torch.bfloat16)
+        best = {}
+        for name, (q, m) in {"fp32": (q32, m32), "bf16": (q16, m16)}.items():
+            q @ m  # warm up
+            times = []
+            for _ in range(3):
+                t0 = time.perf_counter()
+                q @ m
+                times.append(time.perf_counter() - t0)
+            best[name] = min(times)
+        _precision_choice.append("bf16" if best["bf16"] < 0.7 * best["fp32"] else "fp32")
+    return _precision_choice[0]
+
+
 def _restrict(kv, restrict_vocab: int | None) -> int:
     n = len(kv.index_to_key)
     if restrict_vocab is None or restrict_vocab <= 0:
@@ -334,6 +372,8 @@ class AnalogyScore:
     skipped: int  # questions skipped because a word was outside the restricted vocabulary
     sections: list[dict]  # [{"section", "correct", "total", "accuracy"}], file order
     seconds: float  # wall time of the evaluation
+    precision: str = "fp32"  # "fp32" or "bf16" (approximate pass, certified exact; see evaluate_analogies)
+    rescored: int = 0  # bf16 only: questions the certificate sent back for a full float32 pass
 
 
 def read_analogies(path: str | Path) -> list[tuple[str, list[tuple[str, str, str, str]]]]:
@@ -363,7 +403,8 @@ def _upper_vocab(kv, limit: int) -> dict[str, int]:
 
 
 def evaluate_analogies(kv, path: str | Path | None = None, restrict_vocab: int = 300_000,
-                       on_step: OnStep | None = None, chunk: int = 256, group: int = 64) -> AnalogyScore:
+                       on_step: OnStep | None = None, chunk: int = 256, group: int = 64,
+                       precision: str = "auto") -> AnalogyScore:
     """Accuracy on an analogy file with exactly gensim's rules, in batched matrix products.
 
     gensim's `evaluate_word_analogies` (case-insensitive, 3CosAdd) looks at one question at a
@@ -374,6 +415,12 @@ def evaluate_analogies(kv, path: str | Path | None = None, restrict_vocab: int =
     re-scored exactly. The 8 best words (5 answers + up to 3 excluded inputs, as gensim asks for)
     then go through gensim's selection rule: skip the input words themselves, then the first
     word whose upper-cased spelling is not one of the inputs is the prediction.
+
+    `precision="bf16"` (chosen by "auto" where the CPU has fast bfloat16 matrix units) does the big
+    product in bfloat16, which is ~4× faster here but off by at most δ = BF16_DELTA per score. It
+    stays exact by a certificate: 16 groups are re-scored in float32, and a question is accepted
+    only if its 8th-best exact score beats the best approximate maximum of every other group by
+    more than δ; the rare question that fails is re-scored against the whole matrix in float32.
     """
     started = time.perf_counter()
     path = Path(path) if path is not None else analogy_file()
@@ -401,7 +448,15 @@ def evaluate_analogies(kv, path: str | Path | None = None, restrict_vocab: int =
     n_groups = -(-limit // group)
     full = (limit // group) * group  # columns in complete groups
     k_best = min(8, limit)  # gensim: topn=5 answers + len(all_keys)=3 inputs
-    k_groups = min(k_best, n_groups)
+    if precision == "auto":
+        precision = fast_precision()
+    if precision not in ("fp32", "bf16"):
+        raise ValueError("precision must be 'auto', 'fp32' or 'bf16'.")
+    low = unit_matrix_bf16(kv)[:limit] if precision == "bf16" else None  # (N, D) bf16
+    delta = BF16_DELTA
+    # fp32: the top-8 words lie in the 8 groups with the largest maxima; bf16: re-score 16 groups
+    n_pick = min(2 * k_best if low is not None else k_best, n_groups)
+    rescored = 0
     idx = torch.tensor([[ok[w] for w in q] for q in quads], dtype=torch.long).reshape(-1, 4)  # (n, 4)
     if on_step:
         on_step(0, n, None)
@@ -411,19 +466,32 @@ def evaluate_analogies(kv, path: str | Path | None = None, restrict_vocab: int =
             qa, qb, qc = unit[block[:, 0]], unit[block[:, 1]], unit[block[:, 2]]  # (B, D) each
             query = qb + qc - qa  # (B, D)
             query = query / query.norm(dim=1, keepdim=True).clamp_min(1e-12)  # (B, D)
-            scores = query @ unit.T  # (B, N)
+            if low is not None:
+                scores = query.to(torch.bfloat16) @ low.T  # (B, N) approximate, |error| <= delta
+            else:
+                scores = query @ unit.T  # (B, N)
             gmax = scores[:, :full].unflatten(1, (full // group, group)).amax(dim=2)  # (B, N // group)
             if full < limit:  # the last, shorter group
                 gmax = torch.cat([gmax, scores[:, full:].amax(dim=1, keepdim=True)], dim=1)  # (B, G)
             del scores
-            top_groups = torch.topk(gmax, k_groups, dim=1).indices  # (B, k_groups)
+            gvals, top_groups = torch.topk(gmax.float(), min(n_pick + 1, n_groups), dim=1)  # (B, n_pick[+1])
+            top_groups = top_groups[:, :n_pick]  # (B, n_pick)
             cand = (top_groups[:, :, None] * group + torch.arange(group)[None, None, :]).reshape(
-                top_groups.shape[0], -1)  # (B, k_groups*group)
+                top_groups.shape[0], -1)  # (B, n_pick*group)
             valid = cand < limit  # (B, C)
             cand = cand.clamp_max(limit - 1)
             exact = torch.einsum("bd,bcd->bc", query, unit[cand])  # (B, C)
             exact = exact.masked_fill(~valid, -math.inf)
-            best = cand.gather(1, torch.topk(exact, k_best, dim=1).indices)  # (B, 8) best first
+            best_vals, best_pos = torch.topk(exact, k_best, dim=1)  # (B, 8)
+            best = cand.gather(1, best_pos)  # (B, 8) word indices, best first
+            if low is not None and n_pick < n_groups:
+                # certificate: every word outside the picked groups scores <= its group's approx max + delta
+                outside = gvals[:, n_pick] + delta  # (B,)
+                unsure = torch.nonzero(best_vals[:, -1] <= outside).flatten().tolist()
+                for r in unsure:  # rare: exact full scores for this question
+                    full_scores = unit @ query[r]  # (N,)
+                    best[r] = torch.topk(full_scores, k_best).indices
+                rescored += len(unsure)
             for row, q_idx, b_best in zip(block.tolist(), range(start, start + len(block)), best.tolist()):
                 a_i, b_i, c_i, _ = row
                 inputs = {a_i, b_i, c_i}
@@ -443,7 +511,8 @@ def evaluate_analogies(kv, path: str | Path | None = None, restrict_vocab: int =
         tot, cor = int(total_by_section[s]), int(correct_by_section[s])
         sec_rows.append({"section": name, "correct": cor, "total": tot, "accuracy": cor / tot if tot else 0.0})
     correct = int(correct_by_section.sum())
-    return AnalogyScore(correct / n if n else 0.0, correct, n, skipped, sec_rows, time.perf_counter() - started)
+    return AnalogyScore(correct / n if n else 0.0, correct, n, skipped, sec_rows, time.perf_counter() - started,
+                        precision, rescored)
 
 
 def gensim_analogy_accuracy(kv, path: str | Path | None = None, restrict_vocab: int = 300_000):

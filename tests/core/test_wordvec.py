@@ -137,8 +137,9 @@ def gensim_counts(kv, path, restrict):
 
 
 @settings(max_examples=8, deadline=None)
-@given(seed=st.integers(0, 10_000), restrict=st.integers(10, 90), group=st.sampled_from([4, 7, 64]))
-def test_vectorized_analogy_accuracy_equals_gensim(tmp_path_factory, seed, restrict, group):
+@given(seed=st.integers(0, 10_000), restrict=st.integers(10, 90), group=st.sampled_from([2, 4, 7, 64]),
+       precision=st.sampled_from(["fp32", "bf16"]))
+def test_vectorized_analogy_accuracy_equals_gensim(tmp_path_factory, seed, restrict, group, precision):
     rng = np.random.default_rng(seed)
     base = [f"w{i}" for i in range(70)]
     # a few case variants ("W3" after "w3") and words beyond the restriction
@@ -146,10 +147,39 @@ def test_vectorized_analogy_accuracy_equals_gensim(tmp_path_factory, seed, restr
     kv = make_kv(words, dim=6, seed=seed)
     path = analogy_file(tmp_path_factory.mktemp("q"), words, 60, seed)
     g_score, g_correct, g_total = gensim_counts(kv, path, restrict)
-    ours = wordvec.evaluate_analogies(kv, path, restrict_vocab=restrict, chunk=17, group=group)
+    ours = wordvec.evaluate_analogies(kv, path, restrict_vocab=restrict, chunk=17, group=group, precision=precision)
     assert [r["correct"] for r in ours.sections] == g_correct
     assert [r["total"] for r in ours.sections] == g_total
     assert ours.accuracy == pytest.approx(g_score)
+
+
+def test_bf16_pass_is_certified_and_falls_back_to_exact(tmp_path):
+    """Tiny groups make the bf16 certificate fail often: those questions are re-scored exactly."""
+    words = [f"w{i}" for i in range(90)]
+    rng = np.random.default_rng(11)
+    # one direction with 90 near-copies: most scores lie within the bf16 error of each other
+    vecs = np.repeat(rng.normal(size=(1, 6)), 90, axis=0) + 0.003 * rng.normal(size=(90, 6))
+    kv = make_kv(words, dim=6, vectors=vecs.astype(np.float32))
+    path = analogy_file(tmp_path, words, 80, 11)
+    g_score, g_correct, _ = gensim_counts(kv, path, 90)
+    ours = wordvec.evaluate_analogies(kv, path, restrict_vocab=90, group=2, precision="bf16")
+    assert ours.precision == "bf16" and ours.rescored > 0
+    assert [r["correct"] for r in ours.sections] == g_correct
+    with pytest.raises(ValueError):
+        wordvec.evaluate_analogies(kv, path, precision="fp8")
+    assert wordvec.fast_precision() in {"fp32", "bf16"}
+
+
+def test_bf16_error_bound_holds():
+    import torch
+
+    rng = np.random.default_rng(0)
+    kv = make_kv([f"w{i}" for i in range(3000)], dim=50, seed=2)
+    unit, low = wordvec.unit_matrix(kv), wordvec.unit_matrix_bf16(kv)
+    q = torch.from_numpy(rng.normal(size=(64, 50)).astype(np.float32))
+    q = q / q.norm(dim=1, keepdim=True)
+    err = ((q.to(torch.bfloat16) @ low.T).float() - q @ unit.T).abs().max().item()
+    assert err <= wordvec.BF16_DELTA
 
 
 def test_evaluation_reports_progress_and_skips():
