@@ -97,7 +97,7 @@ def entropy(probs: torch.Tensor) -> float:
     """Shannon entropy in nats, H = -sum p log p (0 log 0 = 0)."""
     p = probs.double()
     nz = p[p > 0]
-    return float(-(nz * nz.log()).sum())
+    return max(0.0, float(-(nz * nz.log()).sum()))  # no -0.0 for one-hot
 
 
 @dataclass

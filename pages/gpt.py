@@ -100,9 +100,9 @@ def _step_figure(step: generate.TokenStep, top_p: float, mode: str) -> go.Figure
     if step.kept <= len(cands):
         fig.add_vline(x=step.kept - 0.5, line_dash="dash", line_color="#f58518",
                       annotation_text=f"cut: {step.kept} kept")
-    fig.update_layout(barmode="group", height=380, margin=dict(l=10, r=10, t=30, b=10),
-                      yaxis_title="probability", legend=dict(orientation="h", y=1.12),
-                      title=f"Step {step.index}: chose {step.token!r} (red)")
+    fig.update_layout(barmode="group", height=420, margin=dict(l=10, r=10, t=90, b=10),
+                      yaxis_title="probability", legend=dict(orientation="h", y=1.02, yanchor="bottom"),
+                      title=dict(text=f"Step {step.index}: chose {step.token!r} (red)", y=0.97))
     return fig
 
 
@@ -197,7 +197,8 @@ with tab_gen:
             m1, m2, m3, m4 = st.columns(4)
             m1.metric("Chosen token", repr(step.token))
             m2.metric("p(token) before", f"{math.exp(step.logprob):.3f}")
-            m3.metric("Entropy before → after", f"{step.entropy_before:.2f} → {step.entropy_after:.2f} nats")
+            m3.metric("Entropy before → after", f"{step.entropy_before:.2f} → {step.entropy_after:.2f}",
+                      help="nats; H = -Σ p log p of the model's distribution and of the one sampled from")
             m4.metric("Candidates kept", f"{step.kept:,}")
             fig = _step_figure(step, result["top_p"], result["mode"])
             st.plotly_chart(fig, use_container_width=True, key="gpt_step_chart")
