@@ -93,21 +93,18 @@ def unit_matrix_bf16(kv) -> torch.Tensor:
 
 
 def fast_precision() -> str:
-    """"bf16" where this CPU multiplies bfloat16 matrices faster than float32 (AMX / AVX-512 BF16),
-    else "fp32". Decided once per process by timing a small product both ways."""
+    """"bf16" where this CPU has bfloat16 matrix instructions (AMX-BF16 or AVX512-BF16, read from
+    /proc/cpuinfo; timing it instead is unreliable on a busy machine), else "fp32"."""
     if not _precision_choice:
-        q32, m32 = torch.randn(128, 50), torch.randn(50, 40_000)
-        q16, m16 = q32.to(torch.bfloat16), m32.to(torch.bfloat16)
-        best = {}
-        for name, (q, m) in {"fp32": (q32, m32), "bf16": (q16, m16)}.items():
-            q @ m  # warm up
-            times = []
-            for _ in range(3):
-                t0 = time.perf_counter()
-                q @ m
-                times.append(time.perf_counter() - t0)
-            best[name] = min(times)
-        _precision_choice.append("bf16" if best["bf16"] < 0.7 * best["fp32"] else "fp32")
+        choice = "fp32"
+        try:
+            with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fin:
+                flags = next((line for line in fin if line.startswith("flags")), "").split()
+            if "amx_bf16" in flags or "avx512_bf16" in flags:
+                choice = "bf16"
+        except OSError:
+            pass
+        _precision_choice.append(choice)
     return _precision_choice[0]
 
 
