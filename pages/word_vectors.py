@@ -342,13 +342,18 @@ with tab_train:
                                                  **w2v.corpus_stats(sentences), **w2v.config_dict(config)}
             on_step, bar = progress_callback("Training word2vec · epoch", every_s=0.0)
             with limits.gate("train")(wait_s=30):
+                st.session_state["wv_train_running"] = True  # stays True if the run is interrupted
                 trained, _ = w2v.train_word2vec(sentences, config, on_step=on_step, history=history, keep=keep)
+            st.session_state["wv_train_running"] = False
             st.session_state["wv_trained_kv"] = trained
             st.session_state.get("wv_scores", {}).pop("word2vec (this session)", None)
             bar.progress(1.0, text=f"Trained {len(history)} epochs · {len(trained.index_to_key):,} words")
     keep = st.session_state.get("wv_train_keep") or {}
-    if st.session_state.get("wv_trained_kv") is None and keep.get("kv") is not None:
-        st.session_state["wv_trained_kv"] = keep["kv"]  # a stopped run: keep what was trained
+    if st.session_state.get("wv_train_running") and keep.get("kv") is not None:
+        st.session_state["wv_trained_kv"] = keep["kv"]  # a stopped run: keep the epochs it finished
+        st.session_state["wv_train_running"] = False
+        st.info(f"Training was stopped after {len(st.session_state.get('wv_train_history') or [])} epoch(s); "
+                "those vectors are kept.", icon="⏹️")
     trained = st.session_state.get("wv_trained_kv")
     history = st.session_state.get("wv_train_history") or []
     if trained is not None:
@@ -357,6 +362,9 @@ with tab_train:
                    f"dimensions, {len(history)} epochs on {info.get('corpus', 'a corpus')} "
                    f"({info.get('tokens', 0):,} tokens). Choose *{SOURCES['trained']}* at the top to use every "
                    "tool on them.", icon="✅")
+        st.button("Use these vectors in every tab", key="wv_use_trained",
+                  on_click=lambda: st.session_state.update(wv_source="trained"),
+                  disabled=st.session_state["wv_source"] == "trained")
         r1, r2 = st.columns([2, 3])
         with r1:
             if history:

@@ -76,7 +76,8 @@ def test_training_word2vec_on_the_bundled_corpus_then_neighbours(fresh_caches):
     assert len(probe) == 10 and "government" not in set(probe["word"])
     # every tool now works on the trained vectors
     n_words = len(at.session_state["wv_trained_kv"].index_to_key)
-    at.selectbox(key="wv_source").set_value("trained").run()
+    at.button(key="wv_use_trained").click().run()
+    assert at.selectbox(key="wv_source").value == "trained"
     assert not at.exception
     assert at.metric[0].value == f"{n_words:,}"  # the vocabulary shown is the trained one
     # the scoreboard scores the trained vectors (few analogy questions are in a 3k-word vocabulary)
@@ -94,3 +95,23 @@ def test_training_an_empty_upload_is_an_error(fresh_caches):
     at.button(key="wv_train").click().run()
     assert not at.exception
     assert any("Upload a .txt file" in e.value for e in at.error)
+
+
+@pytest.mark.slow
+def test_a_stopped_training_run_keeps_the_epochs_it_finished(fresh_caches):
+    """Streamlit interrupts a run on any click; the page then keeps the vectors saved after each epoch."""
+    import numpy as np
+    from gensim.models import KeyedVectors
+
+    from tests.pages.conftest import new_app
+
+    kv = KeyedVectors(vector_size=4)
+    kv.add_vectors([f"w{i}" for i in range(20)], np.random.default_rng(0).normal(size=(20, 4)).astype(np.float32))
+    at = new_app(PAGE)
+    at.session_state["wv_train_running"] = True
+    at.session_state["wv_train_keep"] = {"kv": kv}
+    at.session_state["wv_train_history"] = [{"epoch": 1, "loss": 10.0, "seconds": 0.1}]
+    at.run()
+    assert not at.exception
+    assert at.session_state["wv_trained_kv"] is kv and not at.session_state["wv_train_running"]
+    assert any("stopped after 1 epoch" in i.value for i in at.info)
