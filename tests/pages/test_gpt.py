@@ -68,3 +68,16 @@ def test_tiny_gpt_trains_and_samples_in_the_page(fresh_caches):
     at.button(key="gpt_tiny_sample").click().run(timeout=300)
     assert_clean(at)
     assert len(at.session_state["gpt_tiny_text"]) == len("ROMEO:") + 40
+
+
+@pytest.mark.slow
+def test_compare_decoders_table(fresh_caches):
+    q = {**SMALL, "gpt_max_new": "4", "gpt_n_samples": "1", "gpt_beams": "2"}
+    at = run_page(PAGE, timeout=600, query=q)
+    at.button(key="gpt_compare").click().run(timeout=600)
+    assert_clean(at)
+    rows = at.session_state["gpt_compare_rows"]
+    assert [r["decoder"] for r in rows] == ["greedy", "beam (width 2)", "sample, seed 0"]
+    assert all(r["tokens"] >= 1 and r["log-prob"] <= 0 and 0 <= r["distinct-1"] <= 1 for r in rows)
+    # beam search finds a sequence at least as likely as greedy's here (both 4 tokens)
+    assert rows[1]["log-prob"] >= rows[0]["log-prob"] - 1e-6
