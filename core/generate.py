@@ -123,7 +123,7 @@ def encode_prompt(tokenizer, prompt: str, model=None, max_new_tokens: int = 0, c
             raise ValueError("This model has no chat template; untick 'use chat template'.")
         ids = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
                                             tokenize=True)
-        ids = list(ids["input_ids"] if isinstance(ids, dict) else ids)
+        ids = list(ids["input_ids"] if hasattr(ids, "keys") else ids)
     else:
         ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
         bos = getattr(tokenizer, "bos_token_id", None)
