@@ -188,7 +188,7 @@ with tab_corrupt:
                                   axis=1), hide_index=True, use_container_width=True)
     st.download_button("Download table (CSV)", ctdf.to_csv(index=False), file_name="mlm_corruption.csv",
                        mime="text/csv", key="bert_corrupt_csv")
-    with st.expander("Check the 15% / 80-10-10 rates over many draws"):
+    with st.expander("Check the 15% / 80-10-10 rates over many draws"), guard(stop=False):
         draws = fillmask.corruption_rates(bundle.tokenizer, st.session_state["bert_corrupt_text"],
                                           int(st.session_state["bert_corrupt_seed"]), st.session_state["bert_mask_rate"])
         rf = go.Figure(go.Bar(x=list(draws["rates"]), y=list(draws["rates"].values()),
