@@ -79,9 +79,10 @@ def _source(name: str) -> sources.Source:
     return model_sources[name]
 
 
-def _load(name: str):
-    with guard():
+def _load(name: str, stop: bool = True):
+    with guard(stop=stop):
         return st_cache.load_source(_source(name))
+    return None  # only reached when stop=False and loading failed (the error is shown)
 
 
 if not model_names[:-1] and st.session_state["bert_model"] != CUSTOM:
@@ -89,7 +90,7 @@ if not model_names[:-1] and st.session_state["bert_model"] != CUSTOM:
     st.stop()
 
 bundle = _load(st.session_state["bert_model"])
-bundle_b = _load(st.session_state["bert_model_b"]) if st.session_state["bert_compare"] else None
+bundle_b = _load(st.session_state["bert_model_b"], stop=False) if st.session_state["bert_compare"] else None
 n_layers = int(bundle.info.get("layers") or 6)
 st.caption(f"**{bundle.name}** · {n_layers} layers · {bundle.info.get('hidden')}-d · "
            f"{(bundle.info.get('params') or 0) / 1e6:.1f}M parameters · vocabulary {bundle.info.get('vocab')}"

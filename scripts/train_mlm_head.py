@@ -91,7 +91,18 @@ def run_variant(name: str, args, data, ids, base_dir, base_state, device: str) -
                         lr=args.lr, seed=args.seed, variant=name)
     torch.manual_seed(args.seed)  # script-level init of the new head only (never used in the app)
     model = build_mlm(base_dir, cfg, base_state=base_state, attn_implementation=None)
-    if args.prior_bias:
+    init_steps = 0
+    if args.init:
+        from safetensors.torch import load_file
+
+        prev = MLMHeadConfig.from_json((args.init / "config.json").read_text())
+        if (prev.num_layers, prev.trained_layers) != (layers, trained):
+            raise SystemExit(f"--init {args.init} is recipe {prev.variant}, not {name}")
+        model.load_state_dict({k: v.float() for k, v in load_file(str(args.init / "model.safetensors")).items()},
+                              strict=False)
+        model.tie_weights()
+        init_steps = prev.steps
+    elif args.prior_bias:
         with torch.no_grad():
             model.cls.predictions.bias.copy_(mlm_train.unigram_log_prior(data["train"], cfg.vocab_size, ids["special"]))
     max_s = args.minutes * 60 if args.minutes else None
@@ -107,7 +118,8 @@ def run_variant(name: str, args, data, ids, base_dir, base_state, device: str) -
     print(f"variant {name}: steps={res['steps']} s={res['seconds']:.0f} top1={best['top1']:.3f} "
           f"top5={best['top5']:.3f} loss={best['loss']:.2f}", flush=True)
     model.load_state_dict(res["best_state"], strict=False)
-    cfg = replace(cfg, steps=best["step"], metrics={"top1": round(best["top1"], 4), "top5": round(best["top5"], 4),
+    out["init_steps"] = init_steps
+    cfg = replace(cfg, steps=init_steps + best["step"], metrics={"top1": round(best["top1"], 4), "top5": round(best["top5"], 4),
                                                     "loss": round(best["loss"], 3), "n_masked": best["n"]})
     return {"summary": out, "model": model, "cfg": cfg}
 
@@ -132,8 +144,8 @@ This folder ships only what training changed: the head (float32) and encoder lay
 
 **Recipe `{cfg.variant}`.** Continued MLM training ({cfg.mask_prob:.0%} of word pieces chosen per row; 80% → [MASK], 10% →
 random piece, 10% unchanged; loss and logits only at the chosen positions), AdamW (lr {cfg.lr} for encoder layers, 1e-3 for the head, wd 0.01,
-5% warm-up, cosine to 10%), batch {cfg.batch_size} × {cfg.seq_len} pieces, {summary['steps']} steps
-(best held-out at step {cfg.steps}), {summary['seconds']:.0f} s on {summary['device']}, seed {cfg.seed}.
+5% warm-up, cosine to 10%), batch {cfg.batch_size} × {cfg.seq_len} pieces, {cfg.steps} steps in all
+({summary.get('init_steps', 0)} in an earlier run continued with `--init`, then {summary['steps']}), {summary['seconds']:.0f} s on {summary['device']}, seed {cfg.seed}.
 Script: `scripts/train_mlm_head.py`.
 
 **Data** (all bundled or shipped with gensim, English only; {len(data['train'])} training rows,
@@ -177,6 +189,7 @@ def main() -> None:
     ap.add_argument("--mask-prob", type=float, default=0.15, help="fraction of pieces chosen for the loss")
     ap.add_argument("--lr", type=float, default=3e-4, help="peak lr of the unfrozen encoder layers")
     ap.add_argument("--head-lr", type=float, default=1e-3, help="peak lr of the MLM head")
+    ap.add_argument("--init", type=Path, help="continue from this checkpoint folder (same recipe)")
     ap.add_argument("--prior-bias", type=int, default=1, help="1: start the output bias at log unigram frequencies")
     ap.add_argument("--eval-every", type=int, default=500)
     ap.add_argument("--eval-rows", type=int, default=1500)

@@ -71,3 +71,10 @@ def test_contextual_word_missing_is_an_error_and_preset_restores(fresh_caches):
     at.selectbox(key="bert_ctx_preset").set_value("apple (fruit vs company)").run()
     assert_clean(at)
     assert at.text_input(key="bert_ctx_word").value == "apple"
+
+
+def test_compare_with_an_offline_hub_model_keeps_the_first_model(fresh_caches):
+    at = run_page(PAGE, query={"bert_compare": "true", "bert_model_b": "roberta-base"})
+    assert not at.exception
+    assert any("no network" in e.value for e in at.error)
+    assert any(m.value.startswith("**Completed:**") for m in at.markdown)  # model A still fills the mask
