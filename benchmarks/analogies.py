@@ -36,6 +36,8 @@ def main(argv=None) -> int:
     ap.add_argument("--restrict-vocab", type=int, default=300_000)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
     ap.add_argument("--skip-gensim", action="store_true", help="only time ours (no baseline)")
+    ap.add_argument("--strategy", choices=["dense", "bounds"], default="dense",
+                    help="dense: full batched products (default); bounds: experimental group-bound pruning")
     ap.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
                     help="our big product in float32, or bfloat16 with an exactness certificate (auto: bf16 "
                          "where the CPU multiplies it faster)")
@@ -52,9 +54,10 @@ def main(argv=None) -> int:
 
     wordvec.unit_matrix(kv)  # normalizing is part of loading, as gensim's fill_norms would be
     wordvec.unit_matrix_bf16(kv)
-    ours = wordvec.evaluate_analogies(kv, restrict_vocab=args.restrict_vocab, precision=args.precision)
+    ours = wordvec.evaluate_analogies(kv, restrict_vocab=args.restrict_vocab, precision=args.precision,
+                                      strategy=args.strategy)
     print(f"ours:   accuracy={ours.accuracy:.4f} ({ours.correct}/{ours.total}, skipped {ours.skipped}) "
-          f"in {ours.seconds:.2f} s  precision={ours.precision} rescored_exactly={ours.rescored}")
+          f"in {ours.seconds:.2f} s  method={ours.precision} rescored_exactly={ours.rescored}")
     for row in ours.sections:
         print(f"  {row['section']:<28} {row['accuracy']:.3f}  ({row['correct']}/{row['total']})")
     if args.skip_gensim:

@@ -369,8 +369,8 @@ class AnalogyScore:
     skipped: int  # questions skipped because a word was outside the restricted vocabulary
     sections: list[dict]  # [{"section", "correct", "total", "accuracy"}], file order
     seconds: float  # wall time of the evaluation
-    precision: str = "fp32"  # "fp32" or "bf16" (approximate pass, certified exact; see evaluate_analogies)
-    rescored: int = 0  # bf16 only: questions the certificate sent back for a full float32 pass
+    precision: str = "bounds/fp32"  # strategy/precision used (see evaluate_analogies)
+    rescored: int = 0  # questions whose certificate failed and that got a full float32 pass
 
 
 def read_analogies(path: str | Path) -> list[tuple[str, list[tuple[str, str, str, str]]]]:
@@ -399,28 +399,158 @@ def _upper_vocab(kv, limit: int) -> dict[str, int]:
     return ok
 
 
+def _group_max_rows(x: torch.Tensor, group: int) -> torch.Tensor:
+    """(N, K) -> (ceil(N/group), K): the max of every `group` consecutive rows (last group shorter)."""
+    full = (x.shape[0] // group) * group
+    out = x[:full].unflatten(0, (full // group, group)).amax(dim=1)  # (N // group, K)
+    if full < x.shape[0]:
+        out = torch.cat([out, x[full:].amax(dim=0, keepdim=True)], dim=0)  # (G, K)
+    return out
+
+
+def _group_max_scores(unit: torch.Tensor, vecs: torch.Tensor, group: int, cols: int = 128) -> torch.Tensor:
+    """Group maxima of Û @ vecsᵀ, computed `cols` columns at a time: (N, D), (K, D) -> (G, K)."""
+    parts = []
+    for j in range(0, vecs.shape[0], cols):
+        prod = unit @ vecs[j:j + cols].T  # (N, k)
+        parts.append(_group_max_rows(prod, group))
+        del prod
+    return torch.cat(parts, dim=1) if parts else torch.zeros(-(-unit.shape[0] // group), 0)
+
+
+def _rescore(unit: torch.Tensor, query: torch.Tensor, groups: torch.Tensor, group: int, k_best: int):
+    """Exact scores of every word in the given groups: (B, D), (B, T) -> top-k (values, word ids)."""
+    limit = unit.shape[0]
+    cand = (groups[:, :, None] * group + torch.arange(group)[None, None, :]).reshape(groups.shape[0], -1)  # (B, T*group)
+    valid = cand < limit  # (B, C)
+    cand = cand.clamp_max(limit - 1)
+    exact = torch.einsum("bd,bcd->bc", query, unit[cand])  # (B, C)
+    exact = exact.masked_fill(~valid, -math.inf)
+    vals, pos = torch.topk(exact, k_best, dim=1)  # (B, k)
+    return vals, cand.gather(1, pos)
+
+
+def _rescore_groups(unit_g: torch.Tensor, limit: int, query: torch.Tensor, groups: torch.Tensor, k_best: int):
+    """Exact top-k over whole groups: unit_g (G, g, D) zero-padded, (b, D), (b, t) -> (values, word ids)."""
+    group = unit_g.shape[1]
+    exact = torch.einsum("bd,btgd->btg", query, unit_g[groups]).reshape(groups.shape[0], -1)  # (b, t*g)
+    if limit % group:  # the zero rows padding the last group must never win
+        words = (groups[:, :, None] * group + torch.arange(group)).reshape(groups.shape[0], -1)  # (b, t*g)
+        exact = exact.masked_fill(words >= limit, -math.inf)
+    vals, pos = torch.topk(exact, k_best, dim=1)  # (b, k)
+    return vals, groups.gather(1, pos // group) * group + pos % group
+
+
+def _top_words_bounds(unit, idx, group, k_best, on_step, n_total, chunk=256, picks=(32, 256, 2048),
+                      max_words=1_000_000):
+    """Top-`k_best` words for every question, exactly, with few full products.
+
+    With q' = (b̂ − â) + ĉ, a word m scores m·q' = m·(b̂ − â) + m·ĉ. The analogy set has far fewer
+    distinct offsets (b̂ − â) and words c than questions, so two batched products Û Dᵀ and Û Cᵀ give,
+    for every group g of `group` words, maxima P[g, pair] and W[g, c]; P + W bounds every score in g.
+    Each question re-scores its best-bounded groups exactly (`picks` groups, then more); its top words
+    are certified once the k-th exact score beats the bound of every group left, else a full pass.
+    """
+    pairs, pair_id = torch.unique(idx[:, :2], dim=0, return_inverse=True)  # (P, 2), (n,)
+    cwords, c_id = torch.unique(idx[:, 2], return_inverse=True)  # (C,), (n,)
+    offsets = unit[pairs[:, 1]] - unit[pairs[:, 0]]  # (P, D)
+    cvecs = unit[cwords]  # (C, D)
+    g_off = _group_max_scores(unit, offsets, group).T.contiguous()  # (P, G)
+    g_c = _group_max_scores(unit, cvecs, group).T.contiguous()  # (C, G)
+    n, n_groups = idx.shape[0], g_off.shape[1]
+    limit, dim = unit.shape
+    pad = n_groups * group - limit
+    unit_g = torch.cat([unit, unit.new_zeros(pad, dim)]).reshape(n_groups, group, dim)  # (G, g, D)
+    best = torch.empty(n, k_best, dtype=torch.long)
+    fallback = 0
+    for start in range(0, n, chunk):
+        rows = torch.arange(start, min(start + chunk, n))
+        raw = offsets[pair_id[rows]] + cvecs[c_id[rows]]  # (B, D) unnormalized query
+        norm = raw.norm(dim=1, keepdim=True).clamp_min(1e-12)  # (B, 1)
+        query = unit[idx[rows, 1]] + unit[idx[rows, 2]] - unit[idx[rows, 0]]  # (B, D)
+        query = query / query.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        bound = (g_off[pair_id[rows]] + g_c[c_id[rows]]) / norm + 1e-5  # (B, G) normalized upper bounds
+        todo = torch.arange(len(rows))  # positions in this chunk still uncertified
+        for t in picks:
+            if len(todo) == 0:
+                break
+            t = min(t, n_groups)
+            kk = min(t + 1, n_groups)
+            top_b, top_g = torch.topk(bound[todo], kk, dim=1)  # (b, t[+1]) best bounds first
+            step = max(1, max_words // (t * group))  # rows per sub-batch: bounded memory
+            done = torch.zeros(len(todo), dtype=torch.bool)
+            for s0 in range(0, len(todo), step):
+                sl = slice(s0, s0 + step)
+                vals, words = _rescore_groups(unit_g, limit, query[todo[sl]], top_g[sl, :t], k_best)
+                best[rows[todo[sl]]] = words
+                done[sl] = True if t == n_groups else vals[:, -1] > top_b[sl, t]
+            todo = todo[~done]
+        for r in todo.tolist():  # rare: the whole matrix for this question
+            best[rows[r]] = torch.topk(unit @ query[r], k_best).indices
+        fallback += len(todo)
+        if on_step:
+            on_step(min(start + chunk, n), n_total, None)
+    return best, fallback
+
+
+def _top_words_dense(unit, low, idx, group, k_best, on_step, n_total, chunk=256):
+    """Top-`k_best` words per question from full products Q Ûᵀ (float32, or bf16 + certificate)."""
+    limit, n = unit.shape[0], idx.shape[0]
+    n_groups = -(-limit // group)
+    n_pick = min(2 * k_best if low is not None else k_best, n_groups)
+    best = torch.empty(n, k_best, dtype=torch.long)
+    rescored = 0
+    for start in range(0, n, chunk):
+        block = idx[start:start + chunk]  # (B, 4): a, b, c, expected
+        query = unit[block[:, 1]] + unit[block[:, 2]] - unit[block[:, 0]]  # (B, D)
+        query = query / query.norm(dim=1, keepdim=True).clamp_min(1e-12)  # (B, D)
+        if low is not None:
+            scores = query.to(torch.bfloat16) @ low.T  # (B, N) approximate, |error| <= BF16_DELTA
+        else:
+            scores = query @ unit.T  # (B, N)
+        gmax = _group_max_rows(scores.T, group).T.float()  # (B, G)
+        del scores
+        gvals, top_groups = torch.topk(gmax, min(n_pick + 1, n_groups), dim=1)  # (B, n_pick[+1])
+        vals, words = _rescore(unit, query, top_groups[:, :n_pick], group, k_best)
+        if low is not None and n_pick < n_groups:
+            # certificate: every word outside the picked groups scores <= its group's approx max + delta
+            unsure = torch.nonzero(vals[:, -1] <= gvals[:, n_pick] + BF16_DELTA).flatten().tolist()
+            for r in unsure:  # rare: exact full scores for this question
+                words[r] = torch.topk(unit @ query[r], k_best).indices
+            rescored += len(unsure)
+        best[start:start + len(block)] = words
+        if on_step:
+            on_step(min(start + chunk, n), n_total, None)
+    return best, rescored
+
+
 def evaluate_analogies(kv, path: str | Path | None = None, restrict_vocab: int = 300_000,
                        on_step: OnStep | None = None, chunk: int = 256, group: int = 64,
-                       precision: str = "auto") -> AnalogyScore:
+                       strategy: str = "dense", precision: str = "auto", bound_group: int = 16) -> AnalogyScore:
     """Accuracy on an analogy file with exactly gensim's rules, in batched matrix products.
 
-    gensim's `evaluate_word_analogies` (case-insensitive, 3CosAdd) looks at one question at a
-    time. Here a chunk of questions is scored against the whole restricted matrix at once:
-    ``S = Q @ Ûᵀ`` with Q the normalized queries (b̂ − â + ĉ). To avoid a full top-k over 300k
-    columns, each row of S is cut into groups of `group` columns and only the group maxima are
-    kept; the top-8 words always lie in the 8 groups with the largest maxima, which are then
-    re-scored exactly. The 8 best words (5 answers + up to 3 excluded inputs, as gensim asks for)
-    then go through gensim's selection rule: skip the input words themselves, then the first
-    word whose upper-cased spelling is not one of the inputs is the prediction.
+    gensim's `evaluate_word_analogies` (case-insensitive, 3CosAdd) scores one question at a time
+    against the whole restricted matrix. Here the 8 best words of every question (5 answers + up
+    to 3 excluded inputs, as gensim asks for) come from batched products, two ways:
 
-    `precision="bf16"` (chosen by "auto" where the CPU has fast bfloat16 matrix units) does the big
-    product in bfloat16, which is ~4× faster here but off by at most δ = BF16_DELTA per score. It
-    stays exact by a certificate: 16 groups are re-scored in float32, and a question is accepted
-    only if its 8th-best exact score beats the best approximate maximum of every other group by
-    more than δ; the rare question that fails is re-scored against the whole matrix in float32.
+    - strategy="bounds" (experimental; exact, but slower than "dense" on GloVe so far): group maxima of Û(b̂ − â)ᵀ and Û ĉᵀ over the distinct offsets
+      and words bound every group's scores; only the best groups are re-scored exactly, with a
+      certificate (see `_top_words_bounds`). ~10× fewer multiply-adds, but the re-scoring gathers
+      dominate when the bounds are loose (capitals, currencies).
+    - strategy="dense" (default): S = Q Ûᵀ for chunks of questions, group maxima, exact re-scoring of the
+      best groups; `precision="bf16"` does S in bfloat16 with a certificate (error ≤ BF16_DELTA).
+
+    The 8 words then go through gensim's selection rule: drop the input words themselves, then
+    the first word whose upper-cased spelling is not one of the inputs is the prediction.
     """
     started = time.perf_counter()
     path = Path(path) if path is not None else analogy_file()
+    if strategy not in ("bounds", "dense"):
+        raise ValueError("strategy must be 'bounds' or 'dense'.")
+    if precision == "auto":
+        precision = fast_precision()
+    if precision not in ("fp32", "bf16"):
+        raise ValueError("precision must be 'auto', 'fp32' or 'bf16'.")
     limit = _restrict(kv, restrict_vocab)
     ok = _upper_vocab(kv, limit)
     sections = read_analogies(path)
@@ -442,74 +572,37 @@ def evaluate_analogies(kv, path: str | Path | None = None, restrict_vocab: int =
 
     unit = unit_matrix(kv)[:limit]  # (N, D)
     keys = kv.index_to_key
-    n_groups = -(-limit // group)
-    full = (limit // group) * group  # columns in complete groups
     k_best = min(8, limit)  # gensim: topn=5 answers + len(all_keys)=3 inputs
-    if precision == "auto":
-        precision = fast_precision()
-    if precision not in ("fp32", "bf16"):
-        raise ValueError("precision must be 'auto', 'fp32' or 'bf16'.")
-    low = unit_matrix_bf16(kv)[:limit] if precision == "bf16" else None  # (N, D) bf16
-    delta = BF16_DELTA
-    # fp32: the top-8 words lie in the 8 groups with the largest maxima; bf16: re-score 16 groups
-    n_pick = min(2 * k_best if low is not None else k_best, n_groups)
-    rescored = 0
     idx = torch.tensor([[ok[w] for w in q] for q in quads], dtype=torch.long).reshape(-1, 4)  # (n, 4)
     if on_step:
         on_step(0, n, None)
-    with torch.inference_mode():
-        for start in range(0, n, chunk):
-            block = idx[start:start + chunk]  # (B, 4): a, b, c, expected
-            qa, qb, qc = unit[block[:, 0]], unit[block[:, 1]], unit[block[:, 2]]  # (B, D) each
-            query = qb + qc - qa  # (B, D)
-            query = query / query.norm(dim=1, keepdim=True).clamp_min(1e-12)  # (B, D)
-            if low is not None:
-                scores = query.to(torch.bfloat16) @ low.T  # (B, N) approximate, |error| <= delta
+    rescored = 0
+    if n:
+        with torch.inference_mode():
+            if strategy == "bounds":
+                best, rescored = _top_words_bounds(unit, idx, bound_group, k_best, on_step, n, chunk)
+                precision = "fp32"
             else:
-                scores = query @ unit.T  # (B, N)
-            gmax = scores[:, :full].unflatten(1, (full // group, group)).amax(dim=2)  # (B, N // group)
-            if full < limit:  # the last, shorter group
-                gmax = torch.cat([gmax, scores[:, full:].amax(dim=1, keepdim=True)], dim=1)  # (B, G)
-            del scores
-            gvals, top_groups = torch.topk(gmax.float(), min(n_pick + 1, n_groups), dim=1)  # (B, n_pick[+1])
-            top_groups = top_groups[:, :n_pick]  # (B, n_pick)
-            cand = (top_groups[:, :, None] * group + torch.arange(group)[None, None, :]).reshape(
-                top_groups.shape[0], -1)  # (B, n_pick*group)
-            valid = cand < limit  # (B, C)
-            cand = cand.clamp_max(limit - 1)
-            exact = torch.einsum("bd,bcd->bc", query, unit[cand])  # (B, C)
-            exact = exact.masked_fill(~valid, -math.inf)
-            best_vals, best_pos = torch.topk(exact, k_best, dim=1)  # (B, 8)
-            best = cand.gather(1, best_pos)  # (B, 8) word indices, best first
-            if low is not None and n_pick < n_groups:
-                # certificate: every word outside the picked groups scores <= its group's approx max + delta
-                outside = gvals[:, n_pick] + delta  # (B,)
-                unsure = torch.nonzero(best_vals[:, -1] <= outside).flatten().tolist()
-                for r in unsure:  # rare: exact full scores for this question
-                    full_scores = unit @ query[r]  # (N,)
-                    best[r] = torch.topk(full_scores, k_best).indices
-                rescored += len(unsure)
-            for row, q_idx, b_best in zip(block.tolist(), range(start, start + len(block)), best.tolist()):
-                a_i, b_i, c_i, _ = row
-                inputs = {a_i, b_i, c_i}
-                upper_inputs = set(quads[q_idx][:3])
-                answers = [i for i in b_best if i not in inputs][:5]  # gensim's most_similar(topn=5)
-                predicted = None
-                for i in answers:
-                    predicted = keys[i].upper()
-                    if predicted not in upper_inputs:  # (always in ok: i < limit)
-                        break
-                if predicted == quads[q_idx][3]:
-                    correct_by_section[owner[q_idx]] += 1
-            if on_step:
-                on_step(min(start + chunk, n), n, None)
+                low = unit_matrix_bf16(kv)[:limit] if precision == "bf16" else None  # (N, D)
+                best, rescored = _top_words_dense(unit, low, idx, group, k_best, on_step, n, chunk)
+        for q_idx, (row, b_best) in enumerate(zip(idx.tolist(), best.tolist())):
+            inputs = set(row[:3])
+            upper_inputs = set(quads[q_idx][:3])
+            answers = [i for i in b_best if i not in inputs][:5]  # gensim's most_similar(topn=5)
+            predicted = None
+            for i in answers:
+                predicted = keys[i].upper()
+                if predicted not in upper_inputs:  # (always in ok: i < limit)
+                    break
+            if predicted == quads[q_idx][3]:
+                correct_by_section[owner[q_idx]] += 1
     sec_rows = []
     for s, (name, _) in enumerate(sections):
         tot, cor = int(total_by_section[s]), int(correct_by_section[s])
         sec_rows.append({"section": name, "correct": cor, "total": tot, "accuracy": cor / tot if tot else 0.0})
     correct = int(correct_by_section.sum())
     return AnalogyScore(correct / n if n else 0.0, correct, n, skipped, sec_rows, time.perf_counter() - started,
-                        precision, rescored)
+                        f"{strategy}/{precision}", rescored)
 
 
 def gensim_analogy_accuracy(kv, path: str | Path | None = None, restrict_vocab: int = 300_000):

@@ -113,8 +113,10 @@ with tab_analogy:
             table.index = range(1, len(table) + 1)
             fig = go.Figure(go.Bar(x=table["score"][::-1], y=table["word"][::-1], orientation="h",
                                    hovertemplate="%{y}: %{x:.4f}<extra></extra>"))
+            lo, hi = float(table["score"].min()), float(table["score"].max())
             fig.update_layout(height=max(220, 24 * len(table) + 60), margin=dict(l=10, r=10, t=30, b=10),
-                              title=f"{st.session_state['wv_method']} scores", xaxis_title="score")
+                              title=f"{st.session_state['wv_method']} scores", xaxis_title="score",
+                              xaxis_range=[lo - 0.1 * (hi - lo + 1e-3) - 0.02, hi + 0.02])
             st.plotly_chart(fig, width="stretch", key="wv_analogy_chart")
             figure_downloads(fig, "analogy", "wv_analogy_dl", data=table)
     with right:
@@ -124,8 +126,8 @@ with tab_analogy:
         st.latex(r"d^\ast = \arg\max_{d \notin \{a,b,c\}} \cos\!\big(d,\; \hat b - \hat a + \hat c\big)")
         st.markdown("**3CosMul** (Levy & Goldberg, 2014) multiplies instead of adding, so one large "
                     "similarity can't dominate; cosines are shifted to [0, 1] and ε = 0.001:")
-        st.latex(r"d^\ast = \arg\max_{d} \frac{\cos'(d,b)\,\cos'(d,c)}{\cos'(d,a) + \varepsilon},\quad "
-                 r"\cos' = \tfrac{\cos + 1}{2}")
+        st.latex(r"d^\ast = \arg\max_{d} \frac{\cos'(d,b)\,\cos'(d,c)}{\cos'(d,a) + \varepsilon}")
+        st.latex(r"\cos'(x, y) = \tfrac{1}{2}\big(\cos(x, y) + 1\big)")
 
 # ---------------------------------------------------------------------------------------------
 # neighbours and maps

@@ -136,10 +136,10 @@ def gensim_counts(kv, path, restrict):
     return score, [len(s["correct"]) for s in sections[:-1]], [len(s["correct"]) + len(s["incorrect"]) for s in sections[:-1]]
 
 
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=16, deadline=None)
 @given(seed=st.integers(0, 10_000), restrict=st.integers(10, 90), group=st.sampled_from([2, 4, 7, 64]),
-       precision=st.sampled_from(["fp32", "bf16"]))
-def test_vectorized_analogy_accuracy_equals_gensim(tmp_path_factory, seed, restrict, group, precision):
+       precision=st.sampled_from(["fp32", "bf16"]), strategy=st.sampled_from(["dense", "bounds"]))
+def test_vectorized_analogy_accuracy_equals_gensim(tmp_path_factory, seed, restrict, group, precision, strategy):
     rng = np.random.default_rng(seed)
     base = [f"w{i}" for i in range(70)]
     # a few case variants ("W3" after "w3") and words beyond the restriction
@@ -147,7 +147,8 @@ def test_vectorized_analogy_accuracy_equals_gensim(tmp_path_factory, seed, restr
     kv = make_kv(words, dim=6, seed=seed)
     path = analogy_file(tmp_path_factory.mktemp("q"), words, 60, seed)
     g_score, g_correct, g_total = gensim_counts(kv, path, restrict)
-    ours = wordvec.evaluate_analogies(kv, path, restrict_vocab=restrict, chunk=17, group=group, precision=precision)
+    ours = wordvec.evaluate_analogies(kv, path, restrict_vocab=restrict, chunk=17, group=group, precision=precision,
+                                      strategy=strategy, bound_group=group)
     assert [r["correct"] for r in ours.sections] == g_correct
     assert [r["total"] for r in ours.sections] == g_total
     assert ours.accuracy == pytest.approx(g_score)
@@ -163,10 +164,14 @@ def test_bf16_pass_is_certified_and_falls_back_to_exact(tmp_path):
     path = analogy_file(tmp_path, words, 80, 11)
     g_score, g_correct, _ = gensim_counts(kv, path, 90)
     ours = wordvec.evaluate_analogies(kv, path, restrict_vocab=90, group=2, precision="bf16")
-    assert ours.precision == "bf16" and ours.rescored > 0
+    assert ours.precision == "dense/bf16" and ours.rescored > 0
     assert [r["correct"] for r in ours.sections] == g_correct
+    bounds = wordvec.evaluate_analogies(kv, path, restrict_vocab=90, strategy="bounds", bound_group=2)
+    assert [r["correct"] for r in bounds.sections] == g_correct
     with pytest.raises(ValueError):
         wordvec.evaluate_analogies(kv, path, precision="fp8")
+    with pytest.raises(ValueError):
+        wordvec.evaluate_analogies(kv, path, strategy="magic")
     assert wordvec.fast_precision() in {"fp32", "bf16"}
 
 
