@@ -508,7 +508,11 @@ def _top_words_dense(unit, low, idx, group, k_best, on_step, n_total, chunk=256)
             scores = query.to(torch.bfloat16) @ low.T  # (B, N) approximate, |error| <= BF16_DELTA
         else:
             scores = query @ unit.T  # (B, N)
-        gmax = _group_max_rows(scores.T, group).T.float()  # (B, G)
+        full = (limit // group) * group  # columns in complete groups
+        gmax = scores[:, :full].unflatten(1, (full // group, group)).amax(dim=2)  # (B, N // group)
+        if full < limit:  # the last, shorter group
+            gmax = torch.cat([gmax, scores[:, full:].amax(dim=1, keepdim=True)], dim=1)  # (B, G)
+        gmax = gmax.float()
         del scores
         gvals, top_groups = torch.topk(gmax, min(n_pick + 1, n_groups), dim=1)  # (B, n_pick[+1])
         vals, words = _rescore(unit, query, top_groups[:, :n_pick], group, k_best)
