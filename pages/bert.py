@@ -38,7 +38,7 @@ url_state(
         "bert_hub_id": "",
         "bert_compare": False,
         "bert_model_b": model_names[min(1, len(model_names) - 1)],
-        "bert_text": "paris is the [MASK] of france.",
+        "bert_text": "i drink a cup of [MASK] every morning.",
         "bert_topk": 5,
         "bert_mode": "independent",
         "bert_corrupt_text": "the quick brown fox jumps over the lazy dog because it wanted to see the river bank.",
@@ -138,6 +138,10 @@ with tab_fill:
     f2.radio("Several masks", ["independent", "left_to_right"], key="bert_mode", horizontal=True,
              format_func=lambda m: {"independent": "each mask independently (one pass)",
                                     "left_to_right": "left to right, one at a time"}[m])
+    if bundle.name == "minilm-mlm":
+        st.caption("The shipped model is small and was trained for ~18 CPU-minutes on a few MB of text: it gets "
+                   "about 1 in 4 blanks right (see the Model card tab). With network, pick bert-base-uncased "
+                   "and compare the two side by side.")
     runs = [(bundle, "a")] + ([(bundle_b, "b")] if bundle_b is not None else [])
     out_cols = st.columns(len(runs))
     results = {}

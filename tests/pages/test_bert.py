@@ -13,8 +13,8 @@ pytestmark = [
 ]
 
 
-def test_first_render_fills_the_default_mask(fresh_caches):
-    at = run_page(PAGE)
+def test_first_render_fills_the_mask(fresh_caches):
+    at = run_page(PAGE, query={"bert_text": "paris is the [MASK] of france."})
     assert_clean(at)
     assert at.title[0].value == "BERT fill-mask"
     assert at.text_input(key="bert_text").value == "paris is the [MASK] of france."
@@ -39,6 +39,7 @@ def test_two_masks_both_modes(fresh_caches):
 
 def test_no_mask_shows_an_error(fresh_caches):
     at = run_page(PAGE)
+    assert_clean(at)  # the default sentence renders cleanly
     at.text_input(key="bert_text").set_value("paris is the capital of france.").run()
     assert not at.exception
     assert any("[MASK]" in e.value for e in at.error)
