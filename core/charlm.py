@@ -27,7 +27,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from core.device import check_seed, make_generator
+from core.device import check_seed, make_generator, model_device
 
 CELLS = ("rnn", "gru", "lstm")
 CELL_LABELS = {"rnn": "RNN (tanh)", "gru": "GRU", "lstm": "LSTM"}
@@ -35,6 +35,7 @@ CELL_LABELS = {"rnn": "RNN (tanh)", "gru": "GRU", "lstm": "LSTM"}
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}
 
 MAX_GENERATE_CHARS = 2000  # longest sample one call may produce
+GREEDY_T = 1e-5  # temperatures at or below this pick the most likely character (as core.sampling does)
 MAX_PRIME_CHARS = 500  # longest prime text
 MAX_VOCAB = 5000  # distinct characters a corpus may have (Chinese text has a few thousand)
 MIN_CORPUS_CHARS = 200  # a corpus shorter than this can't be split into training and validation
@@ -110,15 +111,26 @@ class TrainConfig:
     sample_len: int = 120  # characters per periodic sample
 
     def __post_init__(self):
-        checks = (("batch_size", 1, 1024), ("seq_len", 2, 1000), ("max_steps", 1, 1_000_000))
+        checks = (("batch_size", 1, 1024), ("seq_len", 2, 1000), ("max_steps", 1, 1_000_000),
+                  ("eval_every", 0, 10**9), ("eval_chars", 0, 10**9), ("sample_every", 0, 10**9),
+                  ("sample_len", 0, MAX_GENERATE_CHARS))
         for name, lo, hi in checks:
             value = getattr(self, name)
             if not isinstance(value, int) or not lo <= value <= hi:
                 raise ValueError(f"{name} must be a whole number between {lo} and {hi}; got {value!r}.")
+        floats = ("lr", "weight_decay", "warmup_frac", "min_lr_frac", "max_seconds", "clip", "eval_every_s")
+        for name in floats:
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or math.isnan(value):
+                raise ValueError(f"{name} must be a number; got {value!r}.")
         if not (0 < self.lr <= 1.0):
             raise ValueError(f"The learning rate must be in (0, 1]; got {self.lr!r}.")
-        if self.clip < 0 or self.max_seconds < 0:
-            raise ValueError("clip and max_seconds must be zero or positive.")
+        if self.clip < 0 or self.max_seconds < 0 or self.eval_every_s < 0:
+            raise ValueError("clip, max_seconds and eval_every_s must be zero or positive (0 turns them off).")
+        if not 0 <= self.weight_decay <= 1:
+            raise ValueError(f"The weight decay must be in [0, 1]; got {self.weight_decay!r}.")
+        if not (0 <= self.warmup_frac <= 1 and 0 <= self.min_lr_frac <= 1):
+            raise ValueError("warmup_frac and min_lr_frac are fractions of the run / of the peak rate: use 0..1.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -234,16 +246,17 @@ class CharLM(nn.Module):
         was_training = self.training
         self.eval()
         try:
-            logits, state = self.step(idx.view(1, -1), None)  # (1, P, V)
-            last = logits[0, -1]  # (V,)
+            dev = model_device(self)
+            logits, state = self.step(idx.view(1, -1).to(dev), None)  # (1, P, V)
+            last = logits[0, -1].float().cpu()  # (V,)
             out, chosen = [], []
             probs = _probs(last, temperature, top_k)
             for _ in range(length):
                 nxt = int(torch.multinomial(probs, 1, generator=gen)) if temperature > 0 else int(probs.argmax())
                 out.append(nxt)
                 chosen.append(float(probs[nxt]))
-                logits, state = self.step(torch.tensor([[nxt]]), state)  # (1, 1, V)
-                probs = _probs(logits[0, -1], temperature, top_k)
+                logits, state = self.step(torch.tensor([[nxt]], device=dev), state)  # (1, 1, V)
+                probs = _probs(logits[0, -1].float().cpu(), temperature, top_k)
         finally:
             self.train(was_training)
         return torch.tensor(out, dtype=torch.long), torch.tensor(chosen), probs
@@ -252,7 +265,7 @@ class CharLM(nn.Module):
 def _probs(logits: torch.Tensor, temperature: float, top_k: int | None) -> torch.Tensor:
     """softmax(logits / T), optionally restricted to the k most likely characters."""
     logits = logits.float()
-    if temperature <= 0:
+    if temperature <= GREEDY_T:  # also T = 1e-300: logits / T would overflow to inf (NaN probabilities)
         probs = torch.zeros_like(logits)
         probs[logits.argmax()] = 1.0
         return probs
@@ -427,6 +440,7 @@ def evaluate(model: CharLM, ids: torch.Tensor, max_chars: int | None = None, bat
     """
     if max_chars:
         ids = ids[:max_chars]
+    ids = ids.to(model_device(model))
     n = ids.numel()
     if n < 2:
         raise ValueError("The validation text is too short to evaluate.")
@@ -467,7 +481,7 @@ class TrainResult:
 def train(model: CharLM, corpus: Corpus, tc: TrainConfig = TrainConfig(), seed: int = 0,
           on_step: Callable | None = None, history: list | None = None, samples: list | None = None,
           step_offset: int = 0, sample_prime: str = "\n", sample_temperature: float = 0.8,
-          threads: int | None = None) -> TrainResult:
+          threads: int | None = None, device: str | None = None) -> TrainResult:
     """Train `model` in place on `corpus.train_ids` for at most `tc.max_steps` steps and `tc.max_seconds`.
 
     The learning rate follows `lr_at(progress)` where progress = max(steps, seconds) fraction of
@@ -475,11 +489,17 @@ def train(model: CharLM, corpus: Corpus, tc: TrainConfig = TrainConfig(), seed: 
     gets one dict per step (loss, grad norms, update norm, lr) and one per evaluation (val_loss),
     appended in place so a page keeps everything trained so far when the run is interrupted.
     `on_step(done, total, info)` is called after every step. `threads` sets the intra-op thread
-    count for the run (None = the process default).
+    count for the run (None = the process default). `device` (e.g. "cuda" in a training script)
+    trains there (float32; TF32 matrix products on CUDA); the model goes back to where it was afterwards.
     """
-    with torch_threads(threads):
-        return _train(model, corpus, tc, seed, on_step, history, samples, step_offset, sample_prime,
-                      sample_temperature)
+    home = model_device(model)
+    model.to(device or home)
+    try:
+        with torch_threads(threads):
+            return _train(model, corpus, tc, seed, on_step, history, samples, step_offset, sample_prime,
+                          sample_temperature)
+    finally:
+        model.to(home)
 
 
 def _train(model, corpus, tc, seed, on_step, history, samples, step_offset, sample_prime,
@@ -493,6 +513,7 @@ def _train(model, corpus, tc, seed, on_step, history, samples, step_offset, samp
     batcher = StreamBatcher(corpus.train_ids, tc.batch_size, tc.seq_len, gen)
     opt = make_optimizer(model, tc)
     params = [p for p in model.parameters()]
+    dev = model_device(model)
     model.train()
     state = None
     start = time.monotonic()
@@ -511,6 +532,7 @@ def _train(model, corpus, tc, seed, on_step, history, samples, step_offset, samp
         for group in opt.param_groups:
             group["lr"] = lr
         x, y, fresh = batcher.next()  # (B, T), (B, T)
+        x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
         if fresh or not tc.carry_state:
             state = None
         logits, state = model.step(x, state)  # (B, T, V)
@@ -523,7 +545,7 @@ def _train(model, corpus, tc, seed, on_step, history, samples, step_offset, samp
         before = [p.detach().clone() for p in params]
         opt.step()
         with torch.no_grad():
-            update = math.sqrt(sum(float((p - b).pow(2).sum()) for p, b in zip(params, before)))
+            update = float(torch.stack([(p - b).pow(2).sum() for p, b in zip(params, before)]).sum().sqrt())
         loss_v = float(loss.detach())
         if not math.isfinite(loss_v):
             raise ValueError("Training diverged (the loss became NaN/inf). Lower the learning rate or turn "
@@ -585,6 +607,10 @@ def generate(model: CharLM, vocab: Vocab, prime: str = "\n", length: int = 300, 
         raise ValueError(f"The length must be between 1 and {MAX_GENERATE_CHARS} characters.")
     if not 0 <= float(temperature) <= 5:
         raise ValueError("The temperature must be between 0 and 5.")
+    if top_k is not None and (not isinstance(top_k, int) or top_k < 0):
+        raise ValueError(f"top-k must be a whole number >= 0 (0 or None turns it off), not {top_k!r}.")
+    if not isinstance(n_top, int) or n_top < 0:
+        raise ValueError(f"The number of top candidates shown must be a whole number >= 0, not {n_top!r}.")
     idx = vocab.encode(prime, "prime text")
     with torch_threads(1):
         ids, chosen, last = model.generate(idx, length, float(temperature), seed, top_k)

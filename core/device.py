@@ -5,6 +5,7 @@ random choice gets its own `torch.Generator` seeded from the caller's seed.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 
@@ -52,6 +53,20 @@ def check_seed(seed) -> int:
     if not 0 <= value <= MAX_SEED:
         raise ValueError(f"The seed must be between 0 and {MAX_SEED}; got {value}.")
     return value
+
+
+def model_device(model: torch.nn.Module) -> torch.device:
+    """The device a model's parameters live on (CPU for a model without parameters)."""
+    for p in model.parameters():
+        return p.device
+    return torch.device("cpu")
+
+
+def autocast(device) -> "contextlib.AbstractContextManager":
+    """bfloat16 autocast on CUDA (training scripts on a GPU); a no-op everywhere else."""
+    if torch.device(device).type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
 
 
 def make_generator(seed, device: str = "cpu") -> torch.Generator:

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import re
 import time
 import unicodedata
@@ -52,7 +53,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from core.device import check_seed, make_generator
+from core.device import check_seed, make_generator, model_device
 
 PAD, SOS, EOS, UNK = 0, 1, 2, 3
 SPECIALS = ["<pad>", "<sos>", "<eos>", "<unk>"]
@@ -63,6 +64,7 @@ METHODS = ("greedy", "beam", "sample")
 MAX_BEAM = 64  # the page offers 1..10; tests use larger widths for exhaustive search
 MAX_INPUT_CHARS = 500  # longest sentence `translate` accepts
 MAX_UPLOAD_PAIRS = 50_000  # most pairs read from an uploaded file
+MAX_VOCAB = 100_000  # largest vocabulary a config may ask for (the shipped models have a few thousand)
 
 _WORD_RE = re.compile(r"\w+(?:'\w+)*|[^\w\s]")
 _SPACES = {"\u00a0": " ", "\u202f": " ", "\u2009": " ", "\u3000": " "}
@@ -162,6 +164,13 @@ class Seq2SeqConfig:
     max_tgt_len: int = 40  # longest target (tokens) used in training; default decode limit
 
     def __post_init__(self):
+        ints = ("src_vocab_size", "tgt_vocab_size", "emb_dim", "hidden_dim", "num_layers", "max_src_len",
+                "max_tgt_len")
+        not_ints = [name for name in ints if not _whole(getattr(self, name))]
+        if not_ints:
+            raise ValueError(f"Invalid seq2seq config: {', '.join(not_ints)} must be whole numbers.")
+        if not isinstance(self.dropout, (int, float)):
+            raise ValueError("Invalid seq2seq config: dropout must be a number in [0, 1).")
         checks = [
             (self.src_tokenizer in TOKENIZERS and self.tgt_tokenizer in TOKENIZERS,
              f"tokenizers must be one of {TOKENIZERS}"),
@@ -169,6 +178,8 @@ class Seq2SeqConfig:
             (self.attention in ATTENTIONS, f"attention must be one of {ATTENTIONS}, not {self.attention!r}"),
             (self.src_vocab_size > len(SPECIALS) and self.tgt_vocab_size > len(SPECIALS),
              "vocabularies need more than the 4 special tokens"),
+            (self.src_vocab_size <= MAX_VOCAB and self.tgt_vocab_size <= MAX_VOCAB,
+             f"vocabularies may have at most {MAX_VOCAB:,} tokens"),
             (1 <= self.emb_dim <= 1024 and 1 <= self.hidden_dim <= 2048, "emb_dim/hidden_dim out of range"),
             (1 <= self.num_layers <= 4, "num_layers must be 1..4"),
             (0.0 <= self.dropout < 1.0, "dropout must be in [0, 1)"),
@@ -317,6 +328,11 @@ class Seq2Seq(nn.Module):
                     use_gold = torch.rand(gold.shape, generator=generator) < teacher_forcing
                     y = torch.where(use_gold.to(gold.device), gold, pred)
         return total, int((tgt_out != PAD).sum())
+
+
+def _whole(value) -> bool:
+    """An int (numpy ints included), not a float such as 2.5 or NaN."""
+    return isinstance(value, numbers.Integral)
 
 
 @dataclass
@@ -613,9 +629,13 @@ def translate(bundle: Seq2SeqBundle, text: str, method: str = "greedy", beam_wid
         raise ValueError("The length-normalization exponent alpha must be between 0 and 3.")
     seed = check_seed(seed)
     cfg = bundle.config
-    max_len = int(max_len or cfg.max_tgt_len + 10)
-    if not 1 <= max_len <= 200:
-        raise ValueError("The maximum output length must be between 1 and 200 tokens.")
+    if max_len is None or max_len == 0:
+        max_len = cfg.max_tgt_len + 10
+    if not _whole(max_len) or not 1 <= max_len <= 200:
+        raise ValueError(f"The maximum output length must be a whole number between 1 and 200 tokens, not {max_len!r}.")
+    max_len = int(max_len)
+    if method == "beam" and (not _whole(beam_width) or not 1 <= beam_width <= MAX_BEAM):
+        raise ValueError(f"The beam width must be a whole number between 1 and {MAX_BEAM}, not {beam_width!r}.")
     src_tokens, ids, unknown = encode_source(bundle, text)
     model = bundle.model
     with torch.inference_mode():
@@ -794,8 +814,18 @@ class TrainConfig:
     val_pairs: int = 300  # validation pairs used for losses and BLEU after each epoch
 
     def __post_init__(self):
+        if not all(_whole(getattr(self, name)) for name in ("epochs", "batch_size", "val_pairs", "seed")):
+            raise ValueError("Epochs, the batch size, the number of validation pairs and the seed must be "
+                             "whole numbers.")
+        if not all(isinstance(getattr(self, name), (int, float))
+                   for name in ("lr", "lr_decay", "teacher_forcing", "clip", "max_seconds")):
+            raise ValueError("The learning rate, decay, teacher forcing, clipping and time budget must be numbers.")
         if not (1 <= self.epochs <= 500 and 1 <= self.batch_size <= 1024):
             raise ValueError("Epochs must be 1..500 and the batch size 1..1024.")
+        if self.val_pairs < 0:
+            raise ValueError("The number of validation pairs must be 0 or more.")
+        if not self.clip > 0:
+            raise ValueError("The gradient-clipping threshold must be a positive number (e.g. 1.0).")
         if not (0 < self.lr <= 1.0 and 0 < self.lr_decay <= 1.0):
             raise ValueError("The learning rate must be in (0, 1] and the decay in (0, 1].")
         if not 0.0 <= self.teacher_forcing <= 1.0:
@@ -825,8 +855,12 @@ def validation_losses(bundle: Seq2SeqBundle, items, batch_size: int = 128) -> tu
 
 
 def train(bundle: Seq2SeqBundle, train_pairs, val_pairs, tcfg: TrainConfig, on_step=None, on_epoch=None,
-          history: dict | None = None, should_stop: Callable[[], bool] | None = None) -> dict:
+          history: dict | None = None, should_stop: Callable[[], bool] | None = None,
+          device: str | None = None) -> dict:
     """Train `bundle.model` in place; returns `history` (also updated in place as it goes).
+
+    `device` (e.g. "cuda" in a training script) runs the training steps there; validation runs
+    where the model was before, and the model ends up there again.
 
     history = {"steps": [...], "loss": [...], "epochs": [{"epoch", "train_loss", "val_loss_tf",
     "val_loss_free", "val_bleu", "seconds", "steps", "partial"}], "pairs": n, "stopped": reason}.
@@ -844,6 +878,18 @@ def train(bundle: Seq2SeqBundle, train_pairs, val_pairs, tcfg: TrainConfig, on_s
                     and tokenize(p[1], bundle.config.tgt_tokenizer)][: tcfg.val_pairs]
     history["pairs"] = len(items)
     model = bundle.model
+    home = model_device(model)
+    device = torch.device(device) if device else home
+    try:
+        return _train_epochs(bundle, items, val_sel, val_for_bleu, tcfg, on_step, on_epoch, history, should_stop,
+                             device)
+    finally:
+        model.to(home)
+
+
+def _train_epochs(bundle, items, val_sel, val_for_bleu, tcfg, on_step, on_epoch, history, should_stop, device):
+    model = bundle.model
+    home = model_device(model)
     gen = make_generator(tcfg.seed)
     opt = torch.optim.Adam(model.parameters(), lr=tcfg.lr)
     steps_per_epoch = math.ceil(len(items) / tcfg.batch_size)
@@ -853,10 +899,11 @@ def train(bundle: Seq2SeqBundle, train_pairs, val_pairs, tcfg: TrainConfig, on_s
     done = 0
     history["stopped"] = ""
     for epoch in range(1, tcfg.epochs + 1):
+        model.to(device)  # in place: the optimizer keeps the same parameters (its state stays on `device`)
         model.train()
         ep_loss, ep_tokens, partial = 0.0, 0, False
         for b in _batches(items, tcfg.batch_size, gen):
-            src, lengths, tgt_in, tgt_out = make_batch([items[i] for i in b])
+            src, lengths, tgt_in, tgt_out = make_batch([items[i] for i in b], device=device)
             loss_sum, n = model(src, lengths, tgt_in, tgt_out, tcfg.teacher_forcing, generator=gen)
             loss = loss_sum / max(n, 1)
             opt.zero_grad()
@@ -881,6 +928,7 @@ def train(bundle: Seq2SeqBundle, train_pairs, val_pairs, tcfg: TrainConfig, on_s
                 break
         for g in opt.param_groups:
             g["lr"] *= tcfg.lr_decay
+        model.to(home)
         model.eval()
         tf, free = validation_losses(bundle, val_sel) if val_sel else (float("nan"), float("nan"))
         val_bleu = evaluate_bleu(bundle, val_for_bleu)["bleu"] if val_for_bleu else float("nan")

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -53,7 +54,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from core.device import make_generator
+from core.device import autocast, make_generator, model_device
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,13 @@ class TinyGPTConfig:
         return len(self.vocab)
 
     def check(self) -> "TinyGPTConfig":
+        not_ints = [n for n in ("block_size", "n_layer", "n_head", "n_embd") if not _whole(getattr(self, n))]
+        if not_ints:
+            raise ValueError(f"{', '.join(not_ints)} must be whole numbers.")
+        if not isinstance(self.vocab, str):
+            raise ValueError("The vocabulary must be a string of distinct characters.")
+        if not isinstance(self.dropout, (int, float)):
+            raise ValueError(f"Dropout must be a number in [0, 1), not {self.dropout!r}.")
         if len(self.vocab) < 2:
             raise ValueError("The training text needs at least 2 distinct characters.")
         if len(set(self.vocab)) != len(self.vocab):
@@ -90,6 +98,11 @@ class TinyGPTConfig:
     def from_dict(cls, data: dict) -> "TinyGPTConfig":
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names}).check()
+
+
+def _whole(value) -> bool:
+    """An int (numpy ints included), not a float such as 2.5 or NaN."""
+    return isinstance(value, numbers.Integral)
 
 
 def vocab_of(text: str) -> str:
@@ -233,8 +246,8 @@ def decode(model_or_config, ids) -> str:
 # training
 # ---------------------------------------------------------------------------------------------
 def _batch(data: torch.Tensor, block: int, batch_size: int, gen: torch.Generator):
-    ix = torch.randint(len(data) - block - 1, (batch_size,), generator=gen)  # (B,)
-    offs = torch.arange(block)  # (T,)
+    ix = torch.randint(len(data) - block - 1, (batch_size,), generator=gen).to(data.device)  # (B,)
+    offs = torch.arange(block, device=data.device)  # (T,)
     x = data[ix[:, None] + offs]  # (B, T)
     y = data[ix[:, None] + offs + 1]  # (B, T)
     return x, y
@@ -249,7 +262,7 @@ def evaluate(model: TinyGPT, text: str, max_chars: int | None = None, batch_size
     """
     if max_chars:
         text = text[:max_chars]
-    ids = torch.tensor(encode(model, text), dtype=torch.long)
+    ids = torch.tensor(encode(model, text), dtype=torch.long, device=model_device(model))
     block = model.config.block_size
     if len(ids) < 2:
         raise ValueError("The evaluation text needs at least 2 characters.")
@@ -263,8 +276,8 @@ def evaluate(model: TinyGPT, text: str, max_chars: int | None = None, batch_size
         windows.append((n_win * block, rest))
     full = [s for s, n in windows if n == block]
     for i in range(0, len(full), batch_size):
-        starts = torch.tensor(full[i:i + batch_size])
-        offs = torch.arange(block)
+        starts = torch.tensor(full[i:i + batch_size], device=ids.device)
+        offs = torch.arange(block, device=ids.device)
         x = ids[starts[:, None] + offs]  # (B, T)
         y = ids[starts[:, None] + offs + 1]  # (B, T)
         _, loss = model(x, y)
@@ -285,8 +298,11 @@ def train(model: TinyGPT, train_text: str, val_text: str | None = None, steps: i
           batch_size: int = 32, lr: float = 1e-3, min_lr: float | None = None, warmup: int = 50,
           weight_decay: float = 0.1, grad_clip: float = 1.0, seed: int = 0, eval_every: int = 100,
           eval_chars: int = 20_000, max_seconds: float | None = None,
-          on_step: Callable | None = None, history: list | None = None) -> list[dict]:
+          on_step: Callable | None = None, history: list | None = None, device: str | None = None) -> list[dict]:
     """Train in place with AdamW (warm-up, cosine decay to min_lr). Returns `history`.
+
+    `device` (e.g. "cuda" in a training script) trains there with bfloat16 autocast on CUDA; the
+    model is moved back to where it was when training ends or is interrupted.
 
     `history` (a list, appended in place) gets one dict per logged step:
     ``{"step", "loss", "val_loss" (None between evaluations), "elapsed_s"}``.
@@ -299,13 +315,26 @@ def train(model: TinyGPT, train_text: str, val_text: str | None = None, steps: i
     if not (0 < lr < 1):
         raise ValueError(f"Learning rate must be between 0 and 1, not {lr}.")
     block = model.config.block_size
-    data = torch.tensor(encode(model, train_text), dtype=torch.long)
+    home = model_device(model)
+    device = torch.device(device) if device else home
+    data = torch.tensor(encode(model, train_text), dtype=torch.long, device=device)
     if len(data) < block + 2:
         raise ValueError(f"The training text has {len(data)} characters; it needs more than the context "
                          f"length ({block}). Upload a longer text or shorten the context.")
     if val_text is not None and len(val_text) < 2:
         val_text = None
     history = [] if history is None else history
+    model.to(device)
+    try:
+        return _train_loop(model, data, val_text, steps, batch_size, lr, min_lr, warmup, weight_decay, grad_clip,
+                           seed, eval_every, eval_chars, max_seconds, on_step, history)
+    finally:
+        model.to(home)
+
+
+def _train_loop(model, data, val_text, steps, batch_size, lr, min_lr, warmup, weight_decay, grad_clip,
+                seed, eval_every, eval_chars, max_seconds, on_step, history) -> list[dict]:
+    block = model.config.block_size
     min_lr = lr / 10 if min_lr is None else min_lr
     gen = make_generator(seed)
     decay = [p for p in model.parameters() if p.dim() >= 2]
@@ -327,8 +356,9 @@ def train(model: TinyGPT, train_text: str, val_text: str | None = None, steps: i
             cur = min_lr + 0.5 * (lr - min_lr) * (1 + math.cos(math.pi * frac))
         for g in opt.param_groups:
             g["lr"] = cur
-        x, y = _batch(data, block, batch_size, gen)
-        _, loss = model(x, y)
+        x, y = _batch(data, block, batch_size, gen)  # (B, T), (B, T)
+        with autocast(data.device):
+            _, loss = model(x, y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if grad_clip:
@@ -367,8 +397,8 @@ def generate_stream(model: TinyGPT, prompt: str, max_new_tokens: int = 200, temp
     """
     from core import sampling
 
-    if not 1 <= max_new_tokens <= 5000:
-        raise ValueError(f"Characters to generate must be between 1 and 5000, not {max_new_tokens}.")
+    if not _whole(max_new_tokens) or not 1 <= max_new_tokens <= 5000:
+        raise ValueError(f"Characters to generate must be a whole number between 1 and 5000, not {max_new_tokens!r}.")
     ids = encode(model, prompt)
     if not ids:  # no prompt: start from a newline (or the first character of the vocabulary)
         ids = [model.config.vocab.index("\n") if "\n" in model.config.vocab else 0]
@@ -376,9 +406,9 @@ def generate_stream(model: TinyGPT, prompt: str, max_new_tokens: int = 200, temp
     model.eval()
     block = model.config.block_size
     for _ in range(max_new_tokens):
-        x = torch.tensor([ids[-block:]], dtype=torch.long)  # (1, T)
+        x = torch.tensor([ids[-block:]], dtype=torch.long, device=model_device(model))  # (1, T)
         logits, _ = model(x)
-        step = sampling.process(logits[0, -1].float(), temperature=temperature, top_k=top_k, top_p=top_p)
+        step = sampling.process(logits[0, -1].float().cpu(), temperature=temperature, top_k=top_k, top_p=top_p)
         nxt = sampling.sample(step, gen)
         ids.append(nxt)
         yield {"token": model.config.vocab[nxt], "id": nxt, "prob": float(step.probs[nxt]),
@@ -406,7 +436,7 @@ def attention_maps(model: TinyGPT, text: str) -> tuple[list[str], list[np.ndarra
         raise ValueError("The text is empty. Type a few characters first.")
     ids = encode(model, text)[-model.config.block_size:]
     model.eval()
-    x = torch.tensor([ids], dtype=torch.long)  # (1, T)
+    x = torch.tensor([ids], dtype=torch.long, device=model_device(model))  # (1, T)
     _, _, maps = model(x, return_weights=True)
     tokens = [model.config.vocab[i] for i in ids]
     return tokens, [m[0].float().cpu().numpy() for m in maps]  # each (H, T, T)

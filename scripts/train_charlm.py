@@ -40,6 +40,12 @@ def _cmd_args() -> str:
     return " ".join(out)
 
 
+def _where(args) -> str:
+    if args.device.startswith("cuda"):
+        return f"one GPU ({torch.cuda.get_device_name(0)}, float32 with TF32 matrix products)"
+    return f"a shared 2-core CPU ({args.threads} torch thread(s), nice 10)"
+
+
 def card(args, cfg, tc, corpus, steps, seconds, val_fp32, val_fp16, size_mb, final, samples) -> str:
     status = "final" if final else f"INTERMEDIATE (training still running at step {steps})"
     sample = samples[-1][1] if samples else ""
@@ -66,8 +72,8 @@ generate text before anyone trains. Produced by `scripts/train_charlm.py` ({stat
 - Truncated BPTT: batch {tc.batch_size} contiguous streams × {tc.seq_len} characters, hidden state carried
   across consecutive chunks.
 - {steps:,} steps ({steps * tc.batch_size * tc.seq_len / 1e6:.1f} M characters, about
-  {steps * tc.batch_size * tc.seq_len / max(1, corpus.train_ids.numel()):.1f} epochs) in {seconds / 60:.1f} minutes on a
-  shared 2-core CPU ({args.threads} torch thread(s), nice 10), seed {args.seed}.
+  {steps * tc.batch_size * tc.seq_len / max(1, corpus.train_ids.numel()):.1f} epochs) in {seconds / 60:.1f} minutes on
+  {_where(args)}, seed {args.seed}.
 - Command: `python scripts/train_charlm.py {_cmd_args()}`
 
 ## Measured quality (held-out validation, whole last 10% of Tiny Shakespeare)
@@ -101,6 +107,7 @@ def main() -> None:
     p.add_argument("--eval-every", type=int, default=250)
     p.add_argument("--save-every", type=int, default=500)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--device", default="cpu", help="cpu or cuda (a GPU trains in minutes what takes a CPU hours)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=str(OUT))
     args = p.parse_args()
@@ -116,18 +123,34 @@ def main() -> None:
     t0 = time.monotonic()
     out = Path(args.out)
 
+    best: dict = {"val": float("inf")}
+
     def save(steps, seconds, final, samples):
+        """Evaluate on the whole validation text; write the checkpoint only if it is the best so far."""
         val32 = charlm.evaluate(model, corpus.val_ids)
-        charlm.save_checkpoint(model, corpus.vocab, out, info={"steps": steps, "corpus": "tinyshakespeare"})
-        loaded = charlm.load_checkpoint(out).model
-        val16 = charlm.evaluate(loaded, corpus.val_ids)
-        size = (out / "model.safetensors").stat().st_size / 1e6
-        info = {"steps": steps, "train_minutes": round(seconds / 60, 1), "val_loss": round(val16, 4),
-                "val_loss_fp32": round(val32, 4), "corpus": "tinyshakespeare", "final": final}
-        charlm.save_checkpoint(model, corpus.vocab, out, info=info,
-                               card=card(args, cfg, tc, corpus, steps, seconds, val32, val16, size, final, samples))
-        print(f"saved step {steps}: val fp32 {val32:.4f} fp16 {val16:.4f} ({size:.1f} MB)", flush=True)
         model.train()
+        print(f"step {steps}: full validation {val32:.4f}" + ("" if val32 < best["val"] else " (not better)"),
+              flush=True)
+        if val32 < best["val"]:
+            charlm.save_checkpoint(model, corpus.vocab, out, info={"steps": steps, "corpus": "tinyshakespeare"})
+            loaded = charlm.load_checkpoint(out).model.to(args.device)
+            val16 = charlm.evaluate(loaded, corpus.val_ids)
+            best.update(val=val32, val16=val16, steps=steps, seconds=seconds, samples=list(samples))
+            write_card(final)
+        elif final:
+            write_card(True)  # the best checkpoint stays; its card now says the run is over
+
+    def write_card(final):
+        size = (out / "model.safetensors").stat().st_size / 1e6
+        info = {"steps": best["steps"], "train_minutes": round(best["seconds"] / 60, 1),
+                "val_loss": round(best["val16"], 4), "val_loss_fp32": round(best["val"], 4),
+                "corpus": "tinyshakespeare", "final": final}
+        text = card(args, cfg, tc, corpus, best["steps"], best["seconds"], best["val"], best["val16"], size, final,
+                    best["samples"])
+        loaded = charlm.load_checkpoint(out)
+        charlm.save_checkpoint(loaded.model, corpus.vocab, out, info=info, card=text)
+        print(f"saved step {best['steps']}: val fp32 {best['val']:.4f} fp16 {best['val16']:.4f} ({size:.1f} MB)",
+              flush=True)
 
     samples: list = []
     history: list = []
@@ -140,7 +163,9 @@ def main() -> None:
         if done % args.save_every == 0:
             save(done, history[-1]["time_s"], False, samples)
 
-    res = charlm.train(model, corpus, tc, seed=args.seed, on_step=on_step, history=history, samples=samples)
+    model.to(args.device)  # train there; evaluations and checkpoints follow the model
+    res = charlm.train(model, corpus, tc, seed=args.seed, on_step=on_step, history=history, samples=samples,
+                       device=args.device)
     print(f"done: {res.steps} steps, {res.seconds:.0f}s, stopped by {res.stopped_by}", flush=True)
     save(res.steps, res.seconds, True, samples)
 

@@ -51,6 +51,7 @@ def main(argv=None) -> None:
     ap.add_argument("--alpha", type=float, default=0.7)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--device", default="cpu", help="where the training steps run: cpu or cuda (validation: cpu)")
     ap.add_argument("--eval-pairs", type=int, default=0, help="evaluate on the first N validation pairs (0: all)")
     ap.add_argument("--init", default="", help="continue training this checkpoint (its config and vocab are kept)")
     ap.add_argument("--out", required=True)
@@ -94,7 +95,7 @@ def main(argv=None) -> None:
               f"free {rec['val_loss_free']:.3f} BLEU(300) {rec['val_bleu']:.2f} [{rec['seconds']:.0f}s]", flush=True)
 
     t0 = time.monotonic()
-    hist = S.train(bundle, train_pairs, val_pairs, tcfg, on_step=on_step, on_epoch=on_epoch)
+    hist = S.train(bundle, train_pairs, val_pairs, tcfg, on_step=on_step, on_epoch=on_epoch, device=args.device)
     train_s = time.monotonic() - t0
     for e in hist["epochs"]:  # number epochs, steps and seconds across continued runs
         e["epoch"] += len(prev["epochs"])
@@ -139,11 +140,12 @@ def main(argv=None) -> None:
                      f"{e['val_loss_free']:.3f} | {e['val_bleu']:.2f} |" for e in hist["epochs"])
     brows = "\n".join(f"| {b['bucket']} | {b['pairs']} | {b['bleu']:.2f} |" for b in buckets)
     exrows = "\n".join(f"| {e['en']} | {e['greedy']} | {e['beam']} |" for e in examples)
+    where = "training steps on a GPU" if args.device.startswith("cuda") else f"{args.threads} CPU thread(s)"
     card = f"""# seq2seq English→{LANG_NAMES[args.lang]}, {att}
 
 A small {cfg.cell.upper()} encoder–decoder (bidirectional encoder, {cfg.hidden_dim}-d states,
 {cfg.emb_dim}-d embeddings, {metrics['parameters']:,} parameters) with {att}, trained from scratch
-in this repo by `scripts/train_seq2seq.py` on one CPU thread. Weights are stored as float16
+in this repo by `scripts/train_seq2seq.py` ({where}). Weights are stored as float16
 (loaded back as float32).
 
 - **Data**: {metrics['data']}. Tatoeba sentences, CC-BY 2.0 FR (attribution per pair in
@@ -158,7 +160,7 @@ in this repo by `scripts/train_seq2seq.py` on one CPU thread. Weights are stored
 - **Quality** on all {metrics['val_pairs']} validation pairs, {unit} BLEU-4 (sacrebleu, tokenize=none on
   our tokens): **greedy {greedy['bleu']:.2f}**, **beam {args.beam} (α={args.alpha}) {beam['bleu']:.2f}**.
   Speed: {metrics['greedy_sents_per_s']} sentences/s greedy (batched), {metrics['beam_sents_per_s']} beam
-  (one by one), on a shared 2-core CPU.
+  (one by one), on {"the GPU machine's CPU" if args.device.startswith("cuda") else "a shared 2-core CPU"}.
 - **Commands** (run in this order; `--init` continues training a checkpoint):
 {chr(10).join('  - `' + c + '`' for c in metrics['commands'])}
 

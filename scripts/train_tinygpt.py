@@ -37,11 +37,12 @@ A small decoder-only transformer trained from scratch in this repo by
 - **Training**: AdamW (betas 0.9/0.99, weight decay 0.1), lr {lr} with {warmup} warm-up steps and
   cosine decay to lr/10, batch {batch_size} x {block_size} characters, dropout {dropout}, gradient
   clipping 1.0, seed {seed}; {steps_done} steps ({tokens:,} characters seen) in {minutes:.1f} min on
-  {threads} CPU thread(s) (`nice -n 10`, on a 2-core machine shared with other jobs).
+  {where}.
 - **Quality**: validation loss on the full held-out 10% = **{val_loss:.3f} nats/char**
   ({bpc:.3f} bits/char); final training-batch loss {train_loss:.3f}. Best checkpoint kept by
-  validation loss on the first 20k held-out characters (step {best_step}).
+  validation loss on {eval_on} (step {best_step}).
   Re-measure with `python benchmarks/tinygpt.py --text <held-out text>`.
+- **Command**: `{command}`
 - **Sample** (seed 0, temperature 0.8, prompt "ROMEO:"):
 
 ```
@@ -67,7 +68,10 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=100)
     ap.add_argument("--max-minutes", type=float, default=45.0, help="time budget; the lr schedule fits into it")
     ap.add_argument("--eval-every", type=int, default=250)
+    ap.add_argument("--eval-chars", type=int, default=20_000,
+                    help="held-out characters for the periodic evaluation that picks the best step (0: all)")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (bfloat16 autocast on a GPU)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--init", default="", help="continue from this checkpoint folder (its config wins)")
     ap.add_argument("--steps-before", type=int, default=0, help="steps already done by --init (for the card)")
@@ -97,17 +101,19 @@ def main() -> None:
             print(f"step {done}/{total} loss {info.get('loss', float('nan')):.3f} "
                   f"{time.time() - t0:.0f}s", flush=True)
         if "val_loss" in info:
-            print(f"  val_loss(20k) {info['val_loss']:.4f}", flush=True)
+            print(f"  step {done} val_loss({args.eval_chars or 'all'}) {info['val_loss']:.4f}", flush=True)
             if info["val_loss"] < best["val"]:
                 best.update(val=info["val_loss"], step=done)
                 tinygpt.save_checkpoint(model, out)
 
     tinygpt.train(model, train_text, val_text, steps=args.steps, batch_size=args.batch, lr=args.lr,
                   warmup=args.warmup, seed=args.seed, eval_every=args.eval_every,
-                  max_seconds=args.max_minutes * 60, on_step=on_step, history=history)
+                  eval_chars=args.eval_chars or None, max_seconds=args.max_minutes * 60, on_step=on_step, history=history, device=args.device)
     minutes = (time.time() - t0) / 60 + args.minutes_before
+    where = (f"one GPU ({torch.cuda.get_device_name(0)}, bfloat16 autocast)" if args.device.startswith("cuda")
+             else f"{args.threads} CPU thread(s) (`nice -n 10`, on a 2-core machine shared with other jobs)")
     steps_done = history[-1]["step"] + args.steps_before
-    model = tinygpt.load_checkpoint(out)  # the best one
+    model = tinygpt.load_checkpoint(out).to(args.device)  # the best one, as stored (float16 weights)
     val_loss = tinygpt.evaluate(model, val_text)
     sample = "ROMEO:" + tinygpt.generate(model, "ROMEO:", 300, temperature=0.8, seed=0)
     card = CARD.format(n_layer=cfg.n_layer, n_head=cfg.n_head, n_embd=cfg.n_embd, block_size=cfg.block_size,
@@ -116,7 +122,9 @@ def main() -> None:
                        dropout=cfg.dropout, seed=args.seed, steps_done=steps_done,
                        tokens=steps_done * args.batch * cfg.block_size, minutes=minutes, threads=args.threads,
                        val_loss=val_loss, bpc=val_loss / 0.6931471805599453, train_loss=history[-1]["loss"],
-                       best_step=best["step"], sample=sample.replace("```", "'''"))
+                       best_step=best["step"], sample=sample.replace("```", "'''"), where=where,
+                       eval_on=f"the first {args.eval_chars:,} held-out characters" if args.eval_chars else "all of it",
+                       command="python scripts/train_tinygpt.py " + " ".join(sys.argv[1:]))
     tinygpt.save_checkpoint(model, out, card=card)
     print(f"saved {out}; val_loss={val_loss:.4f} nats/char after {steps_done} steps, {minutes:.1f} min")
 
