@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import random
 import socket
 import statistics
 import subprocess
@@ -33,23 +34,40 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ["", "word_vectors", "rnn_text", "seq2seq", "attention", "bert", "gpt"]
 # page -> ({widget_key: value}, button_key or None): the page's main non-training interaction.
-INTERACTIONS: dict[str, tuple[dict, str | None]] = {}
+# Pages that compute as soon as an input changes (analogy, translation, attention, fill-mask) get a
+# new input; the RNN and GPT pages get their Generate button (short outputs, as a curious user would).
+INTERACTIONS: dict[str, tuple[dict, str | None]] = {
+    "word_vectors": ({"wv_a": "paris", "wv_b": "france", "wv_c": "tokyo"}, None),
+    "rnn_text": ({"rnn_length": 200}, "rnn_generate"),
+    "seq2seq": ({"seq2seq_text": "where is the station ?"}, None),
+    "attention": ({"att_sentence": "the cat sat on the warm mat"}, None),
+    "bert": ({"bert_text": "the capital of france is [MASK] ."}, None),
+    "gpt": ({"gpt_max_new": 16}, "gpt_generate"),
+}
 
 
-def _walk_widgets(element) -> tuple[str, object] | None:
+def _walk_widgets(element) -> tuple[str, str] | None:
+    """(widget id, element type) of a widget element, or None for other elements."""
     kind = element.WhichOneof("type")
     if kind is None:
         return None
     sub = getattr(element, kind)
     wid = getattr(sub, "id", "")
-    return (wid, sub) if wid else None
+    return (wid, kind) if wid else None
 
 
 class Session:
-    def __init__(self, url: str, stats: dict):
+    def __init__(self, url: str, stats: dict, think_s: float = 0.0, seed: int = 0):
         self.ws_url = url.replace("http", "ws", 1) + "/_stcore/stream"
         self.stats = stats
         self.widgets: dict[str, str] = {}  # user key -> widget id (from the last run)
+        self.kinds: dict[str, str] = {}  # widget id -> element type ("slider", "text_input", ...)
+        self.think_s = think_s  # mean pause between requests (a person reading the page)
+        self.rng = random.Random(seed)
+
+    async def think(self) -> None:
+        if self.think_s > 0:
+            await asyncio.sleep(self.rng.uniform(0.5, 1.5) * self.think_s)
 
     async def request(self, ws, page: str, widget_values: dict | None = None, button: str | None = None,
                       label: str = "load") -> None:
@@ -63,7 +81,9 @@ class Session:
                 return
             state = msg.rerun_script.widget_states.widgets.add()
             state.id = wid
-            if isinstance(value, bool):
+            if self.kinds.get(wid) == "slider":  # sliders send [value] (or [lo, hi] for a range)
+                state.double_array_value.data.extend(value if isinstance(value, (list, tuple)) else [value])
+            elif isinstance(value, bool):
                 state.bool_value = value
             elif isinstance(value, int):
                 state.int_value = value
@@ -95,13 +115,15 @@ class Session:
                     self.stats["errors"].append(f"/{page} {label}: error {el.alert.body[:120]}")
                 found = _walk_widgets(el)
                 if found:
-                    wid = found[0]
+                    wid, wkind = found
                     self.widgets[wid.rsplit("-", 1)[-1] if wid.startswith("$$ID-") else wid] = wid
+                    self.kinds[wid] = wkind
             elif kind == "page_not_found":
                 self.stats["errors"].append(f"/{page}: page not found")
             elif kind == "script_finished":
                 break
         self.stats["latency_ms"].append((label, (time.perf_counter() - start) * 1000))
+        self.stats.setdefault("by_page", {}).setdefault(f"/{page} {label}", []).append(self.stats["latency_ms"][-1][1])
 
     async def run(self, deadline: float, offset: int) -> None:
         try:
@@ -112,9 +134,11 @@ class Session:
                         if time.monotonic() >= deadline:
                             break
                         await self.request(ws, page, label="load")
+                        await self.think()
                         if page in INTERACTIONS and time.monotonic() < deadline:
                             values, button = INTERACTIONS[page]
                             await self.request(ws, page, values, button, label="interact")
+                            await self.think()
         except Exception as exc:  # noqa: BLE001 - a dropped session is an error to report
             self.stats["errors"].append(f"session: {type(exc).__name__}: {exc}")
 
@@ -148,9 +172,9 @@ def _rss_sampler(pid: int, peak: list, stop: threading.Event) -> None:
         stop.wait(0.25)
 
 
-async def _drive(url: str, sessions: int, seconds: float, stats: dict) -> None:
+async def _drive(url: str, sessions: int, seconds: float, stats: dict, think_s: float) -> None:
     deadline = time.monotonic() + seconds
-    await asyncio.gather(*(Session(url, stats).run(deadline, i) for i in range(sessions)))
+    await asyncio.gather(*(Session(url, stats, think_s, seed=i).run(deadline, i) for i in range(sessions)))
 
 
 def main() -> None:
@@ -159,6 +183,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--url", help="drive a server that is already running (RSS is then not measured)")
     ap.add_argument("--warmup", action="store_true", help="visit every page once before timing (loads models)")
+    ap.add_argument("--think", type=float, default=1.0,
+                    help="mean seconds a session pauses after each answer, like a person reading (0: none)")
     args = ap.parse_args()
 
     proc = None
@@ -181,7 +207,7 @@ def main() -> None:
             asyncio.run(_warm(url, warm))
             print(f"warm-up: every page once in {time.perf_counter() - t0:.1f} s, errors {len(warm['errors'])}")
         stats = {"latency_ms": [], "errors": []}
-        asyncio.run(_drive(url, args.sessions, args.seconds, stats))
+        asyncio.run(_drive(url, args.sessions, args.seconds, stats, args.think))
     finally:
         stop.set()
         if proc is not None:
@@ -199,6 +225,9 @@ def main() -> None:
         values.sort()
         print(f"{label:9s} n={len(values):5d} p50={statistics.median(values):7.0f} ms "
               f"p95={values[int(0.95 * (len(values) - 1))]:7.0f} ms max={values[-1]:7.0f} ms")
+    for name, values in sorted(stats.get("by_page", {}).items()):
+        values.sort()
+        print(f"  {name:24s} n={len(values):4d} p50={statistics.median(values):7.0f} ms max={values[-1]:7.0f} ms")
     for err in stats["errors"][:20]:
         print("error:", err)
     all_ms = sorted(ms for _, ms in lat) or [0.0]
@@ -206,7 +235,7 @@ def main() -> None:
     p95 = all_ms[int(0.95 * (len(all_ms) - 1))]
     print(f"requests={len(lat)} load average {os.getloadavg()[0]:.2f}")
     print(f"load: sessions={args.sessions} errors={len(stats['errors'])} p50_ms={p50:.0f} p95_ms={p95:.0f} "
-          f"peak_rss_mb={peak[0] / 2**20:.0f}")
+          f"peak_rss_mb={peak[0] / 2**20:.0f} think_s={args.think:g} requests={len(lat)}")
 
 
 async def _warm(url: str, stats: dict) -> None:
