@@ -66,6 +66,20 @@ def server():
     log.close()
 
 
+def _wait_until_idle(page, timeout_s: float = 240) -> None:
+    """Wait until the script run is over: no "Running…" status and no skeleton placeholders, seen
+    on three checks in a row (a run can start a moment after the title shows)."""
+    busy = ("() => !!document.querySelector('[data-testid=\"stStatusWidget\"], [data-testid=\"stSkeleton\"], "
+            "[data-testid=\"stSpinner\"]')")
+    deadline = time.monotonic() + timeout_s
+    quiet = 0
+    while quiet < 3:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{page.url}: still running after {timeout_s:.0f} s")
+        quiet = 0 if page.evaluate(busy) else quiet + 1
+        page.wait_for_timeout(500)
+
+
 def test_every_page_renders_in_chromium(server):
     if not os.path.exists(CHROMIUM):
         pytest.fail("Chromium is missing: run `bash scripts/ensure_chromium.sh` (make test does).")
@@ -79,9 +93,7 @@ def test_every_page_renders_in_chromium(server):
         for path, title in PAGES.items():
             page.goto(f"{server}/{path}", timeout=120_000)
             page.get_by_role("heading", name=title).first.wait_for(timeout=180_000)
-            # let the first render settle (models load, spinners finish)
-            page.wait_for_function(
-                "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=240_000)
+            _wait_until_idle(page)
             page.screenshot(path=str(SHOTS / f"{path or 'home'}.png"), full_page=True)
             if page.locator('[data-testid="stException"]').count():
                 problems.append(f"/{path}: exception box")
