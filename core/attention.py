@@ -37,6 +37,7 @@ MAX_D_MODEL = 64
 MAX_HEADS = 8
 MAX_PE_POSITIONS = 512
 MAX_PE_DIM = 512
+MAX_ABS_VALUE = 1e6  # largest |entry| of a user-typed Q, K or V (larger ones overflow the scores)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -198,6 +199,9 @@ def attention_steps(q, k, v, mask=None, scale: bool = True) -> AttentionSteps:
             raise ValueError(f"{name} is empty.")
         if not np.all(np.isfinite(a)):
             raise ValueError(f"{name} contains a missing or infinite number; fill in every cell with a number.")
+        if np.abs(a).max() > MAX_ABS_VALUE:
+            raise ValueError(f"{name} has a number larger than {MAX_ABS_VALUE:,.0f} in size, where the scores would "
+                             "overflow; use smaller numbers.")
     d_k = q.shape[1]
     factor = 1.0 / math.sqrt(d_k) if scale else 1.0
     scores = q @ k.T  # (T_q, T_k)
@@ -211,6 +215,8 @@ def attention_steps(q, k, v, mask=None, scale: bool = True) -> AttentionSteps:
         add = add.astype(np.float64)
         if add.shape != scores.shape:
             raise ValueError(f"The mask has shape {add.shape} but the scores are {scores.shape}.")
+        if np.any(np.isnan(add)) or np.any(add == np.inf):
+            raise ValueError("The mask may hold finite numbers (0 = visible) and -inf (hidden), not NaN or +inf.")
     masked = scaled + add  # (T_q, T_k)
     weights = softmax(masked, axis=-1)  # (T_q, T_k)
     output = weights @ v  # (T_q, d_v)
@@ -429,7 +435,9 @@ def model_attention(bundle, text: str, text_pair: str | None = None, max_tokens:
                              "Clear the second sentence or pick MiniLM.")
         text_pair = check_text(text_pair, "second sentence", max_chars=20_000)
     model_max = int((bundle.info or {}).get("max_len") or 512)
-    cap = max(2, min(int(max_tokens), model_max))
+    # a pair needs room for [CLS] A [SEP] B [SEP] with at least one piece of each sentence
+    smallest = 2 if text_pair is None else 5
+    cap = max(smallest, min(_check_dim(max_tokens, "The token limit", 1, 1_000_000), model_max))
     full = tok(text, text_pair, add_special_tokens=True)["input_ids"]
     n_full = len(full)
     enc = tok(text, text_pair, return_tensors="pt", truncation=True if text_pair is None else "longest_first",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ MAX_MASKS = 5  # masks per sentence the page accepts
 MAX_TOKENS = 128  # tokens per input sentence (incl. special tokens)
 MAX_TOP_K = 20  # predictions shown per mask
 MAX_SENTENCES = 12  # contextual-vector sentences
+MAX_DRAWS = 5000  # corruptions sampled by corruption_rates
 
 
 # ---------------------------------------------------------------------------------------------
@@ -183,6 +185,11 @@ def load_minilm_mlm(ref: str) -> LoadedModel:
 # ---------------------------------------------------------------------------------------------
 # fill-mask
 # ---------------------------------------------------------------------------------------------
+def _as_int(value):
+    """A whole float (5.0, as JSON or a float widget may give) as an int; anything else unchanged."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 def _device(model) -> torch.device:
     return next(model.parameters()).device
 
@@ -248,8 +255,10 @@ def fill_mask(bundle: LoadedModel, text: str, top_k: int = 5, mode: str = "indep
     """
     if mode not in {"independent", "left_to_right"}:
         raise ValueError("mode must be 'independent' or 'left_to_right'.")
-    if not 1 <= int(top_k) <= MAX_TOP_K:
-        raise ValueError(f"top-k must be between 1 and {MAX_TOP_K}.")
+    top_k = _as_int(top_k)
+    if not isinstance(top_k, numbers.Integral) or not 1 <= top_k <= MAX_TOP_K:
+        raise ValueError(f"top-k must be a whole number between 1 and {MAX_TOP_K}, not {top_k!r}.")
+    top_k = int(top_k)
     tok, model = bundle.tokenizer, bundle.model
     prep = prepare_masked(tok, text, max_masks=max_masks, max_tokens=max_tokens)
     ids, positions = list(prep["input_ids"]), prep["positions"]
@@ -368,6 +377,9 @@ def corruption_rates(tokenizer, text: str, seed: int, mask_prob: float = 0.15, d
     from core.textio import check_text
 
     text = check_text(text, "sentence", max_chars=2000)
+    draws = _as_int(draws)
+    if not isinstance(draws, numbers.Integral) or not 1 <= draws <= MAX_DRAWS:
+        raise ValueError(f"The number of draws must be a whole number between 1 and {MAX_DRAWS}, not {draws!r}.")
     ids = tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"]
     if len(ids) > max_tokens:
         raise ValueError(f"Your sentence is {len(ids)} tokens long; the limit is {max_tokens}. Shorten it.")

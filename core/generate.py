@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import copy
 import math
+import numbers
 import threading
 import time
 from dataclasses import dataclass, field
@@ -33,12 +34,15 @@ from typing import Callable, Iterator
 import torch
 
 from core import sampling
-from core.device import make_generator
+from core.device import check_seed, make_generator
 
 MODES = ("greedy", "sample", "beam")
 PRECISIONS = ("fast", "exact")
 MAX_NEW_TOKENS = 512  # per call
 MAX_PROMPT_CHARS = 4000
+# Per-run cap on prompt tokens (the start of a longer prompt is cut off, with a notice). 4000 characters of
+# emoji or CJK are ~10k byte-level tokens: filling SmolLM2's 8k window took minutes and gigabytes on a CPU.
+MAX_PROMPT_TOKENS = 1024
 TOP_N = 10  # candidates recorded per step
 
 
@@ -59,17 +63,26 @@ class GenConfig:
     def check(self) -> "GenConfig":
         if self.mode not in MODES:
             raise ValueError(f"Decoding mode must be one of {MODES}, not {self.mode!r}.")
-        if not 1 <= self.max_new_tokens <= MAX_NEW_TOKENS:
-            raise ValueError(f"New tokens must be between 1 and {MAX_NEW_TOKENS}, not {self.max_new_tokens}.")
+        if not _whole(self.max_new_tokens) or not 1 <= self.max_new_tokens <= MAX_NEW_TOKENS:
+            raise ValueError(f"New tokens must be a whole number between 1 and {MAX_NEW_TOKENS}, "
+                             f"not {self.max_new_tokens!r}.")
+        if not _whole(self.top_n) or self.top_n < 0:
+            raise ValueError(f"The candidates recorded per step must be a whole number >= 0, not {self.top_n!r}.")
+        check_seed(self.seed)
         if self.mode == "sample":
             sampling.check_params(self.temperature, self.top_k, self.top_p, self.repetition_penalty)
         else:
             sampling.check_params(1.0, 0, 1.0, self.repetition_penalty)
-        if self.mode == "beam" and not 1 <= self.num_beams <= 8:
-            raise ValueError(f"Beam width must be between 1 and 8, not {self.num_beams}.")
-        if not 0 <= self.length_penalty <= 3:
+        if self.mode == "beam" and (not _whole(self.num_beams) or not 1 <= self.num_beams <= 8):
+            raise ValueError(f"Beam width must be a whole number between 1 and 8, not {self.num_beams!r}.")
+        if not (isinstance(self.length_penalty, (int, float)) and 0 <= self.length_penalty <= 3):
             raise ValueError(f"The length penalty must be between 0 and 3, not {self.length_penalty}.")
         return self
+
+
+def _whole(value) -> bool:
+    """An int (numpy ints included), not a float such as 2.5 or NaN."""
+    return isinstance(value, numbers.Integral)
 
 
 @dataclass
@@ -118,6 +131,10 @@ def encode_prompt(tokenizer, prompt: str, model=None, max_new_tokens: int = 0, c
         raise ValueError("The prompt is empty. Type a few words for the model to continue.")
     if len(prompt) > MAX_PROMPT_CHARS:
         raise ValueError(f"The prompt is {len(prompt)} characters; the limit is {MAX_PROMPT_CHARS}. Shorten it.")
+    if not _whole(max_new_tokens) or max_new_tokens < 0:
+        raise ValueError(f"New tokens must be a whole number >= 0, not {max_new_tokens!r}.")
+    if max_prompt_tokens is not None and (not _whole(max_prompt_tokens) or max_prompt_tokens < 1):
+        raise ValueError(f"The prompt token limit must be a whole number >= 1, not {max_prompt_tokens!r}.")
     if chat:
         if not getattr(tokenizer, "chat_template", None):
             raise ValueError("This model has no chat template; untick 'use chat template'.")
@@ -129,13 +146,18 @@ def encode_prompt(tokenizer, prompt: str, model=None, max_new_tokens: int = 0, c
         bos = getattr(tokenizer, "bos_token_id", None)
         if getattr(tokenizer, "add_bos_token", False) and bos is not None:
             ids = [bos] + ids
-    limit = max_prompt_tokens
+    limit, why = max_prompt_tokens, "are used"
     if limit is None and model is not None:
-        limit = context_window(model) - max_new_tokens
+        window = context_window(model)
+        limit, why = window - max_new_tokens, f"fit in the context window together with {max_new_tokens} new tokens"
+        if limit < 1:
+            raise ValueError(f"{max_new_tokens} new tokens leave no room for the prompt in this model's context "
+                             f"window ({window} tokens). Ask for fewer new tokens.")
+        if limit > MAX_PROMPT_TOKENS:
+            limit, why = MAX_PROMPT_TOKENS, "are used (the limit per run here)"
     notice = ""
     if limit is not None and len(ids) > limit:
-        notice = (f"The prompt has {len(ids)} tokens; only the last {limit} fit in the context window "
-                  f"together with {max_new_tokens} new tokens, so the start was cut off.")
+        notice = f"The prompt has {len(ids)} tokens; only the last {limit} {why}, so the start was cut off."
         ids = ids[-limit:]
     if not ids:
         raise ValueError("The prompt has no tokens. Type a few words.")

@@ -335,6 +335,11 @@ def _whole(value) -> bool:
     return isinstance(value, numbers.Integral)
 
 
+def _as_int(value):
+    """A whole float (5.0, as JSON or a float widget may give) as an int; anything else unchanged."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 @dataclass
 class Seq2SeqBundle:
     """A model with its vocabularies (what load_checkpoint returns and pages keep)."""
@@ -629,10 +634,12 @@ def translate(bundle: Seq2SeqBundle, text: str, method: str = "greedy", beam_wid
         raise ValueError("The length-normalization exponent alpha must be between 0 and 3.")
     seed = check_seed(seed)
     cfg = bundle.config
+    max_len, beam_width = _as_int(max_len), _as_int(beam_width)
     if max_len is None or max_len == 0:
         max_len = cfg.max_tgt_len + 10
     if not _whole(max_len) or not 1 <= max_len <= 200:
-        raise ValueError(f"The maximum output length must be a whole number between 1 and 200 tokens, not {max_len!r}.")
+        raise ValueError(f"The maximum output length must be a whole number between 1 and 200 tokens, "
+                         f"not {max_len!r}.")
     max_len = int(max_len)
     if method == "beam" and (not _whole(beam_width) or not 1 <= beam_width <= MAX_BEAM):
         raise ValueError(f"The beam width must be a whole number between 1 and {MAX_BEAM}, not {beam_width!r}.")

@@ -105,6 +105,11 @@ def _whole(value) -> bool:
     return isinstance(value, numbers.Integral)
 
 
+def _as_int(value):
+    """A whole float (5.0, as JSON or a float widget may give) as an int; anything else unchanged."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 def vocab_of(text: str) -> str:
     """Sorted distinct characters of a text: the vocabulary a char-level model trains on."""
     return "".join(sorted(set(text)))
@@ -397,8 +402,10 @@ def generate_stream(model: TinyGPT, prompt: str, max_new_tokens: int = 200, temp
     """
     from core import sampling
 
+    max_new_tokens = _as_int(max_new_tokens)
     if not _whole(max_new_tokens) or not 1 <= max_new_tokens <= 5000:
-        raise ValueError(f"Characters to generate must be a whole number between 1 and 5000, not {max_new_tokens!r}.")
+        raise ValueError(f"Characters to generate must be a whole number between 1 and 5000, "
+                         f"not {max_new_tokens!r}.")
     ids = encode(model, prompt)
     if not ids:  # no prompt: start from a newline (or the first character of the vocabulary)
         ids = [model.config.vocab.index("\n") if "\n" in model.config.vocab else 0]

@@ -11,6 +11,7 @@ Frequent words are sub-sampled: a word of relative frequency f is kept with prob
 from __future__ import annotations
 
 import io
+import numbers
 import re
 import time
 from dataclasses import asdict, dataclass
@@ -44,6 +45,16 @@ class W2VConfig:
     seed: int = 0  # seeds the initial vectors and the sampling (one worker: reproducible)
 
     def check(self) -> "W2VConfig":
+        not_ints = [n for n in ("vector_size", "window", "negative", "epochs", "min_count", "seed")
+                    if not isinstance(getattr(self, n), numbers.Integral)]
+        if not_ints:
+            raise ValueError(f"{', '.join(not_ints)} must be whole numbers.")
+        if not all(isinstance(getattr(self, n), (int, float)) for n in ("sample", "alpha", "min_alpha")):
+            raise ValueError("The sub-sampling threshold and the learning rates must be numbers.")
+        if not 0 < self.alpha <= 1:
+            raise ValueError("The initial learning rate alpha must be in (0, 1] (typical: 0.025).")
+        if not 0 <= self.min_alpha <= self.alpha:
+            raise ValueError("The final learning rate min_alpha must be between 0 and alpha (typical: 0.0001).")
         if not 2 <= self.vector_size <= MAX_DIM:
             raise ValueError(f"Vector dimension must be between 2 and {MAX_DIM}.")
         if not 1 <= self.window <= MAX_WINDOW:

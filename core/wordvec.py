@@ -109,10 +109,30 @@ def fast_precision() -> str:
 
 
 def _restrict(kv, restrict_vocab: int | None) -> int:
+    """How many of the most frequent words to use: None, 0 (or less) or inf = all; at least 1."""
     n = len(kv.index_to_key)
-    if restrict_vocab is None or restrict_vocab <= 0:
+    if restrict_vocab is None:
         return n
-    return min(int(restrict_vocab), n)
+    try:
+        limit = float(restrict_vocab)
+    except (TypeError, ValueError):
+        limit = math.nan
+    if math.isnan(limit):
+        raise ValueError(f"The vocabulary limit must be a whole number of words, not {restrict_vocab!r}.")
+    if limit <= 0 or limit >= n:
+        return n
+    return max(1, int(limit))
+
+
+def _topk(topk) -> int:
+    """The number of answers asked for, clamped to 1..MAX_TOPK (ValueError if it is not a number)."""
+    try:
+        k = float(topk)
+    except (TypeError, ValueError):
+        k = math.nan
+    if math.isnan(k):
+        raise ValueError(f"The number of answers must be a whole number between 1 and {MAX_TOPK}, not {topk!r}.")
+    return int(min(max(k, 1), MAX_TOPK))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -179,7 +199,7 @@ def analogy(kv, a: str, b: str, c: str, topk: int = 10, method: str = "3CosAdd",
     """
     if method not in ("3CosAdd", "3CosMul"):
         raise ValueError("Method must be 3CosAdd or 3CosMul.")
-    topk = int(min(max(topk, 1), MAX_TOPK))
+    topk = _topk(topk)
     limit = _restrict(kv, restrict_vocab)
     ia, ib, ic = (word_index(kv, w, limit) for w in (a, b, c))
     unit = unit_matrix(kv)[:limit]  # (N, D)
@@ -201,7 +221,7 @@ def analogy(kv, a: str, b: str, c: str, topk: int = 10, method: str = "3CosAdd",
 
 def neighbours(kv, word: str, topk: int = 10, restrict_vocab: int | None = None) -> list[tuple[str, float]]:
     """The `topk` words with the highest cosine similarity to `word` (itself excluded)."""
-    topk = int(min(max(topk, 1), MAX_TOPK))
+    topk = _topk(topk)
     limit = _restrict(kv, restrict_vocab)
     i = word_index(kv, word, limit)
     unit = unit_matrix(kv)[:limit]  # (N, D)
