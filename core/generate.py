@@ -225,8 +225,10 @@ def fast_model(lm):
 def model_for(lm, precision: str):
     if precision not in PRECISIONS:
         raise ValueError(f"Precision must be one of {PRECISIONS}, not {precision!r}.")
-    if precision == "fast" and str(next(lm.model.parameters()).device) == "cpu":
-        return fast_model(lm)
+    from core.settings import LOW_MEMORY
+
+    if precision == "fast" and str(next(lm.model.parameters()).device) == "cpu" and not LOW_MEMORY:
+        return fast_model(lm)  # (low-memory hosts keep no second copy of the model)
     return lm.model  # exact, or on a GPU (the fast copy is a CPU feature)
 
 
