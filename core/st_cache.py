@@ -27,5 +27,21 @@ def load(family: str, name: str):
     return load_source(sources.get_source(family, name))
 
 
+@st.cache_data(max_entries=512, show_spinner=False)
+def _memo(model_key: str, fn_name: str, args: tuple, kwargs: tuple, _model, _fn):
+    return _fn(_model, *args, **dict(kwargs))
+
+
+def shared(fn, model, model_key: str, *args, **kwargs):
+    """`fn(model, *args, **kwargs)`, computed once per process for every session.
+
+    For deterministic functions of a *shared* model (one that came from `load`/`load_source`, so it
+    is never trained): `model_key` names the model (e.g. the source name), the other arguments must
+    be hashable values. A ValueError is not cached, so the page shows it each time.
+    """
+    return _memo(model_key, f"{fn.__module__}.{fn.__qualname__}", args, tuple(sorted(kwargs.items())), model, fn)
+
+
 def clear() -> None:
     _load.clear()
+    _memo.clear()

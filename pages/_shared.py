@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
 import time
 import traceback
 from typing import Any, Callable, Iterable
@@ -125,6 +126,26 @@ def run(fn: Callable, *args, **kwargs):
 
 
 # ---------------------------------------------------------------------------------------------
+# tabs
+# ---------------------------------------------------------------------------------------------
+# Page tests render every tab in one run so a test can reach any tab's widgets (tests/conftest.py
+# sets this); people get lazy tabs. tests/pages/test_lazy_tabs.py checks the lazy mode.
+EAGER_TABS = os.environ.get("NLP_PLAYGROUND_EAGER_TABS", "").strip() == "1"
+
+
+def lazy_tabs(labels: list[str], key: str):
+    """st.tabs whose hidden tabs run no code: switching tabs reruns the page with only the open tab.
+
+    Pages guard each tab's body with `if tab.open is not False:` (`.open` is None when every tab
+    runs). The open tab is part of the permalink (`key` in the URL).
+    """
+    if EAGER_TABS:
+        return st.tabs(labels)
+    url_state({key: labels[0]}, choices={key: labels})
+    return st.tabs(labels, key=key, on_change="rerun")
+
+
+# ---------------------------------------------------------------------------------------------
 # progress
 # ---------------------------------------------------------------------------------------------
 def progress_callback(label: str = "Working…", every_s: float = 0.2):
@@ -171,5 +192,5 @@ def placeholder(title: str, coming: list[str]) -> None:
     st.info("This page is being built. Coming here:\n\n" + "\n".join(f"- {c}" for c in coming))
 
 
-__all__ = ["url_state", "sync_url", "seed", "guard", "run", "progress_callback", "figure_downloads",
+__all__ = ["lazy_tabs", "url_state", "sync_url", "seed", "guard", "run", "progress_callback", "figure_downloads",
            "placeholder", "SEED_KEY", "MAX_SEED"]

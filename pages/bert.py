@@ -12,7 +12,7 @@ import streamlit as st
 from core import fillmask, sources, st_cache
 from core.limits import gate
 from core.plots import heatmap
-from pages._shared import figure_downloads, guard, sync_url, url_state
+from pages._shared import figure_downloads, guard, lazy_tabs, sync_url, url_state
 
 st.title("BERT fill-mask")
 st.markdown(
@@ -98,8 +98,8 @@ st.caption(f"**{bundle.name}** · {n_layers} layers · {bundle.info.get('hidden'
               f"{bundle.info.get('heldout_top1', float('nan')):.1%} / top-5 {bundle.info.get('heldout_top5', float('nan')):.1%}"
               if "head_from_layer" in bundle.info else ""))
 
-tab_fill, tab_corrupt, tab_emb, tab_ctx, tab_card = st.tabs(
-    ["🎭 Fill-mask", "🧪 How MLM corrupts text", "➕ Input embeddings", "🧭 Contextual vectors", "📇 Model card"])
+tab_fill, tab_corrupt, tab_emb, tab_ctx, tab_card = lazy_tabs(
+    ["🎭 Fill-mask", "🧪 How MLM corrupts text", "➕ Input embeddings", "🧭 Contextual vectors", "📇 Model card"], key="bert_tab")
 
 
 # ---- fill-mask ------------------------------------------------------------------------------
@@ -131,119 +131,125 @@ def _show_fill(res: dict, key: str) -> None:
 
 
 with tab_fill:
-    st.text_input("Sentence with [MASK] (up to 5 masks)", key="bert_text",
-                  help="Write [MASK] where a word is missing. Uncased models lower-case everything.")
-    f1, f2 = st.columns([2, 3])
-    f1.slider("Predictions per mask (top-k)", 1, fillmask.MAX_TOP_K, key="bert_topk")
-    f2.radio("Several masks", ["independent", "left_to_right"], key="bert_mode", horizontal=True,
-             format_func=lambda m: {"independent": "each mask independently (one pass)",
-                                    "left_to_right": "left to right, one at a time"}[m])
-    if bundle.name == "minilm-mlm":
-        st.caption("The shipped model is small and was trained for ~18 CPU-minutes on a few MB of text: it gets "
-                   "about 1 in 4 blanks right (see the Model card tab). With network, pick bert-base-uncased "
-                   "and compare the two side by side.")
-    runs = [(bundle, "a")] + ([(bundle_b, "b")] if bundle_b is not None else [])
-    out_cols = st.columns(len(runs))
-    results = {}
-    for (b, k), col in zip(runs, out_cols):
-        with col:
-            if len(runs) > 1:
-                st.subheader(b.name)
-            with guard(), gate("generate")(wait_s=30):
-                res = fillmask.fill_mask(b, st.session_state["bert_text"], top_k=st.session_state["bert_topk"],
-                                         mode=st.session_state["bert_mode"])
-            results[k] = res
-            _show_fill(res, f"bert_fill_{k}")
-            if len(res["masks"]) > 1:
-                other = "left_to_right" if res["mode"] == "independent" else "independent"
-                with guard(stop=False):
-                    alt = fillmask.fill_mask(b, st.session_state["bert_text"], top_k=1, mode=other)
-                    st.info(f"With **{other.replace('_', ' ')}** filling: *{alt['completed']}*")
-    with st.expander("The math: what the MLM head computes", expanded=False):
-        st.markdown("The encoder turns the (corrupted) sentence into vectors $h_i$. At a masked position the "
-                    "head maps $h_i$ back to the vocabulary; the decoder matrix is the word-embedding matrix "
-                    "$E$ itself (weight tying):")
-        st.latex(r"p(x_i = w \mid \tilde{x}) = \operatorname{softmax}\big(E\,\mathrm{LN}(\mathrm{GELU}(W h_i + c)) + b\big)_w")
-        st.markdown("With several masks, one pass predicts each from the *unmasked* words only, as if they "
-                    "were independent:")
-        st.latex(r"p(x_{m_1}, \dots, x_{m_k} \mid \tilde{x}) \approx \prod_{j} p(x_{m_j} \mid \tilde{x})")
-        st.markdown("so *new [MASK] [MASK]* may give 'new new'. Filling **left to right** puts each choice back "
-                    "into the input before predicting the next mask, so later masks see earlier ones.")
+    if tab_fill.open is not False:  # lazy tabs: only the open tab's code runs
+        st.text_input("Sentence with [MASK] (up to 5 masks)", key="bert_text",
+                      help="Write [MASK] where a word is missing. Uncased models lower-case everything.")
+        f1, f2 = st.columns([2, 3])
+        f1.slider("Predictions per mask (top-k)", 1, fillmask.MAX_TOP_K, key="bert_topk")
+        f2.radio("Several masks", ["independent", "left_to_right"], key="bert_mode", horizontal=True,
+                 format_func=lambda m: {"independent": "each mask independently (one pass)",
+                                        "left_to_right": "left to right, one at a time"}[m])
+        if bundle.name == "minilm-mlm":
+            st.caption("The shipped model is small and was trained for ~18 CPU-minutes on a few MB of text: it gets "
+                       "about 1 in 4 blanks right (see the Model card tab). With network, pick bert-base-uncased "
+                       "and compare the two side by side.")
+        runs = [(bundle, "a")] + ([(bundle_b, "b")] if bundle_b is not None else [])
+        out_cols = st.columns(len(runs))
+        results = {}
+        for (b, k), col in zip(runs, out_cols):
+            with col:
+                if len(runs) > 1:
+                    st.subheader(b.name)
+                with guard(), gate("generate")(wait_s=30):
+                    res = st_cache.shared(fillmask.fill_mask, b, b.name, st.session_state["bert_text"],
+                                          top_k=int(st.session_state["bert_topk"]), mode=st.session_state["bert_mode"])
+                results[k] = res
+                _show_fill(res, f"bert_fill_{k}")
+                if len(res["masks"]) > 1:
+                    other = "left_to_right" if res["mode"] == "independent" else "independent"
+                    with guard(stop=False):
+                        alt = st_cache.shared(fillmask.fill_mask, b, b.name, st.session_state["bert_text"], top_k=1,
+                                              mode=other)
+                        st.info(f"With **{other.replace('_', ' ')}** filling: *{alt['completed']}*")
+        with st.expander("The math: what the MLM head computes", expanded=False):
+            st.markdown("The encoder turns the (corrupted) sentence into vectors $h_i$. At a masked position the "
+                        "head maps $h_i$ back to the vocabulary; the decoder matrix is the word-embedding matrix "
+                        "$E$ itself (weight tying):")
+            st.latex(r"p(x_i = w \mid \tilde{x}) = \operatorname{softmax}\big(E\,\mathrm{LN}(\mathrm{GELU}(W h_i + c)) + b\big)_w")
+            st.markdown("With several masks, one pass predicts each from the *unmasked* words only, as if they "
+                        "were independent:")
+            st.latex(r"p(x_{m_1}, \dots, x_{m_k} \mid \tilde{x}) \approx \prod_{j} p(x_{m_j} \mid \tilde{x})")
+            st.markdown("so *new [MASK] [MASK]* may give 'new new'. Filling **left to right** puts each choice back "
+                        "into the input before predicting the next mask, so later masks see earlier ones.")
 
 # ---- corruption -----------------------------------------------------------------------------
 with tab_corrupt:
-    st.markdown("During pre-training BERT picks **15%** of the word pieces of every sequence. Of those, "
-                "**80%** become `[MASK]`, **10%** a random word piece and **10%** stay unchanged; the loss "
-                "is computed only on the picked positions $M$:")
-    st.latex(r"\mathcal{L} = -\frac{1}{|M|}\sum_{i \in M} \log p(x_i \mid \tilde{x})")
-    st.markdown("The random and unchanged cases keep the model from trusting that only `[MASK]` needs "
-                "predicting: it must keep a good vector for **every** token, since any could be a target.")
-    st.text_area("Sentence", key="bert_corrupt_text", height=80)
-    k1, k2 = st.columns(2)
-    k1.number_input("Seed (same seed → same corruption)", 0, 2**31 - 1, step=1, key="bert_corrupt_seed")
-    k2.slider("Masking rate", 0.05, 0.5, step=0.05, key="bert_mask_rate")
-    with guard():
-        ct = fillmask.corruption_table(bundle.tokenizer, st.session_state["bert_corrupt_text"],
-                                       int(st.session_state["bert_corrupt_seed"]), st.session_state["bert_mask_rate"])
-    st.markdown(f"{ct['n_chosen']} of {ct['n_tokens']} word pieces chosen "
-                f"(round({st.session_state['bert_mask_rate']:.0%} × {ct['n_tokens']}), at least 1). "
-                "Rows with **loss here** are the positions the model is trained to predict.")
-    ctdf = pd.DataFrame(ct["rows"])
-    st.dataframe(ctdf.style.apply(lambda r: ["background-color: #fff3cd" if r["loss here"] else "" for _ in r],
-                                  axis=1), hide_index=True, use_container_width=True)
-    st.download_button("Download table (CSV)", ctdf.to_csv(index=False), file_name="mlm_corruption.csv",
-                       mime="text/csv", key="bert_corrupt_csv")
-    with st.expander("Check the 15% / 80-10-10 rates over many draws"), guard(stop=False):
-        draws = fillmask.corruption_rates(bundle.tokenizer, st.session_state["bert_corrupt_text"],
-                                          int(st.session_state["bert_corrupt_seed"]), st.session_state["bert_mask_rate"])
-        rf = go.Figure(go.Bar(x=list(draws["rates"]), y=list(draws["rates"].values()),
-                              text=[f"{v:.1%}" for v in draws["rates"].values()], textposition="auto"))
-        rf.update_layout(title=f"{draws['draws']} corruptions of this sentence (seeds {draws['seed']}…)",
-                         yaxis_title="fraction", yaxis_tickformat=".0%", height=320, margin=dict(l=10, r=10, t=40, b=10))
-        st.plotly_chart(rf, use_container_width=True, key="bert_corrupt_rates")
-        st.caption("'chosen' is a fraction of all word pieces; the other three are fractions of the chosen ones.")
-    with st.expander("What the model predicts for this corrupted input"):
-        with guard(stop=False), gate("generate")(wait_s=30):
-            ids = ct["input_ids"]
-            pos = [i for i, l in enumerate(ct["labels"]) if l != -100]
-            probs = fillmask.mask_distributions(bundle.model, ids, pos)  # (M, V)
-            rows = []
-            for j, i in enumerate(pos):
-                top = int(probs[j].argmax())
-                rows.append({"position": i, "target": ct["rows"][i]["original"], "model input": ct["rows"][i]["input to model"],
-                             "top guess": fillmask._token_str(bundle.tokenizer, top),
-                             "p(target)": round(float(probs[j, ct["labels"][i]]), 4),
-                             "-log p(target)": round(float(-np.log(max(float(probs[j, ct["labels"][i]]), 1e-12))), 3)})
-            st.dataframe(pd.DataFrame(rows), hide_index=True, use_container_width=True)
-            if rows:
-                st.markdown(f"Loss on this sequence: **{np.mean([r['-log p(target)'] for r in rows]):.3f}** nats.")
+    if tab_corrupt.open is not False:  # lazy tabs: only the open tab's code runs
+        st.markdown("During pre-training BERT picks **15%** of the word pieces of every sequence. Of those, "
+                    "**80%** become `[MASK]`, **10%** a random word piece and **10%** stay unchanged; the loss "
+                    "is computed only on the picked positions $M$:")
+        st.latex(r"\mathcal{L} = -\frac{1}{|M|}\sum_{i \in M} \log p(x_i \mid \tilde{x})")
+        st.markdown("The random and unchanged cases keep the model from trusting that only `[MASK]` needs "
+                    "predicting: it must keep a good vector for **every** token, since any could be a target.")
+        st.text_area("Sentence", key="bert_corrupt_text", height=80)
+        k1, k2 = st.columns(2)
+        k1.number_input("Seed (same seed → same corruption)", 0, 2**31 - 1, step=1, key="bert_corrupt_seed")
+        k2.slider("Masking rate", 0.05, 0.5, step=0.05, key="bert_mask_rate")
+        with guard():
+            ct = fillmask.corruption_table(bundle.tokenizer, st.session_state["bert_corrupt_text"],
+                                           int(st.session_state["bert_corrupt_seed"]), st.session_state["bert_mask_rate"])
+        st.markdown(f"{ct['n_chosen']} of {ct['n_tokens']} word pieces chosen "
+                    f"(round({st.session_state['bert_mask_rate']:.0%} × {ct['n_tokens']}), at least 1). "
+                    "Rows with **loss here** are the positions the model is trained to predict.")
+        ctdf = pd.DataFrame(ct["rows"])
+        st.dataframe(ctdf.style.apply(lambda r: ["background-color: #fff3cd" if r["loss here"] else "" for _ in r],
+                                      axis=1), hide_index=True, use_container_width=True)
+        st.download_button("Download table (CSV)", ctdf.to_csv(index=False), file_name="mlm_corruption.csv",
+                           mime="text/csv", key="bert_corrupt_csv")
+        with st.expander("Check the 15% / 80-10-10 rates over many draws"), guard(stop=False):
+            draws = st_cache.shared(fillmask.corruption_rates, bundle.tokenizer, bundle.name,
+                                    st.session_state["bert_corrupt_text"], int(st.session_state["bert_corrupt_seed"]),
+                                    float(st.session_state["bert_mask_rate"]))
+            rf = go.Figure(go.Bar(x=list(draws["rates"]), y=list(draws["rates"].values()),
+                                  text=[f"{v:.1%}" for v in draws["rates"].values()], textposition="auto"))
+            rf.update_layout(title=f"{draws['draws']} corruptions of this sentence (seeds {draws['seed']}…)",
+                             yaxis_title="fraction", yaxis_tickformat=".0%", height=320, margin=dict(l=10, r=10, t=40, b=10))
+            st.plotly_chart(rf, use_container_width=True, key="bert_corrupt_rates")
+            st.caption("'chosen' is a fraction of all word pieces; the other three are fractions of the chosen ones.")
+        with st.expander("What the model predicts for this corrupted input"):
+            with guard(stop=False), gate("generate")(wait_s=30):
+                ids = ct["input_ids"]
+                pos = [i for i, l in enumerate(ct["labels"]) if l != -100]
+                probs = fillmask.mask_distributions(bundle.model, ids, pos)  # (M, V)
+                rows = []
+                for j, i in enumerate(pos):
+                    top = int(probs[j].argmax())
+                    rows.append({"position": i, "target": ct["rows"][i]["original"], "model input": ct["rows"][i]["input to model"],
+                                 "top guess": fillmask._token_str(bundle.tokenizer, top),
+                                 "p(target)": round(float(probs[j, ct["labels"][i]]), 4),
+                                 "-log p(target)": round(float(-np.log(max(float(probs[j, ct["labels"][i]]), 1e-12))), 3)})
+                st.dataframe(pd.DataFrame(rows), hide_index=True, use_container_width=True)
+                if rows:
+                    st.markdown(f"Loss on this sequence: **{np.mean([r['-log p(target)'] for r in rows]):.3f}** nats.")
 
 # ---- input embeddings -----------------------------------------------------------------------
 with tab_emb:
-    st.markdown("BERT reads a sentence **pair** as `[CLS] A [SEP] B [SEP]`. Each input vector is the sum of "
-                "three learned embeddings, then layer-normalized:")
-    st.latex(r"e_t = \mathrm{LN}\big(E_{\text{token}}[x_t] + E_{\text{segment}}[s_t] + E_{\text{position}}[t]\big)")
-    st.markdown("$s_t$ is 0 for A (and `[CLS]`, the first `[SEP]`) and 1 for B; $t$ is the position "
-                "0, 1, 2, …  Without position embeddings attention would see a bag of words.")
-    e1, e2 = st.columns(2)
-    e1.text_input("Sentence A", key="bert_pair_a")
-    e2.text_input("Sentence B", key="bert_pair_b")
-    with guard():
-        parts = fillmask.embedding_parts(bundle, st.session_state["bert_pair_a"], st.session_state["bert_pair_b"])
-    edf = pd.DataFrame({"token": parts["tokens"], "segment s_t": parts["segment_ids"], "position t": parts["position_ids"],
-                        "|token emb|": np.round(parts["token_norm"], 3), "|segment emb|": np.round(parts["segment_norm"], 3),
-                        "|position emb|": np.round(parts["position_norm"], 3), "|sum|": np.round(parts["sum_norm"], 3)})
-    st.dataframe(edf, hide_index=True, use_container_width=True)
-    comp = st.radio("Show the first 24 dimensions of", ["token", "segment", "position", "sum", "input"],
-                    horizontal=True, key="bert_emb_part",
-                    format_func=lambda c: {"input": "input after LayerNorm"}.get(c, c + " embedding"))
-    arr = parts[comp][:, :24]  # (T, 24)
-    lim = float(np.abs(arr).max()) or 1.0
-    fig = heatmap(arr, [str(i) for i in range(arr.shape[1])], parts["tokens"], x_title="dimension",
-                  y_title="token", colorscale="RdBu", zmin=-lim, zmax=lim, text_fmt=None,
-                  title=f"{comp} embedding, dimensions 0-23")
-    st.plotly_chart(fig, use_container_width=True, key="bert_emb_fig")
-    figure_downloads(fig, "bert_input_embeddings", "bert_emb_dl", data=edf)
+    if tab_emb.open is not False:  # lazy tabs: only the open tab's code runs
+        st.markdown("BERT reads a sentence **pair** as `[CLS] A [SEP] B [SEP]`. Each input vector is the sum of "
+                    "three learned embeddings, then layer-normalized:")
+        st.latex(r"e_t = \mathrm{LN}\big(E_{\text{token}}[x_t] + E_{\text{segment}}[s_t] + E_{\text{position}}[t]\big)")
+        st.markdown("$s_t$ is 0 for A (and `[CLS]`, the first `[SEP]`) and 1 for B; $t$ is the position "
+                    "0, 1, 2, …  Without position embeddings attention would see a bag of words.")
+        e1, e2 = st.columns(2)
+        e1.text_input("Sentence A", key="bert_pair_a")
+        e2.text_input("Sentence B", key="bert_pair_b")
+        with guard():
+            parts = st_cache.shared(fillmask.embedding_parts, bundle, bundle.name, st.session_state["bert_pair_a"],
+                                    st.session_state["bert_pair_b"])
+        edf = pd.DataFrame({"token": parts["tokens"], "segment s_t": parts["segment_ids"], "position t": parts["position_ids"],
+                            "|token emb|": np.round(parts["token_norm"], 3), "|segment emb|": np.round(parts["segment_norm"], 3),
+                            "|position emb|": np.round(parts["position_norm"], 3), "|sum|": np.round(parts["sum_norm"], 3)})
+        st.dataframe(edf, hide_index=True, use_container_width=True)
+        comp = st.radio("Show the first 24 dimensions of", ["token", "segment", "position", "sum", "input"],
+                        horizontal=True, key="bert_emb_part",
+                        format_func=lambda c: {"input": "input after LayerNorm"}.get(c, c + " embedding"))
+        arr = parts[comp][:, :24]  # (T, 24)
+        lim = float(np.abs(arr).max()) or 1.0
+        fig = heatmap(arr, [str(i) for i in range(arr.shape[1])], parts["tokens"], x_title="dimension",
+                      y_title="token", colorscale="RdBu", zmin=-lim, zmax=lim, text_fmt=None,
+                      title=f"{comp} embedding, dimensions 0-23")
+        st.plotly_chart(fig, use_container_width=True, key="bert_emb_fig")
+        figure_downloads(fig, "bert_input_embeddings", "bert_emb_dl", data=edf)
 
 # ---- contextual vectors ---------------------------------------------------------------------
 def _apply_preset() -> None:
@@ -255,58 +261,60 @@ def _apply_preset() -> None:
 
 
 with tab_ctx:
-    st.markdown("word2vec or GloVe give a word **one** vector. BERT's layers mix in the context, so 'bank' by a "
-                "river and 'bank' with money drift apart as we go up. Write one sentence per line as "
-                "`sense | sentence`; the word's vector (mean of its word pieces) is compared across sentences "
-                "with cosine similarity $\\cos(u, v) = \\frac{u \\cdot v}{\\lVert u\\rVert\\,\\lVert v\\rVert}$.")
-    x1, x2 = st.columns([2, 1])
-    x1.selectbox("Preset", PRESET_NAMES + ["custom"], key="bert_ctx_preset", on_change=_apply_preset)
-    x2.text_input("Word", key="bert_ctx_word")
-    st.text_area("Sentences (sense | sentence)", key="bert_ctx_lines", height=170)
-    if st.session_state["bert_ctx_layer"] > n_layers:
-        st.session_state["bert_ctx_layer"] = n_layers
-    st.slider("Layer (0 = static word-piece embedding)", 0, n_layers, key="bert_ctx_layer")
-    with guard(), gate("generate")(wait_s=30):
-        cv = fillmask.contextual_vectors(bundle, st.session_state["bert_ctx_word"],
-                                         fillmask.parse_sense_lines(st.session_state["bert_ctx_lines"]))
-    layer = int(st.session_state["bert_ctx_layer"])
-    labels = [f"{i + 1}. {s}" for i, s in enumerate(cv["senses"])]
-    m1, m2 = st.columns([1, 1])
-    with m1:
-        fig = heatmap(cv["sims"][layer], [str(i + 1) for i in range(len(labels))], labels,
-                      title=f"cosine similarity at layer {layer}",
-                      x_title="sentence", y_title="sentence", colorscale="Viridis",
-                      zmin=float(min(0.0, cv["sims"][layer].min())), zmax=1.0)
-        st.plotly_chart(fig, use_container_width=True, key="bert_ctx_matrix")
-    with m2:
-        lf = go.Figure()
-        xs = list(range(cv["layers"]))
-        if not np.all(np.isnan(cv["within"])):
-            lf.add_trace(go.Scatter(x=xs, y=cv["within"], mode="lines+markers", name="same sense"))
-            lf.add_trace(go.Scatter(x=xs, y=cv["across"], mode="lines+markers", name="different sense"))
-        else:
-            mean_off = [float(s[~np.eye(len(s), dtype=bool)].mean()) for s in cv["sims"]]
-            lf.add_trace(go.Scatter(x=xs, y=mean_off, mode="lines+markers", name="all pairs"))
-        lf.add_vline(x=layer, line_dash="dot")
-        lf.update_layout(title="mean similarity by layer", xaxis_title="layer (0 = static)",
-                         yaxis_title="mean cosine similarity", height=380, margin=dict(l=10, r=10, t=40, b=10))
-        st.plotly_chart(lf, use_container_width=True, key="bert_ctx_lines_fig")
-    st.caption("Sentences: " + " · ".join(f"**{i + 1}.** {s} ({'+'.join(p)})"
-                                           for i, (s, p) in enumerate(zip(cv["sentences"], cv["pieces"]))))
-    if np.all(np.isnan(cv["within"])):
-        st.info("Label the sentences with at least two senses (`river | …`, `money | …`) to compare "
-                "same-sense and different-sense similarity.")
-    simdf = pd.DataFrame(cv["sims"][layer], index=labels, columns=labels)
-    figure_downloads(fig, f"bert_context_layer{layer}", "bert_ctx_dl", data=simdf)
+    if tab_ctx.open is not False:  # lazy tabs: only the open tab's code runs
+        st.markdown("word2vec or GloVe give a word **one** vector. BERT's layers mix in the context, so 'bank' by a "
+                    "river and 'bank' with money drift apart as we go up. Write one sentence per line as "
+                    "`sense | sentence`; the word's vector (mean of its word pieces) is compared across sentences "
+                    "with cosine similarity $\\cos(u, v) = \\frac{u \\cdot v}{\\lVert u\\rVert\\,\\lVert v\\rVert}$.")
+        x1, x2 = st.columns([2, 1])
+        x1.selectbox("Preset", PRESET_NAMES + ["custom"], key="bert_ctx_preset", on_change=_apply_preset)
+        x2.text_input("Word", key="bert_ctx_word")
+        st.text_area("Sentences (sense | sentence)", key="bert_ctx_lines", height=170)
+        if st.session_state["bert_ctx_layer"] > n_layers:
+            st.session_state["bert_ctx_layer"] = n_layers
+        st.slider("Layer (0 = static word-piece embedding)", 0, n_layers, key="bert_ctx_layer")
+        with guard(), gate("generate")(wait_s=30):
+            cv = st_cache.shared(fillmask.contextual_vectors, bundle, bundle.name, st.session_state["bert_ctx_word"],
+                                 tuple(fillmask.parse_sense_lines(st.session_state["bert_ctx_lines"])))
+        layer = int(st.session_state["bert_ctx_layer"])
+        labels = [f"{i + 1}. {s}" for i, s in enumerate(cv["senses"])]
+        m1, m2 = st.columns([1, 1])
+        with m1:
+            fig = heatmap(cv["sims"][layer], [str(i + 1) for i in range(len(labels))], labels,
+                          title=f"cosine similarity at layer {layer}",
+                          x_title="sentence", y_title="sentence", colorscale="Viridis",
+                          zmin=float(min(0.0, cv["sims"][layer].min())), zmax=1.0)
+            st.plotly_chart(fig, use_container_width=True, key="bert_ctx_matrix")
+        with m2:
+            lf = go.Figure()
+            xs = list(range(cv["layers"]))
+            if not np.all(np.isnan(cv["within"])):
+                lf.add_trace(go.Scatter(x=xs, y=cv["within"], mode="lines+markers", name="same sense"))
+                lf.add_trace(go.Scatter(x=xs, y=cv["across"], mode="lines+markers", name="different sense"))
+            else:
+                mean_off = [float(s[~np.eye(len(s), dtype=bool)].mean()) for s in cv["sims"]]
+                lf.add_trace(go.Scatter(x=xs, y=mean_off, mode="lines+markers", name="all pairs"))
+            lf.add_vline(x=layer, line_dash="dot")
+            lf.update_layout(title="mean similarity by layer", xaxis_title="layer (0 = static)",
+                             yaxis_title="mean cosine similarity", height=380, margin=dict(l=10, r=10, t=40, b=10))
+            st.plotly_chart(lf, use_container_width=True, key="bert_ctx_lines_fig")
+        st.caption("Sentences: " + " · ".join(f"**{i + 1}.** {s} ({'+'.join(p)})"
+                                               for i, (s, p) in enumerate(zip(cv["sentences"], cv["pieces"]))))
+        if np.all(np.isnan(cv["within"])):
+            st.info("Label the sentences with at least two senses (`river | …`, `money | …`) to compare "
+                    "same-sense and different-sense similarity.")
+        simdf = pd.DataFrame(cv["sims"][layer], index=labels, columns=labels)
+        figure_downloads(fig, f"bert_context_layer{layer}", "bert_ctx_dl", data=simdf)
 
 # ---- model card -----------------------------------------------------------------------------
 with tab_card:
-    src = _source(st.session_state["bert_model"]) if st.session_state["bert_model"] != CUSTOM else None
-    card = Path(src.ref) / "README.md" if src is not None and src.kind == "local" else None
-    if card is not None and card.exists():
-        st.markdown(card.read_text(encoding="utf-8"))
-    else:
-        st.markdown(f"**{bundle.name}**: {src.description if src else 'a Hugging Face model'}")
-    st.json(json.loads(json.dumps(bundle.info, default=str)), expanded=False)
+    if tab_card.open is not False:  # lazy tabs: only the open tab's code runs
+        src = _source(st.session_state["bert_model"]) if st.session_state["bert_model"] != CUSTOM else None
+        card = Path(src.ref) / "README.md" if src is not None and src.kind == "local" else None
+        if card is not None and card.exists():
+            st.markdown(card.read_text(encoding="utf-8"))
+        else:
+            st.markdown(f"**{bundle.name}**: {src.description if src else 'a Hugging Face model'}")
+        st.json(json.loads(json.dumps(bundle.info, default=str)), expanded=False)
 
 sync_url()

@@ -12,7 +12,7 @@ import streamlit as st
 from core import generate, sampling, sources, st_cache, tinygpt
 from core.limits import gate
 from core.textio import check_text, decode_upload
-from pages._shared import figure_downloads, guard, progress_callback, sync_url, url_state
+from pages._shared import figure_downloads, guard, lazy_tabs, progress_callback, sync_url, url_state
 
 st.title("GPT sampling")
 st.caption("A language model gives a probability for every possible next token. Decoding is how we "
@@ -34,7 +34,8 @@ url_state(
             "gpt_n_samples": (1, 5)},
 )
 
-tab_gen, tab_cmp, tab_tiny = st.tabs(["✍️ Generate & look inside", "⚖️ Compare decoders", "🐣 Tiny GPT from scratch"])
+tab_gen, tab_cmp, tab_tiny = lazy_tabs(
+    ["✍️ Generate & look inside", "⚖️ Compare decoders", "🐣 Tiny GPT from scratch"], key="gpt_tab")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -110,172 +111,174 @@ def _step_figure(step: generate.TokenStep, top_p: float, mode: str) -> go.Figure
 # tab 1: generate
 # ---------------------------------------------------------------------------------------------
 with tab_gen:
-    left, right = st.columns([3, 2])
-    with left:
-        st.selectbox("Model", list(MODELS), key="gpt_model", format_func=lambda n: MODELS[n].label,
-                     help="The packaged SmolLM2 works offline; hub models need network.")
-        st.text_area("Prompt", key="gpt_prompt", height=100, max_chars=generate.MAX_PROMPT_CHARS)
-        c1, c2, c3 = st.columns(3)
-        c1.radio("Decoding", list(MODES), key="gpt_mode", format_func=MODES.get, horizontal=False)
-        c2.radio("Precision", list(PRECISION), key="gpt_precision", format_func=PRECISION.get,
-                 help=f"Fast: a private {generate.FAST_METHOD} copy of the model (half the memory traffic per token). "
-                      "Exact: the original fp32 weights, identical to Hugging Face `generate`.")
-        c3.checkbox("Chat template", key="gpt_chat",
-                    help="Wrap the prompt as a user message (for Instruct models) instead of continuing it.")
-        c3.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="gpt_seed",
-                        help="Sampling draws from a generator seeded with this: same seed, same text.")
-    with right:
-        st.slider("New tokens", 1, 200, key="gpt_max_new")
-        mode = st.session_state.gpt_mode
-        st.slider("Temperature T", 0.0, 2.0, step=0.05, key="gpt_temperature", disabled=mode != "sample",
-                  help="logits / T before softmax: < 1 sharpens, > 1 flattens; 0 is greedy.")
-        st.slider("top-k (0 = off)", 0, 200, key="gpt_top_k", disabled=mode != "sample")
-        st.slider("top-p (1 = off)", 0.05, 1.0, step=0.01, key="gpt_top_p", disabled=mode != "sample")
-        st.slider("Repetition penalty (1 = off)", 0.5, 2.0, step=0.05, key="gpt_rep")
-        st.slider("Beam width", 1, 6, key="gpt_beams", disabled=mode != "beam")
+    if tab_gen.open is not False:  # lazy tabs: only the open tab's code runs
+        left, right = st.columns([3, 2])
+        with left:
+            st.selectbox("Model", list(MODELS), key="gpt_model", format_func=lambda n: MODELS[n].label,
+                         help="The packaged SmolLM2 works offline; hub models need network.")
+            st.text_area("Prompt", key="gpt_prompt", height=100, max_chars=generate.MAX_PROMPT_CHARS)
+            c1, c2, c3 = st.columns(3)
+            c1.radio("Decoding", list(MODES), key="gpt_mode", format_func=MODES.get, horizontal=False)
+            c2.radio("Precision", list(PRECISION), key="gpt_precision", format_func=PRECISION.get,
+                     help=f"Fast: a private {generate.FAST_METHOD} copy of the model (half the memory traffic per token). "
+                          "Exact: the original fp32 weights, identical to Hugging Face `generate`.")
+            c3.checkbox("Chat template", key="gpt_chat",
+                        help="Wrap the prompt as a user message (for Instruct models) instead of continuing it.")
+            c3.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="gpt_seed",
+                            help="Sampling draws from a generator seeded with this: same seed, same text.")
+        with right:
+            st.slider("New tokens", 1, 200, key="gpt_max_new")
+            mode = st.session_state.gpt_mode
+            st.slider("Temperature T", 0.0, 2.0, step=0.05, key="gpt_temperature", disabled=mode != "sample",
+                      help="logits / T before softmax: < 1 sharpens, > 1 flattens; 0 is greedy.")
+            st.slider("top-k (0 = off)", 0, 200, key="gpt_top_k", disabled=mode != "sample")
+            st.slider("top-p (1 = off)", 0.05, 1.0, step=0.01, key="gpt_top_p", disabled=mode != "sample")
+            st.slider("Repetition penalty (1 = off)", 0.5, 2.0, step=0.05, key="gpt_rep")
+            st.slider("Beam width", 1, 6, key="gpt_beams", disabled=mode != "beam")
 
-    go_btn = st.button("Generate", type="primary", key="gpt_generate")
-    out_box = st.empty()
-    meter = st.empty()
-    if go_btn:
-        with guard():
-            prompt = check_text(st.session_state.gpt_prompt, "prompt", generate.MAX_PROMPT_CHARS)
-            cfg = _config()
-            if cfg.mode == "sample" and cfg.top_k == 1:
-                st.info("top-k = 1 keeps only the most likely token: that is greedy decoding.")
-            lm, model = _load()
-            ids, notice = generate.encode_prompt(lm.tokenizer, prompt, lm.model, cfg.max_new_tokens,
-                                                 chat=st.session_state.gpt_chat)
-            if notice:
-                st.warning(notice)
-            with gate("generate")(wait_s=30):
-                if cfg.mode == "beam":
-                    with st.spinner(f"Beam search with {cfg.num_beams} beams…"):
-                        res = generate.run(model, lm.tokenizer, ids, cfg, notice=notice)
-                else:
-                    steps: list = []
-                    t0 = time.perf_counter()
-                    ttft = None
-                    for s in generate.stream(model, lm.tokenizer, ids, cfg):
-                        steps.append(s)
-                        ttft = ttft if ttft is not None else time.perf_counter() - t0
-                        text = lm.tokenizer.decode([x.id for x in steps], skip_special_tokens=True)
-                        out_box.markdown(f"**{html.escape(prompt[-300:])}**{_show(text)}▌",
-                                         unsafe_allow_html=True)
-                        dt = time.perf_counter() - t0
-                        meter.caption(f"⏱ {len(steps)} tokens · {len(steps) / dt:.1f} tokens/s · "
-                                      f"first token after {ttft * 1000:.0f} ms")
-                    secs = time.perf_counter() - t0
-                    res = generate.GenResult(ids, [s.id for s in steps], lm.tokenizer.decode(
-                        [s.id for s in steps], skip_special_tokens=True), steps, secs, ttft or secs,
-                        float(sum(s.logprob for s in steps)), notice)
-            st.session_state["gpt_result"] = {"res": res, "prompt": prompt, "mode": cfg.mode, "top_p": cfg.top_p,
-                                              "model": st.session_state.gpt_model,
-                                              "precision": st.session_state.gpt_precision}
+        go_btn = st.button("Generate", type="primary", key="gpt_generate")
+        out_box = st.empty()
+        meter = st.empty()
+        if go_btn:
+            with guard():
+                prompt = check_text(st.session_state.gpt_prompt, "prompt", generate.MAX_PROMPT_CHARS)
+                cfg = _config()
+                if cfg.mode == "sample" and cfg.top_k == 1:
+                    st.info("top-k = 1 keeps only the most likely token: that is greedy decoding.")
+                lm, model = _load()
+                ids, notice = generate.encode_prompt(lm.tokenizer, prompt, lm.model, cfg.max_new_tokens,
+                                                     chat=st.session_state.gpt_chat)
+                if notice:
+                    st.warning(notice)
+                with gate("generate")(wait_s=30):
+                    if cfg.mode == "beam":
+                        with st.spinner(f"Beam search with {cfg.num_beams} beams…"):
+                            res = generate.run(model, lm.tokenizer, ids, cfg, notice=notice)
+                    else:
+                        steps: list = []
+                        t0 = time.perf_counter()
+                        ttft = None
+                        for s in generate.stream(model, lm.tokenizer, ids, cfg):
+                            steps.append(s)
+                            ttft = ttft if ttft is not None else time.perf_counter() - t0
+                            text = lm.tokenizer.decode([x.id for x in steps], skip_special_tokens=True)
+                            out_box.markdown(f"**{html.escape(prompt[-300:])}**{_show(text)}▌",
+                                             unsafe_allow_html=True)
+                            dt = time.perf_counter() - t0
+                            meter.caption(f"⏱ {len(steps)} tokens · {len(steps) / dt:.1f} tokens/s · "
+                                          f"first token after {ttft * 1000:.0f} ms")
+                        secs = time.perf_counter() - t0
+                        res = generate.GenResult(ids, [s.id for s in steps], lm.tokenizer.decode(
+                            [s.id for s in steps], skip_special_tokens=True), steps, secs, ttft or secs,
+                            float(sum(s.logprob for s in steps)), notice)
+                st.session_state["gpt_result"] = {"res": res, "prompt": prompt, "mode": cfg.mode, "top_p": cfg.top_p,
+                                                  "model": st.session_state.gpt_model,
+                                                  "precision": st.session_state.gpt_precision}
 
-    result = st.session_state.get("gpt_result")
-    if result:
-        res = result["res"]
-        out_box.markdown(f"**{_show(result['prompt'][-300:])}**{_show(res.text)}", unsafe_allow_html=True)
-        meter.caption(f"⏱ {len(res.ids)} tokens in {res.seconds:.2f} s · {res.tok_s:.1f} tokens/s · first token "
-                      f"after {res.ttft_s * 1000:.0f} ms · total log-probability {res.logprob:.2f} · "
-                      f"{result['mode']} · {PRECISION[result['precision']]}")
-        st.download_button("Download text", result["prompt"] + res.text, file_name="gpt_generation.txt",
-                           key="gpt_dl_text")
-        if res.steps:
-            st.subheader("Look inside a step")
-            st.markdown("Tokens coloured by the probability the model gave them "
-                        "(green = likely, red = surprising); hover for the number.")
-            st.markdown(f'<div style="line-height:2">{_colored(res.steps)}</div>', unsafe_allow_html=True)
-            n = len(res.steps)
-            if st.session_state.get("gpt_step", 0) > n - 1:
-                st.session_state["gpt_step"] = n - 1
-            if n > 1:
-                st.slider("Position (new token #)", 0, n - 1, key="gpt_step")
-            idx = min(int(st.session_state.get("gpt_step", 0)), n - 1)
-            step = res.steps[idx]
-            m1, m2, m3, m4 = st.columns(4)
-            m1.metric("Chosen token", repr(step.token))
-            m2.metric("p(token) before", f"{math.exp(step.logprob):.3f}")
-            m3.metric("Entropy before → after", f"{step.entropy_before:.2f} → {step.entropy_after:.2f}",
-                      help="nats; H = -Σ p log p of the model's distribution and of the one sampled from")
-            m4.metric("Candidates kept", f"{step.kept:,}")
-            fig = _step_figure(step, result["top_p"], result["mode"])
-            st.plotly_chart(fig, use_container_width=True, key="gpt_step_chart")
-            table = pd.DataFrame([{"step": s.index, "token": s.token, "id": s.id, "p_before": math.exp(s.logprob),
-                                   "p_after": s.prob_after, "entropy_before": s.entropy_before,
-                                   "entropy_after": s.entropy_after, "kept": s.kept} for s in res.steps])
-            figure_downloads(fig, "gpt_step", "gpt_step_dl", data=table)
-    with st.expander("The math: softmax, temperature, top-k, top-p, entropy"):
-        st.markdown("The model outputs a score (logit) $z_v$ for every token $v$ of the vocabulary. "
-                    "With temperature $T$ they become probabilities")
-        st.latex(r"p_T(v \mid x_{<t}) = \frac{\exp(z_v / T)}{\sum_{u} \exp(z_u / T)}")
-        st.markdown("- **Greedy** picks $\\arg\\max_v p(v)$; $T \\to 0$ gives the same.\n"
-                    "- **top-k** keeps the $k$ most likely tokens; **top-p** keeps the smallest set whose "
-                    "mass $\\sum p \\ge p$ (the dashed line in the chart), then renormalises.\n"
-                    "- **Repetition penalty** $r$: $z_v \\leftarrow z_v / r$ (or $z_v \\cdot r$ if negative) for "
-                    "tokens already in the text.\n"
-                    "- **Beam search** keeps the $B$ sequences with the highest total log-probability "
-                    "$\\sum_t \\log p(x_t \\mid x_{<t})$.\n"
-                    "- **Entropy** $H = -\\sum_v p(v) \\log p(v)$ (nats): 0 when the model is sure, "
-                    "$\\log |V|$ when every token is equally likely.\n"
-                    "- Speed: keys and values of earlier tokens are cached (KV cache), so each new token costs "
-                    "one forward pass of length 1.")
+        result = st.session_state.get("gpt_result")
+        if result:
+            res = result["res"]
+            out_box.markdown(f"**{_show(result['prompt'][-300:])}**{_show(res.text)}", unsafe_allow_html=True)
+            meter.caption(f"⏱ {len(res.ids)} tokens in {res.seconds:.2f} s · {res.tok_s:.1f} tokens/s · first token "
+                          f"after {res.ttft_s * 1000:.0f} ms · total log-probability {res.logprob:.2f} · "
+                          f"{result['mode']} · {PRECISION[result['precision']]}")
+            st.download_button("Download text", result["prompt"] + res.text, file_name="gpt_generation.txt",
+                               key="gpt_dl_text")
+            if res.steps:
+                st.subheader("Look inside a step")
+                st.markdown("Tokens coloured by the probability the model gave them "
+                            "(green = likely, red = surprising); hover for the number.")
+                st.markdown(f'<div style="line-height:2">{_colored(res.steps)}</div>', unsafe_allow_html=True)
+                n = len(res.steps)
+                if st.session_state.get("gpt_step", 0) > n - 1:
+                    st.session_state["gpt_step"] = n - 1
+                if n > 1:
+                    st.slider("Position (new token #)", 0, n - 1, key="gpt_step")
+                idx = min(int(st.session_state.get("gpt_step", 0)), n - 1)
+                step = res.steps[idx]
+                m1, m2, m3, m4 = st.columns(4)
+                m1.metric("Chosen token", repr(step.token))
+                m2.metric("p(token) before", f"{math.exp(step.logprob):.3f}")
+                m3.metric("Entropy before → after", f"{step.entropy_before:.2f} → {step.entropy_after:.2f}",
+                          help="nats; H = -Σ p log p of the model's distribution and of the one sampled from")
+                m4.metric("Candidates kept", f"{step.kept:,}")
+                fig = _step_figure(step, result["top_p"], result["mode"])
+                st.plotly_chart(fig, use_container_width=True, key="gpt_step_chart")
+                table = pd.DataFrame([{"step": s.index, "token": s.token, "id": s.id, "p_before": math.exp(s.logprob),
+                                       "p_after": s.prob_after, "entropy_before": s.entropy_before,
+                                       "entropy_after": s.entropy_after, "kept": s.kept} for s in res.steps])
+                figure_downloads(fig, "gpt_step", "gpt_step_dl", data=table)
+        with st.expander("The math: softmax, temperature, top-k, top-p, entropy"):
+            st.markdown("The model outputs a score (logit) $z_v$ for every token $v$ of the vocabulary. "
+                        "With temperature $T$ they become probabilities")
+            st.latex(r"p_T(v \mid x_{<t}) = \frac{\exp(z_v / T)}{\sum_{u} \exp(z_u / T)}")
+            st.markdown("- **Greedy** picks $\\arg\\max_v p(v)$; $T \\to 0$ gives the same.\n"
+                        "- **top-k** keeps the $k$ most likely tokens; **top-p** keeps the smallest set whose "
+                        "mass $\\sum p \\ge p$ (the dashed line in the chart), then renormalises.\n"
+                        "- **Repetition penalty** $r$: $z_v \\leftarrow z_v / r$ (or $z_v \\cdot r$ if negative) for "
+                        "tokens already in the text.\n"
+                        "- **Beam search** keeps the $B$ sequences with the highest total log-probability "
+                        "$\\sum_t \\log p(x_t \\mid x_{<t})$.\n"
+                        "- **Entropy** $H = -\\sum_v p(v) \\log p(v)$ (nats): 0 when the model is sure, "
+                        "$\\log |V|$ when every token is equally likely.\n"
+                        "- Speed: keys and values of earlier tokens are cached (KV cache), so each new token costs "
+                        "one forward pass of length 1.")
 
 # ---------------------------------------------------------------------------------------------
 # tab 2: compare decoders
 # ---------------------------------------------------------------------------------------------
 with tab_cmp:
-    st.markdown("Runs greedy, beam search (beam width from the first tab) and several samples (temperature, "
-                "top-k, top-p and seed from the first tab; sample *i* uses seed + *i*) on the same prompt.")
-    st.slider("Samples", 1, 5, key="gpt_n_samples")
-    if st.button("Compare", key="gpt_compare", type="primary"):
-        with guard():
-            prompt = check_text(st.session_state.gpt_prompt, "prompt", generate.MAX_PROMPT_CHARS)
-            n_new = min(int(st.session_state.gpt_max_new), 60)
-            lm, model = _load()
-            ids, notice = generate.encode_prompt(lm.tokenizer, prompt, lm.model, n_new,
-                                                 chat=st.session_state.gpt_chat)
-            if notice:
-                st.warning(notice)
-            runs = [("greedy", _config(n_new, "greedy"))]
-            runs.append((f"beam (width {st.session_state.gpt_beams})", _config(n_new, "beam")))
-            base = _config(n_new, "sample")
-            for i in range(int(st.session_state.gpt_n_samples)):
-                runs.append((f"sample, seed {base.seed + i}", generate.GenConfig(**{**base.__dict__,
-                                                                                    "seed": base.seed + i})))
-            rows = []
-            on_step, bar = progress_callback("Decoding")
-            with gate("generate")(wait_s=30):
-                for j, (name, cfg) in enumerate(runs):
-                    on_step(j, len(runs), {"now": name})
-                    r = generate.run(model, lm.tokenizer, ids, cfg)
-                    toks = [lm.tokenizer.decode([t]) for t in r.ids]
-                    rows.append({"decoder": name, "text": r.text, "tokens": len(r.ids),
-                                 "log-prob": round(r.logprob, 2),
-                                 "log-prob / token": round(r.logprob / max(1, len(r.ids)), 3),
-                                 "distinct-1": round(sampling.distinct_n(toks, 1), 3),
-                                 "distinct-2": round(sampling.distinct_n(toks, 2), 3)})
-                on_step(len(runs), len(runs), None)
-            st.session_state["gpt_compare_rows"] = rows
-    rows = st.session_state.get("gpt_compare_rows")
-    if rows:
-        df = pd.DataFrame(rows)
-        st.dataframe(df, use_container_width=True, hide_index=True)
-        fig = go.Figure()
-        fig.add_bar(x=df["decoder"], y=df["log-prob / token"], name="log-prob / token", yaxis="y")
-        fig.add_scatter(x=df["decoder"], y=df["distinct-2"], name="distinct-2", yaxis="y2", mode="markers",
-                        marker=dict(size=14, color="#e45756"))
-        fig.update_layout(height=340, margin=dict(l=10, r=10, t=30, b=10),
-                          yaxis=dict(title="mean log p per token (higher = more likely)"),
-                          yaxis2=dict(title="distinct-2 (higher = less repetitive)", overlaying="y", side="right",
-                                      range=[0, 1.05]), legend=dict(orientation="h", y=1.15))
-        st.plotly_chart(fig, use_container_width=True, key="gpt_cmp_chart")
-        figure_downloads(fig, "gpt_compare", "gpt_cmp_dl", data=df)
-        st.markdown("Greedy and beam maximise likelihood and tend to repeat themselves (low distinct-n); "
-                    "sampling is less likely token by token but more varied. "
-                    "distinct-n = unique n-grams / all n-grams.")
-        st.latex(r"\text{distinct-}n = \frac{|\{\text{unique } n\text{-grams}\}|}{|\{n\text{-grams}\}|}")
+    if tab_cmp.open is not False:  # lazy tabs: only the open tab's code runs
+        st.markdown("Runs greedy, beam search (beam width from the first tab) and several samples (temperature, "
+                    "top-k, top-p and seed from the first tab; sample *i* uses seed + *i*) on the same prompt.")
+        st.slider("Samples", 1, 5, key="gpt_n_samples")
+        if st.button("Compare", key="gpt_compare", type="primary"):
+            with guard():
+                prompt = check_text(st.session_state.gpt_prompt, "prompt", generate.MAX_PROMPT_CHARS)
+                n_new = min(int(st.session_state.gpt_max_new), 60)
+                lm, model = _load()
+                ids, notice = generate.encode_prompt(lm.tokenizer, prompt, lm.model, n_new,
+                                                     chat=st.session_state.gpt_chat)
+                if notice:
+                    st.warning(notice)
+                runs = [("greedy", _config(n_new, "greedy"))]
+                runs.append((f"beam (width {st.session_state.gpt_beams})", _config(n_new, "beam")))
+                base = _config(n_new, "sample")
+                for i in range(int(st.session_state.gpt_n_samples)):
+                    runs.append((f"sample, seed {base.seed + i}", generate.GenConfig(**{**base.__dict__,
+                                                                                        "seed": base.seed + i})))
+                rows = []
+                on_step, bar = progress_callback("Decoding")
+                with gate("generate")(wait_s=30):
+                    for j, (name, cfg) in enumerate(runs):
+                        on_step(j, len(runs), {"now": name})
+                        r = generate.run(model, lm.tokenizer, ids, cfg)
+                        toks = [lm.tokenizer.decode([t]) for t in r.ids]
+                        rows.append({"decoder": name, "text": r.text, "tokens": len(r.ids),
+                                     "log-prob": round(r.logprob, 2),
+                                     "log-prob / token": round(r.logprob / max(1, len(r.ids)), 3),
+                                     "distinct-1": round(sampling.distinct_n(toks, 1), 3),
+                                     "distinct-2": round(sampling.distinct_n(toks, 2), 3)})
+                    on_step(len(runs), len(runs), None)
+                st.session_state["gpt_compare_rows"] = rows
+        rows = st.session_state.get("gpt_compare_rows")
+        if rows:
+            df = pd.DataFrame(rows)
+            st.dataframe(df, use_container_width=True, hide_index=True)
+            fig = go.Figure()
+            fig.add_bar(x=df["decoder"], y=df["log-prob / token"], name="log-prob / token", yaxis="y")
+            fig.add_scatter(x=df["decoder"], y=df["distinct-2"], name="distinct-2", yaxis="y2", mode="markers",
+                            marker=dict(size=14, color="#e45756"))
+            fig.update_layout(height=340, margin=dict(l=10, r=10, t=30, b=10),
+                              yaxis=dict(title="mean log p per token (higher = more likely)"),
+                              yaxis2=dict(title="distinct-2 (higher = less repetitive)", overlaying="y", side="right",
+                                          range=[0, 1.05]), legend=dict(orientation="h", y=1.15))
+            st.plotly_chart(fig, use_container_width=True, key="gpt_cmp_chart")
+            figure_downloads(fig, "gpt_compare", "gpt_cmp_dl", data=df)
+            st.markdown("Greedy and beam maximise likelihood and tend to repeat themselves (low distinct-n); "
+                        "sampling is less likely token by token but more varied. "
+                        "distinct-n = unique n-grams / all n-grams.")
+            st.latex(r"\text{distinct-}n = \frac{|\{\text{unique } n\text{-grams}\}|}{|\{n\text{-grams}\}|}")
 
 # ---------------------------------------------------------------------------------------------
 # tab 3: tiny GPT
@@ -284,102 +287,103 @@ TINY_MAX_STEPS = 600
 TINY_MAX_SECONDS = 240
 
 with tab_tiny:
-    st.markdown("A decoder-only transformer small enough to train here: characters in, next character out. "
-                "Each block is $x \\leftarrow x + \\mathrm{Attn}(\\mathrm{LN}(x))$, "
-                "$x \\leftarrow x + \\mathrm{MLP}(\\mathrm{LN}(x))$ with causal self-attention "
-                "$\\mathrm{softmax}(QK^\\top/\\sqrt{d} + M)V$ ($M = -\\infty$ above the diagonal) and learned "
-                "position embeddings. It is trained to minimise the cross-entropy $-\\log p(x_t\\mid x_{<t})$ "
-                "in nats per character ($\\log 65 \\approx 4.17$ is guessing uniformly). Its attention maps can "
-                "be viewed on the **Attention** page.")
-    tiny_sources = {s.name: s for s in sources.sources_for("tiny_gpt")}
-    st.radio("Tiny GPT", list(tiny_sources), key="gpt_tiny_source", horizontal=True,
-             format_func=lambda n: tiny_sources[n].label)
-    chosen = tiny_sources.get(st.session_state.get("gpt_tiny_source"))
-    tiny_model = None
-    if chosen is not None and chosen.kind == "scratch":
-        with st.form("gpt_tiny_form"):
-            f1, f2, f3 = st.columns(3)
-            f1.selectbox("Layers", [1, 2, 3, 4], index=1, key="gpt_tiny_layers")
-            f1.selectbox("Heads", [1, 2, 4], index=2, key="gpt_tiny_heads")
-            f2.selectbox("Width", [32, 64, 96, 128], index=1, key="gpt_tiny_width")
-            f2.selectbox("Context (characters)", [32, 64, 128], index=1, key="gpt_tiny_context")
-            f3.number_input("Steps", 10, TINY_MAX_STEPS, 200, step=10, key="gpt_tiny_steps")
-            f3.select_slider("Learning rate", [3e-4, 1e-3, 2e-3, 3e-3], value=2e-3, key="gpt_tiny_lr")
-            upload = st.file_uploader("Training text (optional, .txt; default: Tiny Shakespeare)", type=["txt"],
-                                      key="gpt_tiny_upload")
-            train_btn = st.form_submit_button("Train", type="primary")
-        if train_btn:
+    if tab_tiny.open is not False:  # lazy tabs: only the open tab's code runs
+        st.markdown("A decoder-only transformer small enough to train here: characters in, next character out. "
+                    "Each block is $x \\leftarrow x + \\mathrm{Attn}(\\mathrm{LN}(x))$, "
+                    "$x \\leftarrow x + \\mathrm{MLP}(\\mathrm{LN}(x))$ with causal self-attention "
+                    "$\\mathrm{softmax}(QK^\\top/\\sqrt{d} + M)V$ ($M = -\\infty$ above the diagonal) and learned "
+                    "position embeddings. It is trained to minimise the cross-entropy $-\\log p(x_t\\mid x_{<t})$ "
+                    "in nats per character ($\\log 65 \\approx 4.17$ is guessing uniformly). Its attention maps can "
+                    "be viewed on the **Attention** page.")
+        tiny_sources = {s.name: s for s in sources.sources_for("tiny_gpt")}
+        st.radio("Tiny GPT", list(tiny_sources), key="gpt_tiny_source", horizontal=True,
+                 format_func=lambda n: tiny_sources[n].label)
+        chosen = tiny_sources.get(st.session_state.get("gpt_tiny_source"))
+        tiny_model = None
+        if chosen is not None and chosen.kind == "scratch":
+            with st.form("gpt_tiny_form"):
+                f1, f2, f3 = st.columns(3)
+                f1.selectbox("Layers", [1, 2, 3, 4], index=1, key="gpt_tiny_layers")
+                f1.selectbox("Heads", [1, 2, 4], index=2, key="gpt_tiny_heads")
+                f2.selectbox("Width", [32, 64, 96, 128], index=1, key="gpt_tiny_width")
+                f2.selectbox("Context (characters)", [32, 64, 128], index=1, key="gpt_tiny_context")
+                f3.number_input("Steps", 10, TINY_MAX_STEPS, 200, step=10, key="gpt_tiny_steps")
+                f3.select_slider("Learning rate", [3e-4, 1e-3, 2e-3, 3e-3], value=2e-3, key="gpt_tiny_lr")
+                upload = st.file_uploader("Training text (optional, .txt; default: Tiny Shakespeare)", type=["txt"],
+                                          key="gpt_tiny_upload")
+                train_btn = st.form_submit_button("Train", type="primary")
+            if train_btn:
+                with guard():
+                    from core import corpora
+                    from core.device import MAX_SEED
+
+                    text = decode_upload(upload.getvalue(), what="upload") if upload is not None else corpora.shakespeare()
+                    if len(text) < 1000:
+                        raise ValueError(f"The text has {len(text)} characters; upload at least 1,000 to train on.")
+                    train_text, val_text = corpora.split_text(text)
+                    cfg = tinygpt.TinyGPTConfig(vocab=tinygpt.vocab_of(text),
+                                                block_size=int(st.session_state.gpt_tiny_context),
+                                                n_layer=int(st.session_state.gpt_tiny_layers),
+                                                n_head=int(st.session_state.gpt_tiny_heads),
+                                                n_embd=int(st.session_state.gpt_tiny_width)).check()
+                    # stop pattern: model + history live in the session *before* the loop
+                    model = tinygpt.new_model(cfg, seed=int(st.session_state.gpt_seed) % MAX_SEED)
+                    st.session_state["gpt_tiny_model"] = model
+                    st.session_state["gpt_tiny_history"] = history = []
+                    chart = st.empty()
+                    on_bar, _ = progress_callback("Training")
+
+                    def on_step(done, total, info=None):
+                        on_bar(done, total, info)
+                        if done % 20 == 0 or done == total:
+                            chart.line_chart(pd.DataFrame(history).set_index("step")[["loss", "val_loss"]].ffill())
+
+                    with gate("train")(wait_s=30):
+                        tinygpt.train(model, train_text, val_text, steps=int(st.session_state.gpt_tiny_steps),
+                                      batch_size=16, lr=float(st.session_state.gpt_tiny_lr), warmup=20,
+                                      eval_every=50, eval_chars=5000, max_seconds=TINY_MAX_SECONDS,
+                                      seed=int(st.session_state.gpt_seed), on_step=on_step, history=history)
+                    st.success(f"Trained {history[-1]['step']} steps in {history[-1]['elapsed_s']:.0f} s; "
+                               f"last validation loss {history[-1]['val_loss']:.3f} nats/char.")
+            tiny_model = st.session_state.get("gpt_tiny_model")
+            hist = st.session_state.get("gpt_tiny_history")
+            if hist and not train_btn:
+                st.line_chart(pd.DataFrame(hist).set_index("step")[["loss", "val_loss"]].ffill())
+            if tiny_model is None:
+                st.info("Set the size and press **Train** (a few minutes at most; the Stop button in the top right "
+                        "keeps the model trained so far).")
+        elif chosen is not None:
             with guard():
-                from core import corpora
-                from core.device import MAX_SEED
+                tiny_model = st_cache.load_source(chosen)
+            cfg = tiny_model.config
+            st.caption(f"{cfg.n_layer} layers · {cfg.n_head} heads · width {cfg.n_embd} · context {cfg.block_size} · "
+                       f"{tiny_model.num_params():,} parameters · see its model card in assets/models/.")
+        else:
+            st.info("No tiny GPT is available: train one here or run scripts/train_tinygpt.py.")
 
-                text = decode_upload(upload.getvalue(), what="upload") if upload is not None else corpora.shakespeare()
-                if len(text) < 1000:
-                    raise ValueError(f"The text has {len(text)} characters; upload at least 1,000 to train on.")
-                train_text, val_text = corpora.split_text(text)
-                cfg = tinygpt.TinyGPTConfig(vocab=tinygpt.vocab_of(text),
-                                            block_size=int(st.session_state.gpt_tiny_context),
-                                            n_layer=int(st.session_state.gpt_tiny_layers),
-                                            n_head=int(st.session_state.gpt_tiny_heads),
-                                            n_embd=int(st.session_state.gpt_tiny_width)).check()
-                # stop pattern: model + history live in the session *before* the loop
-                model = tinygpt.new_model(cfg, seed=int(st.session_state.gpt_seed) % MAX_SEED)
-                st.session_state["gpt_tiny_model"] = model
-                st.session_state["gpt_tiny_history"] = history = []
-                chart = st.empty()
-                on_bar, _ = progress_callback("Training")
-
-                def on_step(done, total, info=None):
-                    on_bar(done, total, info)
-                    if done % 20 == 0 or done == total:
-                        chart.line_chart(pd.DataFrame(history).set_index("step")[["loss", "val_loss"]].ffill())
-
-                with gate("train")(wait_s=30):
-                    tinygpt.train(model, train_text, val_text, steps=int(st.session_state.gpt_tiny_steps),
-                                  batch_size=16, lr=float(st.session_state.gpt_tiny_lr), warmup=20,
-                                  eval_every=50, eval_chars=5000, max_seconds=TINY_MAX_SECONDS,
-                                  seed=int(st.session_state.gpt_seed), on_step=on_step, history=history)
-                st.success(f"Trained {history[-1]['step']} steps in {history[-1]['elapsed_s']:.0f} s; "
-                           f"last validation loss {history[-1]['val_loss']:.3f} nats/char.")
-        tiny_model = st.session_state.get("gpt_tiny_model")
-        hist = st.session_state.get("gpt_tiny_history")
-        if hist and not train_btn:
-            st.line_chart(pd.DataFrame(hist).set_index("step")[["loss", "val_loss"]].ffill())
-        if tiny_model is None:
-            st.info("Set the size and press **Train** (a few minutes at most; the Stop button in the top right "
-                    "keeps the model trained so far).")
-    elif chosen is not None:
-        with guard():
-            tiny_model = st_cache.load_source(chosen)
-        cfg = tiny_model.config
-        st.caption(f"{cfg.n_layer} layers · {cfg.n_head} heads · width {cfg.n_embd} · context {cfg.block_size} · "
-                   f"{tiny_model.num_params():,} parameters · see its model card in assets/models/.")
-    else:
-        st.info("No tiny GPT is available: train one here or run scripts/train_tinygpt.py.")
-
-    if tiny_model is not None:
-        st.markdown("**Sample from it**")
-        s1, s2, s3 = st.columns([3, 1, 1])
-        s1.text_input("Start with", value="ROMEO:", key="gpt_tiny_prompt", max_chars=500)
-        s2.slider("Temperature", 0.0, 2.0, 0.8, 0.05, key="gpt_tiny_temp")
-        s3.slider("Characters", 20, 1000, 300, 20, key="gpt_tiny_len")
-        if st.button("Sample", key="gpt_tiny_sample"):
-            with guard():
-                box = st.empty()
-                text = ""
-                t0 = time.perf_counter()
-                with gate("generate")(wait_s=30):
-                    for i, s in enumerate(tinygpt.generate_stream(
-                            tiny_model, st.session_state.gpt_tiny_prompt, int(st.session_state.gpt_tiny_len),
-                            temperature=float(st.session_state.gpt_tiny_temp),
-                            seed=int(st.session_state.gpt_seed))):
-                        text += s["token"]
-                        if i % 5 == 0:
-                            box.code(st.session_state.gpt_tiny_prompt + text + "▌", language=None)
-                box.code(st.session_state.gpt_tiny_prompt + text, language=None)
-                st.caption(f"{len(text)} characters · {len(text) / (time.perf_counter() - t0):.0f} chars/s")
-                st.session_state["gpt_tiny_text"] = st.session_state.gpt_tiny_prompt + text
-        elif st.session_state.get("gpt_tiny_text"):
-            st.code(st.session_state["gpt_tiny_text"], language=None)
+        if tiny_model is not None:
+            st.markdown("**Sample from it**")
+            s1, s2, s3 = st.columns([3, 1, 1])
+            s1.text_input("Start with", value="ROMEO:", key="gpt_tiny_prompt", max_chars=500)
+            s2.slider("Temperature", 0.0, 2.0, 0.8, 0.05, key="gpt_tiny_temp")
+            s3.slider("Characters", 20, 1000, 300, 20, key="gpt_tiny_len")
+            if st.button("Sample", key="gpt_tiny_sample"):
+                with guard():
+                    box = st.empty()
+                    text = ""
+                    t0 = time.perf_counter()
+                    with gate("generate")(wait_s=30):
+                        for i, s in enumerate(tinygpt.generate_stream(
+                                tiny_model, st.session_state.gpt_tiny_prompt, int(st.session_state.gpt_tiny_len),
+                                temperature=float(st.session_state.gpt_tiny_temp),
+                                seed=int(st.session_state.gpt_seed))):
+                            text += s["token"]
+                            if i % 5 == 0:
+                                box.code(st.session_state.gpt_tiny_prompt + text + "▌", language=None)
+                    box.code(st.session_state.gpt_tiny_prompt + text, language=None)
+                    st.caption(f"{len(text)} characters · {len(text) / (time.perf_counter() - t0):.0f} chars/s")
+                    st.session_state["gpt_tiny_text"] = st.session_state.gpt_tiny_prompt + text
+            elif st.session_state.get("gpt_tiny_text"):
+                st.code(st.session_state["gpt_tiny_text"], language=None)
 
 sync_url()

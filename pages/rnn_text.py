@@ -21,7 +21,7 @@ from core.device import MAX_SEED
 from core.limits import gate
 from core.sources import sources_for
 from core.st_cache import load_source
-from pages._shared import figure_downloads, guard, seed, sync_url, url_state
+from pages._shared import figure_downloads, guard, lazy_tabs, seed, sync_url, url_state
 
 MAX_STEPS = 2000  # per training run in the page
 MAX_SECONDS = 120  # per training run in the page (per model in the side-by-side race)
@@ -184,444 +184,448 @@ def _model_bytes(model: C.CharLM, vocab: C.Vocab, info: dict) -> bytes:
     return save({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, metadata=meta)
 
 
-tab_gen, tab_train, tab_cmp, tab_vg = st.tabs(
-    ["✍️ Generate", "🏋️ Train", "⚖️ RNN vs GRU vs LSTM", "📉 Vanishing gradients & clipping"])
+tab_gen, tab_train, tab_cmp, tab_vg = lazy_tabs(
+    ["✍️ Generate", "🏋️ Train", "⚖️ RNN vs GRU vs LSTM", "📉 Vanishing gradients & clipping"], key="rnn_tab")
 
 # =============================================================================================
 # Generate
 # =============================================================================================
 with tab_gen:
-    choices = _gen_choices()
-    if not choices:
-        st.info("No model yet: the shipped checkpoint is missing (run scripts/train_charlm.py) and nothing "
-                "was trained in this session. Train one in the **Train** tab.")
-    else:
-        if st.session_state.pop("_rnn_use_session", False) and "session" in choices:
-            st.session_state["rnn_gen_model"] = "session"  # a model was just trained: generate with it
-            sess = st.session_state[SESSION]
-            if sess["vocab"].unknown(st.session_state.get("rnn_prime", "")):
-                st.session_state["rnn_prime"] = sess["prime_hint"]  # the old prime has characters it never saw
-        if st.session_state.get("rnn_gen_model") not in choices:
-            st.session_state["rnn_gen_model"] = choices[0]
-        c1, c2 = st.columns([3, 2])
-        with c1:
-            st.selectbox("Model", choices, format_func=GEN_MODELS.get, key="rnn_gen_model")
-            st.text_area("Prime text (the model reads this first, then continues it)", key="rnn_prime",
-                         height=80, max_chars=C.MAX_PRIME_CHARS)
-        with c2:
-            st.slider("Length (characters to generate)", 1, C.MAX_GENERATE_CHARS, step=1, key="rnn_length")
-            st.slider("Temperature", 0.0, 2.0, step=0.05, key="rnn_temperature",
-                      help="Divides the logits before the softmax: below 1 sharpens the distribution (safer, "
-                           "more repetitive), above 1 flattens it (more surprising, more typos); 0 = always "
-                           "take the most likely character.")
-            s1, s2 = st.columns([1, 1], vertical_alignment="bottom")
-            s1.number_input("Sampling seed", 0, MAX_SEED, step=1, key="rnn_gen_seed",
-                            help="Same seed + same inputs ⇒ same text.")
+    if tab_gen.open is not False:  # lazy tabs: only the open tab's code runs
+        choices = _gen_choices()
+        if not choices:
+            st.info("No model yet: the shipped checkpoint is missing (run scripts/train_charlm.py) and nothing "
+                    "was trained in this session. Train one in the **Train** tab.")
+        else:
+            if st.session_state.pop("_rnn_use_session", False) and "session" in choices:
+                st.session_state["rnn_gen_model"] = "session"  # a model was just trained: generate with it
+                sess = st.session_state[SESSION]
+                if sess["vocab"].unknown(st.session_state.get("rnn_prime", "")):
+                    st.session_state["rnn_prime"] = sess["prime_hint"]  # the old prime has characters it never saw
+            if st.session_state.get("rnn_gen_model") not in choices:
+                st.session_state["rnn_gen_model"] = choices[0]
+            c1, c2 = st.columns([3, 2])
+            with c1:
+                st.selectbox("Model", choices, format_func=GEN_MODELS.get, key="rnn_gen_model")
+                st.text_area("Prime text (the model reads this first, then continues it)", key="rnn_prime",
+                             height=80, max_chars=C.MAX_PRIME_CHARS)
+            with c2:
+                st.slider("Length (characters to generate)", 1, C.MAX_GENERATE_CHARS, step=1, key="rnn_length")
+                st.slider("Temperature", 0.0, 2.0, step=0.05, key="rnn_temperature",
+                          help="Divides the logits before the softmax: below 1 sharpens the distribution (safer, "
+                               "more repetitive), above 1 flattens it (more surprising, more typos); 0 = always "
+                               "take the most likely character.")
+                s1, s2 = st.columns([1, 1], vertical_alignment="bottom")
+                s1.number_input("Sampling seed", 0, MAX_SEED, step=1, key="rnn_gen_seed",
+                                help="Same seed + same inputs ⇒ same text.")
 
-            def _next_seed():
-                st.session_state["rnn_gen_seed"] = (int(st.session_state["rnn_gen_seed"]) + 1) % (MAX_SEED + 1)
+                def _next_seed():
+                    st.session_state["rnn_gen_seed"] = (int(st.session_state["rnn_gen_seed"]) + 1) % (MAX_SEED + 1)
 
-            s2.button("🎲 Reseed", key="rnn_gen_reseed", on_click=_next_seed, width="stretch")
-        st.caption("Temperature rescales the scores z_i before the softmax: "
-                   "T < 1 makes likely characters likelier, T > 1 gives rare ones a chance, T → 0 is greedy.")
-        st.latex(r"p_i = \frac{\exp(z_i / T)}{\sum_j \exp(z_j / T)}")
-        clicked = st.button("Generate", key="rnn_generate", type="primary")
-        choice = st.session_state["rnn_gen_model"]
-        signature = (choice, st.session_state["rnn_prime"], int(st.session_state["rnn_length"]),
-                     float(st.session_state["rnn_temperature"]), int(st.session_state["rnn_gen_seed"]),
-                     id(_gen_model(choice)[0]) if choice != "shipped" else 0)
-        last = st.session_state.get("_rnn_gen")
-        if clicked or last is None or last["signature"] != signature:
-            with guard(stop=False):
-                model, vocab, label = _gen_model(choice)
-                with gate("generate")(wait_s=30), st.spinner("Sampling…"):
-                    t0 = time.perf_counter()
-                    args = (st.session_state["rnn_prime"], int(st.session_state["rnn_length"]),
-                            float(st.session_state["rnn_temperature"]), int(st.session_state["rnn_gen_seed"]))
-                    result = _shipped_sample(*args) if choice == "shipped" else C.generate(model, vocab, *args)
-                st.session_state["_rnn_gen"] = {"signature": signature, "result": result, "label": label,
-                                                "seconds": time.perf_counter() - t0}
-        last = st.session_state.get("_rnn_gen")
-        if last is not None and last["signature"] == signature:
-            result: C.Generation = last["result"]
-            probs = result.chosen_probs
-            mean_nll = -sum(math.log(max(p, 1e-12)) for p in probs) / max(1, len(probs))
-            m1, m2, m3 = st.columns(3)
-            m1.metric("Characters generated", len(result.text))
-            m2.metric("Mean surprisal of the sample", f"{mean_nll:.2f} nats/char",
-                      help="−mean log p of the characters drawn (at this temperature). Low = the model was sure.")
-            m3.metric("Time", f"{last['seconds']:.2f} s")
-            st.markdown(_colored(result.prime, result.text, probs), unsafe_allow_html=True)
-            st.caption("Grey = your prime. Orange shading = how unlikely the drawn character was "
-                       "(hover for its probability).")
-            with st.expander("Plain text"):
-                st.code(result.prime + result.text, language=None)
-            st.download_button("Download the text", result.prime + result.text, file_name="rnn_sample.txt",
-                               mime="text/plain", key="rnn_gen_download")
-            top = result.last_top
-            fig = go.Figure(go.Bar(x=[_shown(c) for c, _ in top], y=[p for _, p in top],
-                                   marker_color="#1f77b4", text=[f"{p:.2f}" for _, p in top],
-                                   textposition="outside"))
-            fig.update_layout(title=f"What the model would write next (top {len(top)}, T = "
-                                    f"{st.session_state['rnn_temperature']:.2f})",
-                              xaxis_title="next character (⏎ newline, ␣ space)", yaxis_title="probability",
-                              height=320, margin=dict(l=10, r=10, t=40, b=10), yaxis_range=[0, 1.1])
-            st.plotly_chart(fig, width="stretch", key="rnn_gen_top")
-        if choice == "shipped":
-            bundle = _shipped()
-            with st.expander("About the shipped model (model card)"):
-                info = bundle.info
-                st.write(f"{bundle.config.n_layers}-layer {bundle.config.cell.upper()}, "
-                         f"{bundle.config.hidden_size} units, {C.count_params(bundle.model):,} parameters; "
-                         f"{info.get('steps', '?')} steps, validation loss {info.get('val_loss', '?')} nats/char.")
-                card = _shipped_source().ref + "/README.md"
-                try:
-                    st.markdown(open(card, encoding="utf-8").read())
-                except OSError:
-                    st.caption("Model card not found.")
+                s2.button("🎲 Reseed", key="rnn_gen_reseed", on_click=_next_seed, width="stretch")
+            st.caption("Temperature rescales the scores z_i before the softmax: "
+                       "T < 1 makes likely characters likelier, T > 1 gives rare ones a chance, T → 0 is greedy.")
+            st.latex(r"p_i = \frac{\exp(z_i / T)}{\sum_j \exp(z_j / T)}")
+            clicked = st.button("Generate", key="rnn_generate", type="primary")
+            choice = st.session_state["rnn_gen_model"]
+            signature = (choice, st.session_state["rnn_prime"], int(st.session_state["rnn_length"]),
+                         float(st.session_state["rnn_temperature"]), int(st.session_state["rnn_gen_seed"]),
+                         id(_gen_model(choice)[0]) if choice != "shipped" else 0)
+            last = st.session_state.get("_rnn_gen")
+            if clicked or last is None or last["signature"] != signature:
+                with guard(stop=False):
+                    model, vocab, label = _gen_model(choice)
+                    with gate("generate")(wait_s=30), st.spinner("Sampling…"):
+                        t0 = time.perf_counter()
+                        args = (st.session_state["rnn_prime"], int(st.session_state["rnn_length"]),
+                                float(st.session_state["rnn_temperature"]), int(st.session_state["rnn_gen_seed"]))
+                        result = _shipped_sample(*args) if choice == "shipped" else C.generate(model, vocab, *args)
+                    st.session_state["_rnn_gen"] = {"signature": signature, "result": result, "label": label,
+                                                    "seconds": time.perf_counter() - t0}
+            last = st.session_state.get("_rnn_gen")
+            if last is not None and last["signature"] == signature:
+                result: C.Generation = last["result"]
+                probs = result.chosen_probs
+                mean_nll = -sum(math.log(max(p, 1e-12)) for p in probs) / max(1, len(probs))
+                m1, m2, m3 = st.columns(3)
+                m1.metric("Characters generated", len(result.text))
+                m2.metric("Mean surprisal of the sample", f"{mean_nll:.2f} nats/char",
+                          help="−mean log p of the characters drawn (at this temperature). Low = the model was sure.")
+                m3.metric("Time", f"{last['seconds']:.2f} s")
+                st.markdown(_colored(result.prime, result.text, probs), unsafe_allow_html=True)
+                st.caption("Grey = your prime. Orange shading = how unlikely the drawn character was "
+                           "(hover for its probability).")
+                with st.expander("Plain text"):
+                    st.code(result.prime + result.text, language=None)
+                st.download_button("Download the text", result.prime + result.text, file_name="rnn_sample.txt",
+                                   mime="text/plain", key="rnn_gen_download")
+                top = result.last_top
+                fig = go.Figure(go.Bar(x=[_shown(c) for c, _ in top], y=[p for _, p in top],
+                                       marker_color="#1f77b4", text=[f"{p:.2f}" for _, p in top],
+                                       textposition="outside"))
+                fig.update_layout(title=f"What the model would write next (top {len(top)}, T = "
+                                        f"{st.session_state['rnn_temperature']:.2f})",
+                                  xaxis_title="next character (⏎ newline, ␣ space)", yaxis_title="probability",
+                                  height=320, margin=dict(l=10, r=10, t=40, b=10), yaxis_range=[0, 1.1])
+                st.plotly_chart(fig, width="stretch", key="rnn_gen_top")
+            if choice == "shipped":
+                bundle = _shipped()
+                with st.expander("About the shipped model (model card)"):
+                    info = bundle.info
+                    st.write(f"{bundle.config.n_layers}-layer {bundle.config.cell.upper()}, "
+                             f"{bundle.config.hidden_size} units, {C.count_params(bundle.model):,} parameters; "
+                             f"{info.get('steps', '?')} steps, validation loss {info.get('val_loss', '?')} nats/char.")
+                    card = _shipped_source().ref + "/README.md"
+                    try:
+                        st.markdown(open(card, encoding="utf-8").read())
+                    except OSError:
+                        st.caption("Model card not found.")
 
 # =============================================================================================
 # Train
 # =============================================================================================
 with tab_train:
-    st.markdown(
-        "Training minimises the cross-entropy of the next character. The text is cut into **B** parallel "
-        "streams read **T** characters at a time (*truncated back-propagation through time*); the hidden "
-        "state is carried from one chunk to the next, so the model sees context longer than T, but "
-        "gradients flow back only T steps.")
-    st.latex(r"h_t = f(h_{t-1}, \mathrm{emb}(x_t)), \qquad p_\theta(\cdot \mid x_{\le t}) = \mathrm{softmax}(W h_t + b)")
-    st.latex(r"\mathcal{L} = -\frac{1}{BT}\sum_{b,t} \log p_\theta(x_{b,t+1} \mid x_{b,\le t})"
-             r"\quad \text{(nats/char; divide by } \ln 2 \text{ for bits)}")
-    st.radio("Corpus", list(CORPORA), format_func=CORPORA.get, key="rnn_corpus", horizontal=True)
-    if st.session_state["rnn_corpus"] == "upload":
-        st.file_uploader("Your text (.txt, UTF-8, ≤ 2 MB)", type=["txt"], key="rnn_upload")
-    corpus = None
-    with guard(stop=False):
-        corpus = _corpus(st.session_state["rnn_corpus"])
-    if corpus is not None:
-        st.caption(f"{corpus.name}: {corpus.train_ids.numel():,} training and {corpus.val_ids.numel():,} "
-                   f"validation characters (the last 10%), {len(corpus.vocab):,} distinct characters.")
-    elif st.session_state["rnn_corpus"] == "upload" and st.session_state.get("rnn_upload") is None:
-        st.info("Upload a .txt file to train on it.")
-
-    with st.form("rnn_train_form", border=True):
-        st.markdown("**Model**")
-        a1, a2, a3, a4, a5 = st.columns(5)
-        a1.selectbox("Cell", list(C.CELLS), format_func=C.CELL_LABELS.get, key="rnn_cell")
-        a2.number_input("Layers", 1, 3, step=1, key="rnn_layers")
-        a3.select_slider("Hidden size", HIDDEN_CHOICES, key="rnn_hidden")
-        a4.select_slider("Embedding size", EMBED_CHOICES, key="rnn_embed")
-        a5.slider("Dropout", 0.0, 0.5, step=0.05, key="rnn_dropout")
-        st.markdown("**Training** (bounded: at most "
-                    f"{MAX_STEPS} steps and {MAX_SECONDS} s per run)")
-        b1, b2, b3, b4, b5 = st.columns(5)
-        b1.slider("Batch size B", 1, 128, step=1, key="rnn_batch")
-        b2.slider("Sequence length T", 8, 256, step=8, key="rnn_seq")
-        b3.select_slider("Peak learning rate", LR_CHOICES, key="rnn_lr",
-                         help="AdamW; linear warm-up, then cosine decay over the run.")
-        b4.number_input("Max steps", 1, MAX_STEPS, step=50, key="rnn_steps")
-        b5.number_input("Max seconds", 1, MAX_SECONDS, step=5, key="rnn_seconds")
-        c1, c2, c3 = st.columns(3)
-        c1.checkbox("Clip the gradient norm", key="rnn_clip_on")
-        c2.number_input("Clip threshold τ", 0.1, 10.0, step=0.1, key="rnn_clip")
-        c3.number_input("Print a sample every N steps (0 = off)", 0, 500, step=10, key="rnn_sample_every")
-        d1, d2 = st.columns(2)
-        train_new = d1.form_submit_button("🏋️ Train a new model", type="primary", width="stretch")
-        train_more = d2.form_submit_button("➕ Continue training the session model", width="stretch")
-
-    def _configs(vocab_size: int):
-        ss = st.session_state
-        cfg = C.CharLMConfig(ss["rnn_cell"], vocab_size, int(ss["rnn_layers"]), int(ss["rnn_hidden"]),
-                             int(ss["rnn_embed"]), float(ss["rnn_dropout"]))
-        tc = C.TrainConfig(batch_size=int(ss["rnn_batch"]), seq_len=int(ss["rnn_seq"]), lr=float(ss["rnn_lr"]),
-                           max_steps=int(ss["rnn_steps"]), max_seconds=float(ss["rnn_seconds"]),
-                           clip=float(ss["rnn_clip"]) if ss["rnn_clip_on"] else 0.0,
-                           eval_every=max(10, int(ss["rnn_steps"]) // 15), eval_chars=10_000,
-                           eval_every_s=float(ss["rnn_seconds"]) / 15,
-                           sample_every=int(ss["rnn_sample_every"]), sample_len=160)
-        return cfg, tc
-
-    if corpus is not None:
+    if tab_train.open is not False:  # lazy tabs: only the open tab's code runs
+        st.markdown(
+            "Training minimises the cross-entropy of the next character. The text is cut into **B** parallel "
+            "streams read **T** characters at a time (*truncated back-propagation through time*); the hidden "
+            "state is carried from one chunk to the next, so the model sees context longer than T, but "
+            "gradients flow back only T steps.")
+        st.latex(r"h_t = f(h_{t-1}, \mathrm{emb}(x_t)), \qquad p_\theta(\cdot \mid x_{\le t}) = \mathrm{softmax}(W h_t + b)")
+        st.latex(r"\mathcal{L} = -\frac{1}{BT}\sum_{b,t} \log p_\theta(x_{b,t+1} \mid x_{b,\le t})"
+                 r"\quad \text{(nats/char; divide by } \ln 2 \text{ for bits)}")
+        st.radio("Corpus", list(CORPORA), format_func=CORPORA.get, key="rnn_corpus", horizontal=True)
+        if st.session_state["rnn_corpus"] == "upload":
+            st.file_uploader("Your text (.txt, UTF-8, ≤ 2 MB)", type=["txt"], key="rnn_upload")
+        corpus = None
         with guard(stop=False):
-            cfg_preview, _ = _configs(len(corpus.vocab))
-            st.caption(f"This model has **{C.param_count(cfg_preview):,}** parameters.")
+            corpus = _corpus(st.session_state["rnn_corpus"])
+        if corpus is not None:
+            st.caption(f"{corpus.name}: {corpus.train_ids.numel():,} training and {corpus.val_ids.numel():,} "
+                       f"validation characters (the last 10%), {len(corpus.vocab):,} distinct characters.")
+        elif st.session_state["rnn_corpus"] == "upload" and st.session_state.get("rnn_upload") is None:
+            st.info("Upload a .txt file to train on it.")
 
-    if train_new or train_more:
-        with guard(stop=False):
-            if corpus is None:
-                raise ValueError("Choose a corpus (or upload a usable .txt file) first.")
-            cfg, tc = _configs(len(corpus.vocab))
-            if train_more:
-                sess = st.session_state.get(SESSION)
-                if sess is None:
-                    raise ValueError("There is no session model yet: click 'Train a new model' first.")
-                if sess["corpus_name"] != corpus.name:
-                    raise ValueError(f"The session model was trained on {sess['corpus_name']}; switch the corpus "
-                                     "back to continue, or train a new model.")
-            else:
-                # store the new model and its history before the loop: Stop keeps what was trained so far
-                sess = {"model": C.build_model(cfg, seed()), "vocab": corpus.vocab, "corpus_name": corpus.name,
-                        "history": [], "samples": [], "uniform": math.log(len(corpus.vocab)),
-                        "prime_hint": corpus.vocab.decode(corpus.train_ids[:1])}
-                st.session_state[SESSION] = sess
-            history, samples = sess["history"], sess["samples"]
-            offset = max((h["step"] for h in history), default=0)
-            with gate("train")(wait_s=20):
-                st.button("⏹ Stop (keeps the model trained so far)", key="rnn_stop")
-                with st.status(f"Training a {cfg.cell.upper()} on {corpus.name}…", expanded=True) as status:
-                    bar = st.progress(0.0, text="starting…")
-                    chart = st.empty()
-                    sample_box = st.empty()
-                    tick = {"t": 0.0, "n": 0}
+        with st.form("rnn_train_form", border=True):
+            st.markdown("**Model**")
+            a1, a2, a3, a4, a5 = st.columns(5)
+            a1.selectbox("Cell", list(C.CELLS), format_func=C.CELL_LABELS.get, key="rnn_cell")
+            a2.number_input("Layers", 1, 3, step=1, key="rnn_layers")
+            a3.select_slider("Hidden size", HIDDEN_CHOICES, key="rnn_hidden")
+            a4.select_slider("Embedding size", EMBED_CHOICES, key="rnn_embed")
+            a5.slider("Dropout", 0.0, 0.5, step=0.05, key="rnn_dropout")
+            st.markdown("**Training** (bounded: at most "
+                        f"{MAX_STEPS} steps and {MAX_SECONDS} s per run)")
+            b1, b2, b3, b4, b5 = st.columns(5)
+            b1.slider("Batch size B", 1, 128, step=1, key="rnn_batch")
+            b2.slider("Sequence length T", 8, 256, step=8, key="rnn_seq")
+            b3.select_slider("Peak learning rate", LR_CHOICES, key="rnn_lr",
+                             help="AdamW; linear warm-up, then cosine decay over the run.")
+            b4.number_input("Max steps", 1, MAX_STEPS, step=50, key="rnn_steps")
+            b5.number_input("Max seconds", 1, MAX_SECONDS, step=5, key="rnn_seconds")
+            c1, c2, c3 = st.columns(3)
+            c1.checkbox("Clip the gradient norm", key="rnn_clip_on")
+            c2.number_input("Clip threshold τ", 0.1, 10.0, step=0.1, key="rnn_clip")
+            c3.number_input("Print a sample every N steps (0 = off)", 0, 500, step=10, key="rnn_sample_every")
+            d1, d2 = st.columns(2)
+            train_new = d1.form_submit_button("🏋️ Train a new model", type="primary", width="stretch")
+            train_more = d2.form_submit_button("➕ Continue training the session model", width="stretch")
 
-                    def on_step(done, total, info):
-                        now = time.monotonic()
-                        if done < total and now - tick["t"] < 0.7 and "sample" not in info:
-                            return
-                        tick["t"], tick["n"] = now, tick["n"] + 1
-                        frac = max(done / total, (history[-1]["time_s"] / tc.max_seconds) if history else 0)
-                        text = f"step {done}/{total} · loss {info['loss']:.3f}"
-                        if "val_loss" in info:
-                            text += f" · val {info['val_loss']:.3f}"
-                        bar.progress(min(1.0, frac), text=text)
-                        chart.plotly_chart(_loss_figure({cfg.cell: history}, "Loss while training",
-                                                        sess["uniform"]),
-                                           width="stretch", key=f"rnn_live_{tick['n']}")
-                        if samples:
-                            sample_box.code(f"step {samples[-1][0]}:\n{samples[-1][1]}", language=None)
+        def _configs(vocab_size: int):
+            ss = st.session_state
+            cfg = C.CharLMConfig(ss["rnn_cell"], vocab_size, int(ss["rnn_layers"]), int(ss["rnn_hidden"]),
+                                 int(ss["rnn_embed"]), float(ss["rnn_dropout"]))
+            tc = C.TrainConfig(batch_size=int(ss["rnn_batch"]), seq_len=int(ss["rnn_seq"]), lr=float(ss["rnn_lr"]),
+                               max_steps=int(ss["rnn_steps"]), max_seconds=float(ss["rnn_seconds"]),
+                               clip=float(ss["rnn_clip"]) if ss["rnn_clip_on"] else 0.0,
+                               eval_every=max(10, int(ss["rnn_steps"]) // 15), eval_chars=10_000,
+                               eval_every_s=float(ss["rnn_seconds"]) / 15,
+                               sample_every=int(ss["rnn_sample_every"]), sample_len=160)
+            return cfg, tc
 
-                    res = C.train(sess["model"], corpus, tc, seed=seed(), on_step=on_step, history=history,
-                                  samples=samples, step_offset=offset,
-                                  sample_prime="\n" if "\n" in corpus.vocab.stoi else corpus.vocab.chars[0],
-                                  threads=TRAIN_THREADS)
-                    chart.empty()
-                    sample_box.empty()
-                    bar.progress(1.0, text=f"done: {res.steps} steps in {res.seconds:.1f} s "
-                                           f"(stopped by {res.stopped_by})")
-                    status.update(label=f"Trained {res.steps} steps in {res.seconds:.1f} s · validation loss "
-                                        f"{res.val_loss:.3f} nats/char", state="complete", expanded=False)
-            st.session_state["_rnn_use_session"] = True
-            st.rerun()  # redraw every tab with the new model (the Generate tab samples from it)
+        if corpus is not None:
+            with guard(stop=False):
+                cfg_preview, _ = _configs(len(corpus.vocab))
+                st.caption(f"This model has **{C.param_count(cfg_preview):,}** parameters.")
 
-    sess = st.session_state.get(SESSION)
-    if sess is not None and sess["history"]:
-        history = sess["history"]
-        model = sess["model"]
-        vals = [h["val_loss"] for h in history if "val_loss" in h]
-        steps = [h for h in history if "loss" in h]
-        c = model.config
-        st.subheader(f"Session model: {c.n_layers}×{c.hidden_size} {C.CELL_LABELS[c.cell]} on {sess['corpus_name']}")
-        m1, m2, m3, m4 = st.columns(4)
-        m1.metric("Parameters", f"{C.count_params(model):,}")
-        m2.metric("Steps trained", steps[-1]["step"] if steps else 0)
-        m3.metric("Validation loss", f"{vals[-1]:.3f}" if vals else "–",
-                  help="nats per character on held-out text (the last 10% of the corpus)")
-        m4.metric("Bits per character", f"{vals[-1] / math.log(2):.2f}" if vals else "–")
-        fig = _loss_figure({model.config.cell: history}, f"Loss on {sess['corpus_name']}", sess["uniform"])
-        st.plotly_chart(fig, width="stretch", key="rnn_train_curve")
-        figure_downloads(fig, "rnn_loss_curve", "rnn_train_dl", data=_history_frame(history))
-        if sess["samples"]:
-            st.markdown("**Samples along the way** (temperature 0.8): from noise to words")
-            step_no, text = sess["samples"][-1]
-            st.code(f"step {step_no}:\n{text}", language=None)
-            with st.expander(f"All {len(sess['samples'])} samples"):
-                for step_no, text in sess["samples"]:
-                    st.text(f"step {step_no}:\n{text}")
-        st.download_button("Download the trained model (.safetensors)",
-                           _model_bytes(model, sess["vocab"], {"corpus": sess["corpus_name"]}),
-                           file_name=f"charlm-{model.config.cell}.safetensors", key="rnn_model_dl")
-        st.caption("Generate with it in the **Generate** tab (model: 'Model trained in this session').")
+        if train_new or train_more:
+            with guard(stop=False):
+                if corpus is None:
+                    raise ValueError("Choose a corpus (or upload a usable .txt file) first.")
+                cfg, tc = _configs(len(corpus.vocab))
+                if train_more:
+                    sess = st.session_state.get(SESSION)
+                    if sess is None:
+                        raise ValueError("There is no session model yet: click 'Train a new model' first.")
+                    if sess["corpus_name"] != corpus.name:
+                        raise ValueError(f"The session model was trained on {sess['corpus_name']}; switch the corpus "
+                                         "back to continue, or train a new model.")
+                else:
+                    # store the new model and its history before the loop: Stop keeps what was trained so far
+                    sess = {"model": C.build_model(cfg, seed()), "vocab": corpus.vocab, "corpus_name": corpus.name,
+                            "history": [], "samples": [], "uniform": math.log(len(corpus.vocab)),
+                            "prime_hint": corpus.vocab.decode(corpus.train_ids[:1])}
+                    st.session_state[SESSION] = sess
+                history, samples = sess["history"], sess["samples"]
+                offset = max((h["step"] for h in history), default=0)
+                with gate("train")(wait_s=20):
+                    st.button("⏹ Stop (keeps the model trained so far)", key="rnn_stop")
+                    with st.status(f"Training a {cfg.cell.upper()} on {corpus.name}…", expanded=True) as status:
+                        bar = st.progress(0.0, text="starting…")
+                        chart = st.empty()
+                        sample_box = st.empty()
+                        tick = {"t": 0.0, "n": 0}
+
+                        def on_step(done, total, info):
+                            now = time.monotonic()
+                            if done < total and now - tick["t"] < 0.7 and "sample" not in info:
+                                return
+                            tick["t"], tick["n"] = now, tick["n"] + 1
+                            frac = max(done / total, (history[-1]["time_s"] / tc.max_seconds) if history else 0)
+                            text = f"step {done}/{total} · loss {info['loss']:.3f}"
+                            if "val_loss" in info:
+                                text += f" · val {info['val_loss']:.3f}"
+                            bar.progress(min(1.0, frac), text=text)
+                            chart.plotly_chart(_loss_figure({cfg.cell: history}, "Loss while training",
+                                                            sess["uniform"]),
+                                               width="stretch", key=f"rnn_live_{tick['n']}")
+                            if samples:
+                                sample_box.code(f"step {samples[-1][0]}:\n{samples[-1][1]}", language=None)
+
+                        res = C.train(sess["model"], corpus, tc, seed=seed(), on_step=on_step, history=history,
+                                      samples=samples, step_offset=offset,
+                                      sample_prime="\n" if "\n" in corpus.vocab.stoi else corpus.vocab.chars[0],
+                                      threads=TRAIN_THREADS)
+                        chart.empty()
+                        sample_box.empty()
+                        bar.progress(1.0, text=f"done: {res.steps} steps in {res.seconds:.1f} s "
+                                               f"(stopped by {res.stopped_by})")
+                        status.update(label=f"Trained {res.steps} steps in {res.seconds:.1f} s · validation loss "
+                                            f"{res.val_loss:.3f} nats/char", state="complete", expanded=False)
+                st.session_state["_rnn_use_session"] = True
+                st.rerun()  # redraw every tab with the new model (the Generate tab samples from it)
+
+        sess = st.session_state.get(SESSION)
+        if sess is not None and sess["history"]:
+            history = sess["history"]
+            model = sess["model"]
+            vals = [h["val_loss"] for h in history if "val_loss" in h]
+            steps = [h for h in history if "loss" in h]
+            c = model.config
+            st.subheader(f"Session model: {c.n_layers}×{c.hidden_size} {C.CELL_LABELS[c.cell]} on {sess['corpus_name']}")
+            m1, m2, m3, m4 = st.columns(4)
+            m1.metric("Parameters", f"{C.count_params(model):,}")
+            m2.metric("Steps trained", steps[-1]["step"] if steps else 0)
+            m3.metric("Validation loss", f"{vals[-1]:.3f}" if vals else "–",
+                      help="nats per character on held-out text (the last 10% of the corpus)")
+            m4.metric("Bits per character", f"{vals[-1] / math.log(2):.2f}" if vals else "–")
+            fig = _loss_figure({model.config.cell: history}, f"Loss on {sess['corpus_name']}", sess["uniform"])
+            st.plotly_chart(fig, width="stretch", key="rnn_train_curve")
+            figure_downloads(fig, "rnn_loss_curve", "rnn_train_dl", data=_history_frame(history))
+            if sess["samples"]:
+                st.markdown("**Samples along the way** (temperature 0.8): from noise to words")
+                step_no, text = sess["samples"][-1]
+                st.code(f"step {step_no}:\n{text}", language=None)
+                with st.expander(f"All {len(sess['samples'])} samples"):
+                    for step_no, text in sess["samples"]:
+                        st.text(f"step {step_no}:\n{text}")
+            st.download_button("Download the trained model (.safetensors)",
+                               _model_bytes(model, sess["vocab"], {"corpus": sess["corpus_name"]}),
+                               file_name=f"charlm-{model.config.cell}.safetensors", key="rnn_model_dl")
+            st.caption("Generate with it in the **Generate** tab (model: 'Model trained in this session').")
 
 # =============================================================================================
 # Side by side
 # =============================================================================================
 with tab_cmp:
-    st.markdown(
-        "Three cells, one budget. The parameter count is matched by choosing the hidden size: a layer "
-        "has one weight block for the RNN, three for the GRU (reset, update, candidate) and four for the "
-        "LSTM (input, forget, cell, output), so the RNN gets the widest hidden state.")
-    st.latex(r"\text{params} \approx V E + g\,H\,(E + H + 2) + H V + V,\qquad g_{\mathrm{RNN}}=1,\ "
-             r"g_{\mathrm{GRU}}=3,\ g_{\mathrm{LSTM}}=4")
-    e1, e2, e3 = st.columns(3)
-    e1.select_slider("Parameters per model", PARAM_CHOICES, key="rnn_cmp_params",
-                     format_func=lambda n: f"{n // 1000}k")
-    e2.number_input("Max steps per model", 1, MAX_STEPS, step=50, key="rnn_cmp_steps")
-    e3.number_input("Max seconds per model", 1, 60, step=5, key="rnn_cmp_seconds")
-    st.caption("Uses the corpus, batch size, sequence length, learning rate and clipping from the **Train** tab.")
-    if st.button("⚖️ Train all three", key="rnn_cmp_go", type="primary"):
-        with guard(stop=False):
-            if corpus is None:
-                raise ValueError("Choose a corpus (or upload a usable .txt file) in the Train tab first.")
-            ss = st.session_state
-            race = {"vocab": corpus.vocab, "corpus_name": corpus.name, "uniform": math.log(len(corpus.vocab))}
-            st.session_state[COMPARE] = race
-            tc = C.TrainConfig(batch_size=int(ss["rnn_batch"]), seq_len=int(ss["rnn_seq"]), lr=float(ss["rnn_lr"]),
-                               max_steps=int(ss["rnn_cmp_steps"]), max_seconds=float(ss["rnn_cmp_seconds"]),
-                               clip=float(ss["rnn_clip"]) if ss["rnn_clip_on"] else 0.0,
-                               eval_every=max(10, int(ss["rnn_cmp_steps"]) // 10), eval_chars=10_000,
-                               eval_every_s=float(ss["rnn_cmp_seconds"]) / 10)
-            embed = 32
-            with gate("train")(wait_s=20):
-                st.button("⏹ Stop", key="rnn_cmp_stop")
-                bar = st.progress(0.0, text="starting…")
-                for i, cell in enumerate(C.CELLS):
-                    hidden = C.hidden_for_params(cell, int(ss["rnn_cmp_params"]), len(corpus.vocab), embed)
-                    cfg = C.CharLMConfig(cell, len(corpus.vocab), 1, hidden, embed)
-                    entry = {"model": C.build_model(cfg, seed()), "history": [], "hidden": hidden}
-                    race[cell] = entry
-                    last_t = [0.0]
+    if tab_cmp.open is not False:  # lazy tabs: only the open tab's code runs
+        st.markdown(
+            "Three cells, one budget. The parameter count is matched by choosing the hidden size: a layer "
+            "has one weight block for the RNN, three for the GRU (reset, update, candidate) and four for the "
+            "LSTM (input, forget, cell, output), so the RNN gets the widest hidden state.")
+        st.latex(r"\text{params} \approx V E + g\,H\,(E + H + 2) + H V + V,\qquad g_{\mathrm{RNN}}=1,\ "
+                 r"g_{\mathrm{GRU}}=3,\ g_{\mathrm{LSTM}}=4")
+        e1, e2, e3 = st.columns(3)
+        e1.select_slider("Parameters per model", PARAM_CHOICES, key="rnn_cmp_params",
+                         format_func=lambda n: f"{n // 1000}k")
+        e2.number_input("Max steps per model", 1, MAX_STEPS, step=50, key="rnn_cmp_steps")
+        e3.number_input("Max seconds per model", 1, 60, step=5, key="rnn_cmp_seconds")
+        st.caption("Uses the corpus, batch size, sequence length, learning rate and clipping from the **Train** tab.")
+        if st.button("⚖️ Train all three", key="rnn_cmp_go", type="primary"):
+            with guard(stop=False):
+                if corpus is None:
+                    raise ValueError("Choose a corpus (or upload a usable .txt file) in the Train tab first.")
+                ss = st.session_state
+                race = {"vocab": corpus.vocab, "corpus_name": corpus.name, "uniform": math.log(len(corpus.vocab))}
+                st.session_state[COMPARE] = race
+                tc = C.TrainConfig(batch_size=int(ss["rnn_batch"]), seq_len=int(ss["rnn_seq"]), lr=float(ss["rnn_lr"]),
+                                   max_steps=int(ss["rnn_cmp_steps"]), max_seconds=float(ss["rnn_cmp_seconds"]),
+                                   clip=float(ss["rnn_clip"]) if ss["rnn_clip_on"] else 0.0,
+                                   eval_every=max(10, int(ss["rnn_cmp_steps"]) // 10), eval_chars=10_000,
+                                   eval_every_s=float(ss["rnn_cmp_seconds"]) / 10)
+                embed = 32
+                with gate("train")(wait_s=20):
+                    st.button("⏹ Stop", key="rnn_cmp_stop")
+                    bar = st.progress(0.0, text="starting…")
+                    for i, cell in enumerate(C.CELLS):
+                        hidden = C.hidden_for_params(cell, int(ss["rnn_cmp_params"]), len(corpus.vocab), embed)
+                        cfg = C.CharLMConfig(cell, len(corpus.vocab), 1, hidden, embed)
+                        entry = {"model": C.build_model(cfg, seed()), "history": [], "hidden": hidden}
+                        race[cell] = entry
+                        last_t = [0.0]
 
-                    def on_step(done, total, info, i=i, cell=cell, entry=entry):
-                        now = time.monotonic()
-                        if done < total and now - last_t[0] < 0.5:
-                            return
-                        last_t[0] = now
-                        frac = max(done / total, entry["history"][-1]["time_s"] / tc.max_seconds)
-                        bar.progress(min(1.0, (i + min(1.0, frac)) / 3),
-                                     text=f"{cell.upper()} (H={entry['hidden']}): step {done} · loss {info['loss']:.3f}")
+                        def on_step(done, total, info, i=i, cell=cell, entry=entry):
+                            now = time.monotonic()
+                            if done < total and now - last_t[0] < 0.5:
+                                return
+                            last_t[0] = now
+                            frac = max(done / total, entry["history"][-1]["time_s"] / tc.max_seconds)
+                            bar.progress(min(1.0, (i + min(1.0, frac)) / 3),
+                                         text=f"{cell.upper()} (H={entry['hidden']}): step {done} · loss {info['loss']:.3f}")
 
-                    res = C.train(entry["model"], corpus, tc, seed=seed(), on_step=on_step, history=entry["history"],
-                                  threads=TRAIN_THREADS)
-                    entry["result"] = res
-                    entry["sample"] = C.generate(entry["model"], corpus.vocab,
-                                                 "\n" if "\n" in corpus.vocab.stoi else corpus.vocab.chars[0],
-                                                 200, 0.8, seed()).text
-                bar.progress(1.0, text="done")
-    race = st.session_state.get(COMPARE)
-    raced = [c for c in C.CELLS if race and c in race and race[c]["history"]]
-    if raced:
-        if len(raced) < len(C.CELLS):
-            st.warning("The race was stopped early: showing the cells trained so far.")
-        fig = _loss_figure({c: race[c]["history"] for c in raced}, f"RNN vs GRU vs LSTM on {race['corpus_name']}",
-                           race["uniform"])
-        st.plotly_chart(fig, width="stretch", key="rnn_cmp_curve")
-        rows = []
-        for c in raced:
-            e = race[c]
-            vals = [h["val_loss"] for h in e["history"] if "val_loss" in h]
-            res = e.get("result")
-            rows.append({"cell": C.CELL_LABELS[c], "hidden size": e["hidden"],
-                         "parameters": C.count_params(e["model"]),
-                         "steps": res.steps if res else len([h for h in e["history"] if "loss" in h]),
-                         "seconds": round(res.seconds, 1) if res else None,
-                         "validation loss": round(vals[-1], 4) if vals else None})
-        table = pd.DataFrame(rows).set_index("cell")
-        st.dataframe(table, width="stretch")
-        figure_downloads(fig, "rnn_vs_gru_vs_lstm", "rnn_cmp_dl", data=table)
-        cols = st.columns(3)
-        for col, c in zip(cols, raced):
-            with col:
-                st.markdown(f"**{C.CELL_LABELS[c]}** sample")
-                st.text(race[c].get("sample", "(stopped before the end)"))
-    else:
-        st.info("Click **Train all three** to race the cells (about 3 × the seconds budget).")
+                        res = C.train(entry["model"], corpus, tc, seed=seed(), on_step=on_step, history=entry["history"],
+                                      threads=TRAIN_THREADS)
+                        entry["result"] = res
+                        entry["sample"] = C.generate(entry["model"], corpus.vocab,
+                                                     "\n" if "\n" in corpus.vocab.stoi else corpus.vocab.chars[0],
+                                                     200, 0.8, seed()).text
+                    bar.progress(1.0, text="done")
+        race = st.session_state.get(COMPARE)
+        raced = [c for c in C.CELLS if race and c in race and race[c]["history"]]
+        if raced:
+            if len(raced) < len(C.CELLS):
+                st.warning("The race was stopped early: showing the cells trained so far.")
+            fig = _loss_figure({c: race[c]["history"] for c in raced}, f"RNN vs GRU vs LSTM on {race['corpus_name']}",
+                               race["uniform"])
+            st.plotly_chart(fig, width="stretch", key="rnn_cmp_curve")
+            rows = []
+            for c in raced:
+                e = race[c]
+                vals = [h["val_loss"] for h in e["history"] if "val_loss" in h]
+                res = e.get("result")
+                rows.append({"cell": C.CELL_LABELS[c], "hidden size": e["hidden"],
+                             "parameters": C.count_params(e["model"]),
+                             "steps": res.steps if res else len([h for h in e["history"] if "loss" in h]),
+                             "seconds": round(res.seconds, 1) if res else None,
+                             "validation loss": round(vals[-1], 4) if vals else None})
+            table = pd.DataFrame(rows).set_index("cell")
+            st.dataframe(table, width="stretch")
+            figure_downloads(fig, "rnn_vs_gru_vs_lstm", "rnn_cmp_dl", data=table)
+            cols = st.columns(3)
+            for col, c in zip(cols, raced):
+                with col:
+                    st.markdown(f"**{C.CELL_LABELS[c]}** sample")
+                    st.text(race[c].get("sample", "(stopped before the end)"))
+        else:
+            st.info("Click **Train all three** to race the cells (about 3 × the seconds budget).")
 
 # =============================================================================================
 # Vanishing gradients & clipping
 # =============================================================================================
 with tab_vg:
-    st.markdown(
-        "How much does the loss at the **last** character depend on the state **k steps earlier**? "
-        "Back-propagation multiplies one Jacobian per step:")
-    st.latex(r"\frac{\partial \mathcal{L}_T}{\partial h_{T-k}} = \frac{\partial \mathcal{L}_T}{\partial h_T}"
-             r"\prod_{t=T-k+1}^{T} \frac{\partial h_t}{\partial h_{t-1}}, \qquad "
-             r"\text{RNN: } \frac{\partial h_t}{\partial h_{t-1}} = \mathrm{diag}(1-h_t^2)\,W_{hh}")
-    st.markdown(
-        "For a tanh RNN each factor has norm about $\\lVert W_{hh} \\rVert (1-h^2) < 1$, so the product "
-        "shrinks **exponentially** in k: the gradient vanishes and the model cannot learn long-range "
-        "dependencies. The LSTM's cell state is updated additively, $c_t = f_t \\odot c_{t-1} + i_t \\odot g_t$, "
-        "so $\\partial c_t / \\partial c_{t-1} = \\mathrm{diag}(f_t)$: with forget gates near 1 the gradient "
-        "survives many steps (GRUs do the same with their update gate). The chart plots "
-        "$\\lVert \\partial \\mathcal{L}_T / \\partial s_{T-k} \\rVert$ ($s$ = every layer's $h$, and $c$ for "
-        "the LSTM), averaged over 8 random windows of the validation text, on a log scale.")
-    v1, v2 = st.columns(2)
-    v1.slider("Window length (steps back)", 10, 200, step=10, key="rnn_vg_len")
-    v2.checkbox("Normalise each curve to 1 at k = 0", key="rnn_vg_norm")
+    if tab_vg.open is not False:  # lazy tabs: only the open tab's code runs
+        st.markdown(
+            "How much does the loss at the **last** character depend on the state **k steps earlier**? "
+            "Back-propagation multiplies one Jacobian per step:")
+        st.latex(r"\frac{\partial \mathcal{L}_T}{\partial h_{T-k}} = \frac{\partial \mathcal{L}_T}{\partial h_T}"
+                 r"\prod_{t=T-k+1}^{T} \frac{\partial h_t}{\partial h_{t-1}}, \qquad "
+                 r"\text{RNN: } \frac{\partial h_t}{\partial h_{t-1}} = \mathrm{diag}(1-h_t^2)\,W_{hh}")
+        st.markdown(
+            "For a tanh RNN each factor has norm about $\\lVert W_{hh} \\rVert (1-h^2) < 1$, so the product "
+            "shrinks **exponentially** in k: the gradient vanishes and the model cannot learn long-range "
+            "dependencies. The LSTM's cell state is updated additively, $c_t = f_t \\odot c_{t-1} + i_t \\odot g_t$, "
+            "so $\\partial c_t / \\partial c_{t-1} = \\mathrm{diag}(f_t)$: with forget gates near 1 the gradient "
+            "survives many steps (GRUs do the same with their update gate). The chart plots "
+            "$\\lVert \\partial \\mathcal{L}_T / \\partial s_{T-k} \\rVert$ ($s$ = every layer's $h$, and $c$ for "
+            "the LSTM), averaged over 8 random windows of the validation text, on a log scale.")
+        v1, v2 = st.columns(2)
+        v1.slider("Window length (steps back)", 10, 200, step=10, key="rnn_vg_len")
+        v2.checkbox("Normalise each curve to 1 at k = 0", key="rnn_vg_norm")
 
-    @st.cache_data(show_spinner="Back-propagating through fresh models…", max_entries=16)
-    def _fresh_profiles(params: int, length: int, seed_: int) -> dict:
-        corpus_ = _bundled_corpus("shakespeare")
-        out = {}
-        for cell in C.CELLS:
-            hidden = C.hidden_for_params(cell, params, len(corpus_.vocab), 32)
-            model = C.build_model(C.CharLMConfig(cell, len(corpus_.vocab), 1, hidden, 32), seed_)
-            out[f"{cell} (untrained)"] = C.grad_norm_profile(model, corpus_.val_ids, length, 8, seed_)
-        return out
+        @st.cache_data(show_spinner="Back-propagating through fresh models…", max_entries=16)
+        def _fresh_profiles(params: int, length: int, seed_: int) -> dict:
+            corpus_ = _bundled_corpus("shakespeare")
+            out = {}
+            for cell in C.CELLS:
+                hidden = C.hidden_for_params(cell, params, len(corpus_.vocab), 32)
+                model = C.build_model(C.CharLMConfig(cell, len(corpus_.vocab), 1, hidden, 32), seed_)
+                out[f"{cell} (untrained)"] = C.grad_norm_profile(model, corpus_.val_ids, length, 8, seed_)
+            return out
 
-    @st.cache_data(show_spinner="Back-propagating through the shipped LSTM…", max_entries=16)
-    def _shipped_profile(length: int, seed_: int) -> list[float]:
-        bundle = _shipped()
-        return C.grad_norm_profile(bundle.model, _bundled_corpus("shakespeare").val_ids, length, 8, seed_)
+        @st.cache_data(show_spinner="Back-propagating through the shipped LSTM…", max_entries=16)
+        def _shipped_profile(length: int, seed_: int) -> list[float]:
+            bundle = _shipped()
+            return C.grad_norm_profile(bundle.model, _bundled_corpus("shakespeare").val_ids, length, 8, seed_)
 
-    profiles: dict[str, list[float]] = {}
-    length = int(st.session_state["rnn_vg_len"])
-    with guard(stop=False), gate("eval")(wait_s=30):
-        profiles.update(_fresh_profiles(int(st.session_state["rnn_cmp_params"]), length, seed()))
-        if _shipped_source() is not None:
-            profiles["shipped LSTM (trained)"] = _shipped_profile(length, seed())
-        race = st.session_state.get(COMPARE)
-        if race and all(c in race and "result" in race[c] for c in C.CELLS):
-            race_corpus = _bundled_corpus(race["corpus_name"]) if race["corpus_name"] in CORPORA else corpus
-            if race_corpus is not None and len(race_corpus.vocab) == len(race["vocab"]):
-                for c in C.CELLS:
-                    profiles[f"{c} (race, trained)"] = C.grad_norm_profile(
-                        race[c]["model"], race_corpus.val_ids, length, 8, seed())
+        profiles: dict[str, list[float]] = {}
+        length = int(st.session_state["rnn_vg_len"])
+        with guard(stop=False), gate("eval")(wait_s=30):
+            profiles.update(_fresh_profiles(int(st.session_state["rnn_cmp_params"]), length, seed()))
+            if _shipped_source() is not None:
+                profiles["shipped LSTM (trained)"] = _shipped_profile(length, seed())
+            race = st.session_state.get(COMPARE)
+            if race and all(c in race and "result" in race[c] for c in C.CELLS):
+                race_corpus = _bundled_corpus(race["corpus_name"]) if race["corpus_name"] in CORPORA else corpus
+                if race_corpus is not None and len(race_corpus.vocab) == len(race["vocab"]):
+                    for c in C.CELLS:
+                        profiles[f"{c} (race, trained)"] = C.grad_norm_profile(
+                            race[c]["model"], race_corpus.val_ids, length, 8, seed())
+            sess = st.session_state.get(SESSION)
+            if sess is not None and corpus is not None and sess["corpus_name"] == corpus.name:
+                profiles[f"{sess['model'].config.cell} (session, trained)"] = C.grad_norm_profile(
+                    sess["model"], corpus.val_ids, length, 8, seed())
+        if profiles:
+            fig = go.Figure()
+            for name, norms in profiles.items():
+                cell = name.split(" ")[0]
+                ys = [n / norms[0] if st.session_state["rnn_vg_norm"] and norms[0] > 0 else n for n in norms]
+                ys = [max(y, 1e-30) for y in ys]
+                dash = "dot" if "untrained" in name else "solid"
+                color = COLORS["shipped"] if name.startswith("shipped") else COLORS.get(cell, "#555")
+                fig.add_scatter(x=list(range(len(ys))), y=ys, mode="lines", name=name,
+                                line=dict(color=color, dash=dash, width=2.5))
+            fig.update_layout(title="Gradient norm vs distance from the predicted character",
+                              xaxis_title="k = steps before the last character",
+                              yaxis_title="‖∂L_T / ∂s_{T−k}‖" + (" (relative)" if st.session_state["rnn_vg_norm"] else ""),
+                              yaxis_type="log", height=420, margin=dict(l=10, r=10, t=40, b=10),
+                              legend=dict(orientation="h", y=-0.25))
+            st.plotly_chart(fig, width="stretch", key="rnn_vg_curve")
+            frame = pd.DataFrame(profiles)
+            frame.index.name = "k"
+            figure_downloads(fig, "rnn_vanishing_gradients", "rnn_vg_dl", data=frame)
+            st.caption("Dotted: freshly initialised models with equal parameter counts (the 'Parameters per model' "
+                       "setting of the race). Solid: trained models. Race the cells or train a model to add them.")
+
+        st.subheader("Gradient clipping")
+        st.markdown("When the product of Jacobians has norm > 1 the opposite happens: gradients **explode** and "
+                    "one step can throw the weights far away. Clipping rescales the whole gradient when its norm "
+                    "exceeds a threshold τ, keeping its direction:")
+        st.latex(r"g \leftarrow g \cdot \min\!\left(1, \frac{\tau}{\lVert g \rVert}\right)")
         sess = st.session_state.get(SESSION)
-        if sess is not None and corpus is not None and sess["corpus_name"] == corpus.name:
-            profiles[f"{sess['model'].config.cell} (session, trained)"] = C.grad_norm_profile(
-                sess["model"], corpus.val_ids, length, 8, seed())
-    if profiles:
-        fig = go.Figure()
-        for name, norms in profiles.items():
-            cell = name.split(" ")[0]
-            ys = [n / norms[0] if st.session_state["rnn_vg_norm"] and norms[0] > 0 else n for n in norms]
-            ys = [max(y, 1e-30) for y in ys]
-            dash = "dot" if "untrained" in name else "solid"
-            color = COLORS["shipped"] if name.startswith("shipped") else COLORS.get(cell, "#555")
-            fig.add_scatter(x=list(range(len(ys))), y=ys, mode="lines", name=name,
-                            line=dict(color=color, dash=dash, width=2.5))
-        fig.update_layout(title="Gradient norm vs distance from the predicted character",
-                          xaxis_title="k = steps before the last character",
-                          yaxis_title="‖∂L_T / ∂s_{T−k}‖" + (" (relative)" if st.session_state["rnn_vg_norm"] else ""),
-                          yaxis_type="log", height=420, margin=dict(l=10, r=10, t=40, b=10),
-                          legend=dict(orientation="h", y=-0.25))
-        st.plotly_chart(fig, width="stretch", key="rnn_vg_curve")
-        frame = pd.DataFrame(profiles)
-        frame.index.name = "k"
-        figure_downloads(fig, "rnn_vanishing_gradients", "rnn_vg_dl", data=frame)
-        st.caption("Dotted: freshly initialised models with equal parameter counts (the 'Parameters per model' "
-                   "setting of the race). Solid: trained models. Race the cells or train a model to add them.")
-
-    st.subheader("Gradient clipping")
-    st.markdown("When the product of Jacobians has norm > 1 the opposite happens: gradients **explode** and "
-                "one step can throw the weights far away. Clipping rescales the whole gradient when its norm "
-                "exceeds a threshold τ, keeping its direction:")
-    st.latex(r"g \leftarrow g \cdot \min\!\left(1, \frac{\tau}{\lVert g \rVert}\right)")
-    sess = st.session_state.get(SESSION)
-    steps = [h for h in sess["history"] if "grad_norm" in h] if sess else []
-    if steps:
-        fig = go.Figure()
-        xs = [h["step"] for h in steps]
-        fig.add_scatter(x=xs, y=[h["grad_norm"] for h in steps], mode="lines", name="‖g‖ before clipping",
-                        line=dict(color="#d62728", dash="dot", width=2.5))
-        fig.add_scatter(x=xs, y=[h["clipped_norm"] for h in steps], mode="lines", name="‖g‖ after clipping",
-                        line=dict(color="#1f77b4"))
-        fig.add_scatter(x=xs, y=[h["update_norm"] for h in steps], mode="lines", name="‖Δθ‖ (AdamW update)",
-                        line=dict(color="#2ca02c"), yaxis="y2")
-        fig.update_layout(title="Gradient and update norms of the session model, step by step",
-                          xaxis_title="step", yaxis_title="gradient norm", yaxis_type="log",
-                          yaxis2=dict(title="update norm", overlaying="y", side="right", type="log",
-                                      tickformat=".0e", showgrid=False),
-                          height=380, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.25))
-        st.plotly_chart(fig, width="stretch", key="rnn_clip_curve")
-        clipped = sum(1 for h in steps if h["grad_norm"] > h["clipped_norm"] + 1e-12)
-        st.caption(f"{clipped} of {len(steps)} steps were clipped. With AdamW the update size is set mostly by "
-                   "the learning rate (Adam divides by a running RMS of the gradient), so clipping matters most "
-                   "on spikes: it keeps a single exploding batch from dominating the running averages. "
-                   "Try a plain RNN with a high learning rate, once with clipping off and once on.")
-        figure_downloads(fig, "rnn_clipping", "rnn_clip_dl", data=_history_frame(steps))
-    else:
-        st.info("Train a model in the **Train** tab to see its gradient norms before and after clipping "
-                "(a plain RNN with learning rate 0.02 shows spikes well).")
+        steps = [h for h in sess["history"] if "grad_norm" in h] if sess else []
+        if steps:
+            fig = go.Figure()
+            xs = [h["step"] for h in steps]
+            fig.add_scatter(x=xs, y=[h["grad_norm"] for h in steps], mode="lines", name="‖g‖ before clipping",
+                            line=dict(color="#d62728", dash="dot", width=2.5))
+            fig.add_scatter(x=xs, y=[h["clipped_norm"] for h in steps], mode="lines", name="‖g‖ after clipping",
+                            line=dict(color="#1f77b4"))
+            fig.add_scatter(x=xs, y=[h["update_norm"] for h in steps], mode="lines", name="‖Δθ‖ (AdamW update)",
+                            line=dict(color="#2ca02c"), yaxis="y2")
+            fig.update_layout(title="Gradient and update norms of the session model, step by step",
+                              xaxis_title="step", yaxis_title="gradient norm", yaxis_type="log",
+                              yaxis2=dict(title="update norm", overlaying="y", side="right", type="log",
+                                          tickformat=".0e", showgrid=False),
+                              height=380, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.25))
+            st.plotly_chart(fig, width="stretch", key="rnn_clip_curve")
+            clipped = sum(1 for h in steps if h["grad_norm"] > h["clipped_norm"] + 1e-12)
+            st.caption(f"{clipped} of {len(steps)} steps were clipped. With AdamW the update size is set mostly by "
+                       "the learning rate (Adam divides by a running RMS of the gradient), so clipping matters most "
+                       "on spikes: it keeps a single exploding batch from dominating the running averages. "
+                       "Try a plain RNN with a high learning rate, once with clipping off and once on.")
+            figure_downloads(fig, "rnn_clipping", "rnn_clip_dl", data=_history_frame(steps))
+        else:
+            st.info("Train a model in the **Train** tab to see its gradient norms before and after clipping "
+                    "(a plain RNN with learning rate 0.02 shows spikes well).")
 
 sync_url()

@@ -16,7 +16,7 @@ from core.corpora import split_pairs, tatoeba
 from core.limits import gate
 from core.plots import attention_heatmap
 from core.textio import decode_upload
-from pages._shared import figure_downloads, guard, progress_callback, seed, sync_url, url_state
+from pages._shared import figure_downloads, guard, lazy_tabs, progress_callback, seed, sync_url, url_state
 
 st.title("Seq2seq translation")
 st.caption("An encoder reads the English sentence, a decoder writes the translation one token at a time. "
@@ -88,92 +88,93 @@ if bundle is not None:
                   f"**{meta['val_bleu_beam']:.1f}** ({meta.get('val_pairs', '?')} pairs)")
     st.caption(facts)
 
-tab_translate, tab_train, tab_compare, tab_math = st.tabs(
-    ["🌐 Translate", "🏋️ Train", "📊 Attention vs none", "📐 How it works"])
+tab_translate, tab_train, tab_compare, tab_math = lazy_tabs(
+    ["🌐 Translate", "🏋️ Train", "📊 Attention vs none", "📐 How it works"], key="seq2seq_tab")
 
 # =============================================================================================
 # Translate
 # =============================================================================================
 with tab_translate:
-    st.text_input("English sentence", key="seq2seq_text", max_chars=S.MAX_INPUT_CHARS,
-                  help="Lower-case words and punctuation work best, e.g. " + " · ".join(EXAMPLES[:4]))
-    c1, c2, c3, c4, c5 = st.columns([1.4, 1, 1, 1, 1])
-    c1.radio("Decoding", list(S.METHODS), key="seq2seq_method", horizontal=True,
-             help="greedy: most likely token each step · beam: keep the k best prefixes · sample: draw tokens.")
-    method = st.session_state["seq2seq_method"]
-    c2.slider("Beam width k", 1, 10, key="seq2seq_beam", disabled=method != "beam",
-              help="k = 1 is exactly greedy search.")
-    c3.slider("Length penalty α", 0.0, 2.0, step=0.1, key="seq2seq_alpha",
-              help="Hypotheses are ranked by log P(y) / L^α; α = 0 favours short outputs.")
-    c4.slider("Temperature", 0.1, 2.0, step=0.1, key="seq2seq_temp", disabled=method != "sample",
-              help="Sampling only: < 1 sharper, > 1 flatter. The sidebar seed fixes the draw.")
-    c5.slider("Max output tokens", 5, 80, key="seq2seq_maxlen")
-    sync_url()
+    if tab_translate.open is not False:  # lazy tabs: only the open tab's code runs
+        st.text_input("English sentence", key="seq2seq_text", max_chars=S.MAX_INPUT_CHARS,
+                      help="Lower-case words and punctuation work best, e.g. " + " · ".join(EXAMPLES[:4]))
+        c1, c2, c3, c4, c5 = st.columns([1.4, 1, 1, 1, 1])
+        c1.radio("Decoding", list(S.METHODS), key="seq2seq_method", horizontal=True,
+                 help="greedy: most likely token each step · beam: keep the k best prefixes · sample: draw tokens.")
+        method = st.session_state["seq2seq_method"]
+        c2.slider("Beam width k", 1, 10, key="seq2seq_beam", disabled=method != "beam",
+                  help="k = 1 is exactly greedy search.")
+        c3.slider("Length penalty α", 0.0, 2.0, step=0.1, key="seq2seq_alpha",
+                  help="Hypotheses are ranked by log P(y) / L^α; α = 0 favours short outputs.")
+        c4.slider("Temperature", 0.1, 2.0, step=0.1, key="seq2seq_temp", disabled=method != "sample",
+                  help="Sampling only: < 1 sharper, > 1 flatter. The sidebar seed fixes the draw.")
+        c5.slider("Max output tokens", 5, 80, key="seq2seq_maxlen")
+        sync_url()
 
-    if bundle is None:
-        st.info("You haven't trained a model in this session yet: open the **Train** tab, or pick a shipped model.")
-    else:
-        text = st.session_state["seq2seq_text"]
-        alpha = float(st.session_state["seq2seq_alpha"])
-        width = int(st.session_state["seq2seq_beam"])
-        max_len = int(st.session_state["seq2seq_maxlen"])
-        with guard():
-            with gate("generate")(wait_s=30):
-                t0 = time.perf_counter()
-                result = translate(text, method, width, alpha, max_len, float(st.session_state["seq2seq_temp"]))
-                elapsed = time.perf_counter() - t0
-                greedy = result if method == "greedy" else translate(text, "greedy", alpha=alpha, max_len=max_len)
-        best = result["hypotheses"][0]
-        st.session_state["seq2seq_result"] = {"text": result["text"], "tokens": result["tokens"],
-                                              "method": method, "greedy_tokens": greedy["tokens"],
-                                              "has_attention": result["attention"] is not None}
-        st.markdown(f"#### {result['text'] or '(empty output)'}")
-        st.caption(f"{method} · {len(result['tokens'])} tokens · log P(y|x) = {best['logp']:.3f} · "
-                   f"L = {best['length']} · log P / L^α = {best['norm_score']:.3f} · {elapsed * 1000:.0f} ms"
-                   + ("" if result["finished"] else " · stopped at the length limit (no <eos>)"))
-        if result["unknown"]:
-            st.warning("Not in the model's vocabulary (read as `<unk>`): "
-                       + ", ".join(f"`{w}`" for w in result["unknown"][:20]))
-        if method == "beam":
-            if width == 1:
-                same = result["tokens"] == greedy["tokens"]
-                (st.success if same else st.error)(
-                    "Beam width 1 = greedy: " + ("identical output ✓" if same else "outputs differ ✗"))
-            else:
-                st.caption(f"Greedy would give: **{greedy['text'] or '(empty)'}** "
-                           f"(log P = {greedy['hypotheses'][0]['logp']:.3f}, "
-                           f"score {greedy['hypotheses'][0]['norm_score']:.3f})")
-
-        if result["attention"] is not None:
-            fig = attention_heatmap(result["attention"], result["attention_rows"], result["source_tokens"],
-                                    title="Cross-attention: which source word each output token looked at",
-                                    query_title="generated token", key_title="source token")
-            st.plotly_chart(fig, width="stretch", key="seq2seq_heatmap")
-            att_df = pd.DataFrame(result["attention"], index=result["attention_rows"],
-                                  columns=result["source_tokens"])
-            figure_downloads(fig, "seq2seq_attention", "seq2seq_dl_att", att_df)
+        if bundle is None:
+            st.info("You haven't trained a model in this session yet: open the **Train** tab, or pick a shipped model.")
         else:
-            st.info("This model has **no attention**: the decoder only sees one fixed context vector c "
-                    "(the encoder's final state), so there is no heatmap. Pick an attention model to see one.")
+            text = st.session_state["seq2seq_text"]
+            alpha = float(st.session_state["seq2seq_alpha"])
+            width = int(st.session_state["seq2seq_beam"])
+            max_len = int(st.session_state["seq2seq_maxlen"])
+            with guard():
+                with gate("generate")(wait_s=30):
+                    t0 = time.perf_counter()
+                    result = translate(text, method, width, alpha, max_len, float(st.session_state["seq2seq_temp"]))
+                    elapsed = time.perf_counter() - t0
+                    greedy = result if method == "greedy" else translate(text, "greedy", alpha=alpha, max_len=max_len)
+            best = result["hypotheses"][0]
+            st.session_state["seq2seq_result"] = {"text": result["text"], "tokens": result["tokens"],
+                                                  "method": method, "greedy_tokens": greedy["tokens"],
+                                                  "has_attention": result["attention"] is not None}
+            st.markdown(f"#### {result['text'] or '(empty output)'}")
+            st.caption(f"{method} · {len(result['tokens'])} tokens · log P(y|x) = {best['logp']:.3f} · "
+                       f"L = {best['length']} · log P / L^α = {best['norm_score']:.3f} · {elapsed * 1000:.0f} ms"
+                       + ("" if result["finished"] else " · stopped at the length limit (no <eos>)"))
+            if result["unknown"]:
+                st.warning("Not in the model's vocabulary (read as `<unk>`): "
+                           + ", ".join(f"`{w}`" for w in result["unknown"][:20]))
+            if method == "beam":
+                if width == 1:
+                    same = result["tokens"] == greedy["tokens"]
+                    (st.success if same else st.error)(
+                        "Beam width 1 = greedy: " + ("identical output ✓" if same else "outputs differ ✗"))
+                else:
+                    st.caption(f"Greedy would give: **{greedy['text'] or '(empty)'}** "
+                               f"(log P = {greedy['hypotheses'][0]['logp']:.3f}, "
+                               f"score {greedy['hypotheses'][0]['norm_score']:.3f})")
 
-        if method == "beam":
-            st.subheader("Finished beam hypotheses")
-            hyps = result["hypotheses"]
-            df = pd.DataFrame([{"rank": i + 1, "translation": h["text"] or "(empty)", "log P(y|x)": h["logp"],
-                                "length L": h["length"], f"log P / L^{alpha:g}": h["norm_score"],
-                                "ended with <eos>": h["finished"]} for i, h in enumerate(hyps)])
-            st.table(df.set_index("rank").style.format(precision=3))
-            st.download_button("Download hypotheses (CSV)", df.to_csv(index=False), "seq2seq_hypotheses.csv",
-                               "text/csv", key="seq2seq_dl_hyps")
-            st.caption("Move α: the search itself keeps prefixes by raw log P; α only changes how the finished "
-                       "hypotheses are ranked. Where two lines cross below, their order flips.")
-            st.plotly_chart(S.alpha_figure(hyps, alpha), width="stretch", key="seq2seq_alpha_fig")
-            st.subheader("Beam search tree")
-            st.caption("Each column is a decoding step; blue = kept in the beam, green = finished with <eos>, "
-                       "grey = pruned, orange = cut at the length limit; red = the best hypothesis. Hover for scores.")
-            tree_fig = S.beam_tree_figure(result["tree"])
-            st.plotly_chart(tree_fig, width="stretch", key="seq2seq_tree")
-            figure_downloads(tree_fig, "seq2seq_beam_tree", "seq2seq_dl_tree")
+            if result["attention"] is not None:
+                fig = attention_heatmap(result["attention"], result["attention_rows"], result["source_tokens"],
+                                        title="Cross-attention: which source word each output token looked at",
+                                        query_title="generated token", key_title="source token")
+                st.plotly_chart(fig, width="stretch", key="seq2seq_heatmap")
+                att_df = pd.DataFrame(result["attention"], index=result["attention_rows"],
+                                      columns=result["source_tokens"])
+                figure_downloads(fig, "seq2seq_attention", "seq2seq_dl_att", att_df)
+            else:
+                st.info("This model has **no attention**: the decoder only sees one fixed context vector c "
+                        "(the encoder's final state), so there is no heatmap. Pick an attention model to see one.")
+
+            if method == "beam":
+                st.subheader("Finished beam hypotheses")
+                hyps = result["hypotheses"]
+                df = pd.DataFrame([{"rank": i + 1, "translation": h["text"] or "(empty)", "log P(y|x)": h["logp"],
+                                    "length L": h["length"], f"log P / L^{alpha:g}": h["norm_score"],
+                                    "ended with <eos>": h["finished"]} for i, h in enumerate(hyps)])
+                st.table(df.set_index("rank").style.format(precision=3))
+                st.download_button("Download hypotheses (CSV)", df.to_csv(index=False), "seq2seq_hypotheses.csv",
+                                   "text/csv", key="seq2seq_dl_hyps")
+                st.caption("Move α: the search itself keeps prefixes by raw log P; α only changes how the finished "
+                           "hypotheses are ranked. Where two lines cross below, their order flips.")
+                st.plotly_chart(S.alpha_figure(hyps, alpha), width="stretch", key="seq2seq_alpha_fig")
+                st.subheader("Beam search tree")
+                st.caption("Each column is a decoding step; blue = kept in the beam, green = finished with <eos>, "
+                           "grey = pruned, orange = cut at the length limit; red = the best hypothesis. Hover for scores.")
+                tree_fig = S.beam_tree_figure(result["tree"])
+                st.plotly_chart(tree_fig, width="stretch", key="seq2seq_tree")
+                figure_downloads(tree_fig, "seq2seq_beam_tree", "seq2seq_dl_tree")
 
 # =============================================================================================
 # Train
@@ -197,210 +198,213 @@ def load_pairs(choice: str, upload, tgt_tokenizer: str):
 
 
 with tab_train:
-    st.markdown("Train a small translator in your browser session. The bigger and longer, the better it gets; "
-                "on this shared CPU a few minutes gives a model that knows short everyday sentences.")
-    with st.form("seq2seq_train_form"):
-        f1, f2, f3 = st.columns(3)
-        data_choice = f1.selectbox("Data", list(DATASETS), format_func=DATASETS.get, key="seq2seq_data")
-        upload = f1.file_uploader("Pairs file (for 'Upload')", type=["tsv", "txt"], key="seq2seq_upload",
-                                  help="UTF-8 text, one pair per line: English<TAB>translation[<TAB>attribution]. "
-                                       "Every 10th pair is kept for validation.")
-        up_tok = f1.radio("Uploaded target split into", ["words", "chars"], horizontal=True, key="seq2seq_up_tok",
-                          help="'chars' for Chinese/Japanese, 'words' for languages with spaces.")
-        n_pairs = f2.slider("Training pairs (max)", 200, MAX_TRAIN_PAIRS, 4000, step=200, key="seq2seq_n_pairs")
-        attention = f2.selectbox("Attention", list(S.ATTENTIONS), index=1, key="seq2seq_attention",
-                                 format_func={"none": "none (one context vector)", "additive": "additive (Bahdanau)",
-                                              "dot": "dot product (Luong)"}.get)
-        cell = f2.radio("RNN cell", list(S.CELLS), horizontal=True, key="seq2seq_cell")
-        hidden = f2.select_slider("Hidden size", [32, 64, 128, 192, 256], 64, key="seq2seq_hidden")
-        emb = f2.select_slider("Embedding size", [16, 32, 64, 96, 128], 32, key="seq2seq_emb")
-        epochs = f3.slider("Epochs", 1, 20, 3, key="seq2seq_epochs")
-        tf_ratio = f3.slider("Teacher-forcing ratio", 0.0, 1.0, 1.0, step=0.05, key="seq2seq_tf",
-                             help="Probability that the decoder is fed the true previous token instead of its own "
-                                  "prediction while training. 1 = always (fast to learn, exposure bias), "
-                                  "0 = never (free running).")
-        lr = f3.select_slider("Learning rate", [3e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2], 3e-3, key="seq2seq_lr")
-        budget = f3.slider("Time budget (s)", 10, MAX_SECONDS, 90, step=10, key="seq2seq_budget",
-                           help="Training stops (and validates) when the time runs out.")
-        go_train = st.form_submit_button("Train", type="primary")
+    if tab_train.open is not False:  # lazy tabs: only the open tab's code runs
+        st.markdown("Train a small translator in your browser session. The bigger and longer, the better it gets; "
+                    "on this shared CPU a few minutes gives a model that knows short everyday sentences.")
+        with st.form("seq2seq_train_form"):
+            f1, f2, f3 = st.columns(3)
+            data_choice = f1.selectbox("Data", list(DATASETS), format_func=DATASETS.get, key="seq2seq_data")
+            upload = f1.file_uploader("Pairs file (for 'Upload')", type=["tsv", "txt"], key="seq2seq_upload",
+                                      help="UTF-8 text, one pair per line: English<TAB>translation[<TAB>attribution]. "
+                                           "Every 10th pair is kept for validation.")
+            up_tok = f1.radio("Uploaded target split into", ["words", "chars"], horizontal=True, key="seq2seq_up_tok",
+                              help="'chars' for Chinese/Japanese, 'words' for languages with spaces.")
+            n_pairs = f2.slider("Training pairs (max)", 200, MAX_TRAIN_PAIRS, 4000, step=200, key="seq2seq_n_pairs")
+            attention = f2.selectbox("Attention", list(S.ATTENTIONS), index=1, key="seq2seq_attention",
+                                     format_func={"none": "none (one context vector)", "additive": "additive (Bahdanau)",
+                                                  "dot": "dot product (Luong)"}.get)
+            cell = f2.radio("RNN cell", list(S.CELLS), horizontal=True, key="seq2seq_cell")
+            hidden = f2.select_slider("Hidden size", [32, 64, 128, 192, 256], 64, key="seq2seq_hidden")
+            emb = f2.select_slider("Embedding size", [16, 32, 64, 96, 128], 32, key="seq2seq_emb")
+            epochs = f3.slider("Epochs", 1, 20, 3, key="seq2seq_epochs")
+            tf_ratio = f3.slider("Teacher-forcing ratio", 0.0, 1.0, 1.0, step=0.05, key="seq2seq_tf",
+                                 help="Probability that the decoder is fed the true previous token instead of its own "
+                                      "prediction while training. 1 = always (fast to learn, exposure bias), "
+                                      "0 = never (free running).")
+            lr = f3.select_slider("Learning rate", [3e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2], 3e-3, key="seq2seq_lr")
+            budget = f3.slider("Time budget (s)", 10, MAX_SECONDS, 90, step=10, key="seq2seq_budget",
+                               help="Training stops (and validates) when the time runs out.")
+            go_train = st.form_submit_button("Train", type="primary")
 
-    chart_loss, chart_epochs, table_epochs = st.empty(), st.empty(), st.empty()
-    draws = [0]  # live redraws replace the same slots; each needs a fresh element key
+        chart_loss, chart_epochs, table_epochs = st.empty(), st.empty(), st.empty()
+        draws = [0]  # live redraws replace the same slots; each needs a fresh element key
 
-    def draw(history: dict) -> None:
-        draws[0] += 1
-        f_loss, f_ep = S.history_figures(history)
-        chart_loss.plotly_chart(f_loss, width="stretch", key=f"seq2seq_loss_{draws[0]}")
-        if history.get("epochs"):
-            chart_epochs.plotly_chart(f_ep, width="stretch", key=f"seq2seq_ep_{draws[0]}")
-            table_epochs.dataframe(pd.DataFrame(history["epochs"]).drop(columns=["partial"]).round(3),
-                                   hide_index=True, width="stretch")
+        def draw(history: dict) -> None:
+            draws[0] += 1
+            f_loss, f_ep = S.history_figures(history)
+            chart_loss.plotly_chart(f_loss, width="stretch", key=f"seq2seq_loss_{draws[0]}")
+            if history.get("epochs"):
+                chart_epochs.plotly_chart(f_ep, width="stretch", key=f"seq2seq_ep_{draws[0]}")
+                table_epochs.dataframe(pd.DataFrame(history["epochs"]).drop(columns=["partial"]).round(3),
+                                       hide_index=True, width="stretch")
 
-    if go_train:
-        with guard():
-            train_pairs, val_pairs, tgt_tok, lang = load_pairs(data_choice, upload, up_tok)
-            train_pairs = train_pairs[:n_pairs] if n_pairs >= len(train_pairs) else [
-                train_pairs[int(i * len(train_pairs) / n_pairs)] for i in range(n_pairs)]  # spread over lengths
-            cfg_new = S.Seq2SeqConfig(src_lang="en", tgt_lang=lang, tgt_tokenizer=tgt_tok, emb_dim=emb,
-                                      hidden_dim=hidden, cell=cell, attention=attention, dropout=0.1,
-                                      max_src_len=25, max_tgt_len=40)
-            sv, tv = S.build_vocabs(train_pairs, cfg_new, min_freq=2 if len(train_pairs) > 2000 else 1)
-            new = S.new_bundle(cfg_new, sv, tv, seed=seed())
-            tcfg = S.TrainConfig(epochs=epochs, batch_size=64, lr=lr, lr_decay=0.9, teacher_forcing=tf_ratio,
-                                 max_seconds=budget, seed=seed(), val_pairs=200)
-            history: dict = {"steps": [], "loss": [], "epochs": []}
-            label = f"{attention} {cell} h{hidden}, {len(train_pairs)} en→{lang} pairs"
-            with gate("train")(wait_s=20):
-                # stop-button pattern: the model and its history live in the session before the loop starts
-                st.session_state[TRAINED] = {"bundle": new, "history": history, "label": label, "lang": lang,
-                                             "val": val_pairs}
-                st.button("⏹ Stop (keeps the model trained so far)", key="seq2seq_stop")
-                on_step, bar = progress_callback("Training…")
-                last = [0.0]
+        if go_train:
+            with guard():
+                train_pairs, val_pairs, tgt_tok, lang = load_pairs(data_choice, upload, up_tok)
+                train_pairs = train_pairs[:n_pairs] if n_pairs >= len(train_pairs) else [
+                    train_pairs[int(i * len(train_pairs) / n_pairs)] for i in range(n_pairs)]  # spread over lengths
+                cfg_new = S.Seq2SeqConfig(src_lang="en", tgt_lang=lang, tgt_tokenizer=tgt_tok, emb_dim=emb,
+                                          hidden_dim=hidden, cell=cell, attention=attention, dropout=0.1,
+                                          max_src_len=25, max_tgt_len=40)
+                sv, tv = S.build_vocabs(train_pairs, cfg_new, min_freq=2 if len(train_pairs) > 2000 else 1)
+                new = S.new_bundle(cfg_new, sv, tv, seed=seed())
+                tcfg = S.TrainConfig(epochs=epochs, batch_size=64, lr=lr, lr_decay=0.9, teacher_forcing=tf_ratio,
+                                     max_seconds=budget, seed=seed(), val_pairs=200)
+                history: dict = {"steps": [], "loss": [], "epochs": []}
+                label = f"{attention} {cell} h{hidden}, {len(train_pairs)} en→{lang} pairs"
+                with gate("train")(wait_s=20):
+                    # stop-button pattern: the model and its history live in the session before the loop starts
+                    st.session_state[TRAINED] = {"bundle": new, "history": history, "label": label, "lang": lang,
+                                                 "val": val_pairs}
+                    st.button("⏹ Stop (keeps the model trained so far)", key="seq2seq_stop")
+                    on_step, bar = progress_callback("Training…")
+                    last = [0.0]
 
-                def step_cb(done, total, info):
-                    on_step(done, total, info)
-                    if time.monotonic() - last[0] > 1.5:
-                        last[0] = time.monotonic()
-                        draw(history)
+                    def step_cb(done, total, info):
+                        on_step(done, total, info)
+                        if time.monotonic() - last[0] > 1.5:
+                            last[0] = time.monotonic()
+                            draw(history)
 
-                val_epoch = [val_pairs[int(i * len(val_pairs) / min(200, len(val_pairs)))]
-                             for i in range(min(200, len(val_pairs)))]  # spread over lengths (Tatoeba is sorted)
-                S.train(new, train_pairs, val_epoch, tcfg, on_step=step_cb, on_epoch=lambda rec: draw(history),
-                        history=history)
-            bar.progress(1.0, text="Done" + (f" ({history['stopped']})" if history.get("stopped") else ""))
+                    val_epoch = [val_pairs[int(i * len(val_pairs) / min(200, len(val_pairs)))]
+                                 for i in range(min(200, len(val_pairs)))]  # spread over lengths (Tatoeba is sorted)
+                    S.train(new, train_pairs, val_epoch, tcfg, on_step=step_cb, on_epoch=lambda rec: draw(history),
+                            history=history)
+                bar.progress(1.0, text="Done" + (f" ({history['stopped']})" if history.get("stopped") else ""))
 
-    trained = st.session_state.get(TRAINED)
-    if trained:
-        if not go_train:
-            draw(trained["history"])
-        ep = trained["history"].get("epochs", [])
-        if ep:
-            e = ep[-1]
-            st.success(f"Your model: {trained['label']} · {e['steps']} steps · validation BLEU {e['val_bleu']:.1f} · "
-                       f"val loss teacher-forced {e['val_loss_tf']:.2f} vs free-running {e['val_loss_free']:.2f}. "
-                       "Pick **Your model** in the model box above to translate with it.")
-            st.caption("The gap between the red (free-running) and blue (teacher-forced) validation loss is "
-                       "**exposure bias**: in training the decoder always saw correct prefixes, at test time it must "
-                       "live with its own mistakes. Lower teacher forcing narrows the gap, at the price of slower learning.")
-        with guard(stop=False):
-            buf = io.BytesIO()
-            with tempfile.TemporaryDirectory() as tmp:
-                S.save_checkpoint(trained["bundle"], Path(tmp) / "seq2seq", "# seq2seq trained in NLP Playground\n",
-                                  half=False)
-                with zipfile.ZipFile(buf, "w") as zf:
-                    for f in (Path(tmp) / "seq2seq").iterdir():
-                        zf.write(f, f"seq2seq/{f.name}")
-            st.download_button("Download your model (zip: safetensors + config + vocab)", buf.getvalue(),
-                               "seq2seq_model.zip", "application/zip", key="seq2seq_dl_model")
-    elif not go_train:
-        st.info("Set the options and press **Train**. Loss curves appear live; after every epoch the page "
-                "measures validation BLEU and the teacher-forced and free-running validation losses.")
+        trained = st.session_state.get(TRAINED)
+        if trained:
+            if not go_train:
+                draw(trained["history"])
+            ep = trained["history"].get("epochs", [])
+            if ep:
+                e = ep[-1]
+                st.success(f"Your model: {trained['label']} · {e['steps']} steps · validation BLEU {e['val_bleu']:.1f} · "
+                           f"val loss teacher-forced {e['val_loss_tf']:.2f} vs free-running {e['val_loss_free']:.2f}. "
+                           "Pick **Your model** in the model box above to translate with it.")
+                st.caption("The gap between the red (free-running) and blue (teacher-forced) validation loss is "
+                           "**exposure bias**: in training the decoder always saw correct prefixes, at test time it must "
+                           "live with its own mistakes. Lower teacher forcing narrows the gap, at the price of slower learning.")
+            with guard(stop=False):
+                buf = io.BytesIO()
+                with tempfile.TemporaryDirectory() as tmp:
+                    S.save_checkpoint(trained["bundle"], Path(tmp) / "seq2seq", "# seq2seq trained in NLP Playground\n",
+                                      half=False)
+                    with zipfile.ZipFile(buf, "w") as zf:
+                        for f in (Path(tmp) / "seq2seq").iterdir():
+                            zf.write(f, f"seq2seq/{f.name}")
+                st.download_button("Download your model (zip: safetensors + config + vocab)", buf.getvalue(),
+                                   "seq2seq_model.zip", "application/zip", key="seq2seq_dl_model")
+        elif not go_train:
+            st.info("Set the options and press **Train**. Loss curves appear live; after every epoch the page "
+                    "measures validation BLEU and the teacher-forced and free-running validation losses.")
 
 # =============================================================================================
 # Compare attention vs no attention
 # =============================================================================================
 with tab_compare:
-    st.markdown("Without attention the whole sentence must squeeze through **one fixed vector**; with attention "
-                "the decoder re-reads every encoder state at every step. Both shipped English→Chinese models "
-                "have the same size, data and wall-clock training budget (see the steps column); here is their "
-                "greedy BLEU on the validation pairs, by source-sentence length.")
-    shipped = {}
-    for name, title in (("en-zh-attention", "additive attention"), ("en-zh-none", "no attention")):
-        src_ = sources.get_source("seq2seq", name)
-        if (Path(src_.ref) / "model.safetensors").exists():
-            with guard(stop=False):
-                shipped[title] = st_cache.load_source(src_)
-    results = {t: b.meta["bleu_by_length"] for t, b in shipped.items() if b.meta.get("bleu_by_length")}
-    if results:
-        fig_b = S.buckets_figure(results)
-        st.plotly_chart(fig_b, width="stretch", key="seq2seq_buckets")
-        overall = pd.DataFrame([{"model": t, "BLEU greedy": b.meta.get("val_bleu_greedy"),
-                                 f"BLEU beam {b.meta.get('beam_width', 5)}": b.meta.get("val_bleu_beam"),
-                                 "validation pairs": b.meta.get("val_pairs"), "steps": b.meta.get("steps")}
-                                for t, b in shipped.items()])
-        st.dataframe(overall, hide_index=True, width="stretch")
-        rows = [{"model": t, **r} for t, rs in results.items() for r in rs]
-        figure_downloads(fig_b, "seq2seq_bleu_by_length", "seq2seq_dl_buckets", pd.DataFrame(rows))
-        st.caption("Measured by scripts/train_seq2seq.py on all validation pairs (every 10th Tatoeba pair).")
-    else:
-        st.info("The shipped comparison checkpoints are not available; run scripts/train_seq2seq.py (see README).")
+    if tab_compare.open is not False:  # lazy tabs: only the open tab's code runs
+        st.markdown("Without attention the whole sentence must squeeze through **one fixed vector**; with attention "
+                    "the decoder re-reads every encoder state at every step. Both shipped English→Chinese models "
+                    "have the same size, data and wall-clock training budget (see the steps column); here is their "
+                    "greedy BLEU on the validation pairs, by source-sentence length.")
+        shipped = {}
+        for name, title in (("en-zh-attention", "additive attention"), ("en-zh-none", "no attention")):
+            src_ = sources.get_source("seq2seq", name)
+            if (Path(src_.ref) / "model.safetensors").exists():
+                with guard(stop=False):
+                    shipped[title] = st_cache.load_source(src_)
+        results = {t: b.meta["bleu_by_length"] for t, b in shipped.items() if b.meta.get("bleu_by_length")}
+        if results:
+            fig_b = S.buckets_figure(results)
+            st.plotly_chart(fig_b, width="stretch", key="seq2seq_buckets")
+            overall = pd.DataFrame([{"model": t, "BLEU greedy": b.meta.get("val_bleu_greedy"),
+                                     f"BLEU beam {b.meta.get('beam_width', 5)}": b.meta.get("val_bleu_beam"),
+                                     "validation pairs": b.meta.get("val_pairs"), "steps": b.meta.get("steps")}
+                                    for t, b in shipped.items()])
+            st.dataframe(overall, hide_index=True, width="stretch")
+            rows = [{"model": t, **r} for t, rs in results.items() for r in rs]
+            figure_downloads(fig_b, "seq2seq_bleu_by_length", "seq2seq_dl_buckets", pd.DataFrame(rows))
+            st.caption("Measured by scripts/train_seq2seq.py on all validation pairs (every 10th Tatoeba pair).")
+        else:
+            st.info("The shipped comparison checkpoints are not available; run scripts/train_seq2seq.py (see README).")
 
-    trained = st.session_state.get(TRAINED)
-    if trained:
-        st.markdown("**Your model** on its validation pairs (the same buckets):")
-        n_val = st.slider("Validation pairs", 50, 2000, 300, step=50, key="seq2seq_cmp_n")
-        if st.button("Evaluate your model", key="seq2seq_cmp_go"):
+        trained = st.session_state.get(TRAINED)
+        if trained:
+            st.markdown("**Your model** on its validation pairs (the same buckets):")
+            n_val = st.slider("Validation pairs", 50, 2000, 300, step=50, key="seq2seq_cmp_n")
+            if st.button("Evaluate your model", key="seq2seq_cmp_go"):
+                with guard():
+                    with gate("eval")(wait_s=20):
+                        on_step, _ = progress_callback("Translating validation pairs…")
+                        ev = S.evaluate_bleu(trained["bundle"], trained["val"][:n_val], on_step=on_step)
+                    rows_me = S.bleu_by_length(ev["sources"], ev["hypotheses"], ev["references"])
+                    st.plotly_chart(S.buckets_figure({**results, "your model": rows_me}), width="stretch",
+                                    key="seq2seq_buckets_me")
+                    st.caption(f"Your model: BLEU {ev['bleu']:.2f} on {len(ev['references'])} pairs.")
+
+        st.divider()
+        st.markdown("**Live experiment: reverse a sequence.** A toy task where output word $t$ must copy source "
+                    "word $S+1-t$ (`w3 w7 w1` → `w1 w7 w3`). Three tiny models with the same size and time budget: "
+                    "no attention, additive and dot-product attention. Watch validation BLEU after each epoch.")
+        toy_seconds = st.slider("Seconds per model", 5, 60, 30, step=5, key="seq2seq_toy_s",
+                                help="On a busy server the models get fewer steps in the same time; 30 s is usually "
+                                     "enough for attention to pull far ahead.")
+        if st.button("Run the experiment", key="seq2seq_toy_go"):
             with guard():
-                with gate("eval")(wait_s=20):
-                    on_step, _ = progress_callback("Translating validation pairs…")
-                    ev = S.evaluate_bleu(trained["bundle"], trained["val"][:n_val], on_step=on_step)
-                rows_me = S.bleu_by_length(ev["sources"], ev["hypotheses"], ev["references"])
-                st.plotly_chart(S.buckets_figure({**results, "your model": rows_me}), width="stretch",
-                                key="seq2seq_buckets_me")
-                st.caption(f"Your model: BLEU {ev['bleu']:.2f} on {len(ev['references'])} pairs.")
-
-    st.divider()
-    st.markdown("**Live experiment: reverse a sequence.** A toy task where output word $t$ must copy source "
-                "word $S+1-t$ (`w3 w7 w1` → `w1 w7 w3`). Three tiny models with the same size and time budget: "
-                "no attention, additive and dot-product attention. Watch validation BLEU after each epoch.")
-    toy_seconds = st.slider("Seconds per model", 5, 60, 30, step=5, key="seq2seq_toy_s",
-                            help="On a busy server the models get fewer steps in the same time; 30 s is usually "
-                                 "enough for attention to pull far ahead.")
-    if st.button("Run the experiment", key="seq2seq_toy_go"):
-        with guard():
-            with gate("train")(wait_s=20):
-                toy_train, toy_val = S.toy_reverse_pairs(800, seed()), S.toy_reverse_pairs(60, seed() + 1)
-                toy_runs: dict = {}
-                st.session_state["seq2seq_toy"] = toy_runs
-                toy_chart = st.empty()
-                for kind in S.ATTENTIONS:
-                    toy_cfg = S.Seq2SeqConfig(tgt_tokenizer="words", attention=kind, emb_dim=16, hidden_dim=48,
-                                              dropout=0.0, max_src_len=12, max_tgt_len=12)
-                    sv, tv = S.build_vocabs(toy_train, toy_cfg, min_freq=1)
-                    toy = S.new_bundle(toy_cfg, sv, tv, seed=seed())
-                    toy_runs[kind] = {"steps": [], "loss": [], "epochs": []}
-                    on_step, _ = progress_callback(f"Training attention = {kind}…")
-                    S.train(toy, toy_train, toy_val, S.TrainConfig(epochs=30, batch_size=32, lr=1e-2,
-                                                                   max_seconds=toy_seconds, seed=seed(), val_pairs=60),
-                            on_step=on_step, history=toy_runs[kind],
-                            on_epoch=lambda rec: toy_chart.plotly_chart(S.toy_figure(toy_runs), width="stretch",
-                                                                        key=f"seq2seq_toy_live_{time.monotonic()}"))
-    if st.session_state.get("seq2seq_toy"):
-        toy_runs = st.session_state["seq2seq_toy"]
-        st.plotly_chart(S.toy_figure(toy_runs), width="stretch", key="seq2seq_toy_fig")
-        st.caption(" · ".join(f"{k}: BLEU {v['epochs'][-1]['val_bleu']:.1f} after {v['epochs'][-1]['steps']} steps"
-                              for k, v in toy_runs.items() if v.get("epochs")))
+                with gate("train")(wait_s=20):
+                    toy_train, toy_val = S.toy_reverse_pairs(800, seed()), S.toy_reverse_pairs(60, seed() + 1)
+                    toy_runs: dict = {}
+                    st.session_state["seq2seq_toy"] = toy_runs
+                    toy_chart = st.empty()
+                    for kind in S.ATTENTIONS:
+                        toy_cfg = S.Seq2SeqConfig(tgt_tokenizer="words", attention=kind, emb_dim=16, hidden_dim=48,
+                                                  dropout=0.0, max_src_len=12, max_tgt_len=12)
+                        sv, tv = S.build_vocabs(toy_train, toy_cfg, min_freq=1)
+                        toy = S.new_bundle(toy_cfg, sv, tv, seed=seed())
+                        toy_runs[kind] = {"steps": [], "loss": [], "epochs": []}
+                        on_step, _ = progress_callback(f"Training attention = {kind}…")
+                        S.train(toy, toy_train, toy_val, S.TrainConfig(epochs=30, batch_size=32, lr=1e-2,
+                                                                       max_seconds=toy_seconds, seed=seed(), val_pairs=60),
+                                on_step=on_step, history=toy_runs[kind],
+                                on_epoch=lambda rec: toy_chart.plotly_chart(S.toy_figure(toy_runs), width="stretch",
+                                                                            key=f"seq2seq_toy_live_{time.monotonic()}"))
+        if st.session_state.get("seq2seq_toy"):
+            toy_runs = st.session_state["seq2seq_toy"]
+            st.plotly_chart(S.toy_figure(toy_runs), width="stretch", key="seq2seq_toy_fig")
+            st.caption(" · ".join(f"{k}: BLEU {v['epochs'][-1]['val_bleu']:.1f} after {v['epochs'][-1]['steps']} steps"
+                                  for k, v in toy_runs.items() if v.get("epochs")))
 
 # =============================================================================================
 # The math
 # =============================================================================================
 with tab_math:
-    st.markdown("**Encoder.** A bidirectional GRU reads the source words $x_1..x_S$ (plus `<eos>`) into states "
-                "$h_1..h_S$. **Decoder.** Another GRU produces $s_t$ and a distribution over the next token:")
-    st.latex(r"s_t = \mathrm{GRU}(s_{t-1}, [e(y_{t-1}); c_t]),\qquad "
-             r"p(y_t \mid y_{<t}, x) = \mathrm{softmax}(W_o \tanh(W_p [s_t; c_t; e(y_{t-1})]))")
-    st.markdown("**Context vector $c_t$.** Without attention $c_t = c = h_S$ for every step (one vector for the "
-                "whole sentence). With attention it is a weighted average of all encoder states:")
-    st.latex(r"c_t = \sum_i \alpha_{t,i} h_i,\qquad \alpha_{t,i} = \frac{\exp e_{t,i}}{\sum_j \exp e_{t,j}},\qquad "
-             r"e_{t,i} = \begin{cases} v^\top \tanh(W s_{t-1} + U h_i) & \text{additive (Bahdanau)}\\ "
-             r"s_t^\top h_i & \text{dot (Luong)}\end{cases}")
-    st.markdown("Padding positions get $e_{t,i} = -\\infty$, so $\\alpha_{t,i} = 0$ exactly, and padded target "
-                "positions are left out of the loss. The heatmap shows $\\alpha_{t,i}$ (each row sums to 1).")
-    st.markdown("**Teacher forcing.** Training minimizes the cross-entropy of the reference translation:")
-    st.latex(r"\mathcal{L} = -\frac{1}{T}\sum_{t=1}^{T} \log p(y_t^\ast \mid \tilde y_{<t}, x),\qquad "
-             r"\tilde y_{t-1} = \begin{cases} y_{t-1}^\ast & \text{with probability } r\\ "
-             r"\arg\max p(\cdot \mid \tilde y_{<t-1}, x) & \text{otherwise}\end{cases}")
-    st.markdown("With $r = 1$ the decoder only ever sees correct prefixes; at test time it is fed its own "
-                "output, and its mistakes compound: **exposure bias**. The *free-running* validation loss uses "
-                "$r = 0$ and shows the gap.")
-    st.markdown("**Decoding.** Greedy picks $\\arg\\max$ each step. Beam search keeps the $k$ most likely "
-                "prefixes; finished hypotheses are ranked by the length-normalized score")
-    st.latex(r"\mathrm{score}(y) = \frac{\log P(y \mid x)}{L^{\alpha}} = "
-             r"\frac{1}{L^{\alpha}} \sum_{t=1}^{L} \log p(y_t \mid y_{<t}, x)")
-    st.markdown("($L$ counts `<eos>`). Every token adds a negative log-probability, so raw $\\log P$ favours short "
-                "outputs; $\\alpha \\approx 0.7$ evens that out. With $k = 1$ beam search *is* greedy search. "
-                "Sampling draws $y_t \\sim \\mathrm{softmax}(\\log p / T)$.")
-    st.markdown("**BLEU** (0–100) compares $n$-gram overlap with the reference, $n = 1..4$, times a brevity "
-                "penalty; for Chinese the $n$-grams are characters:")
-    st.latex(r"\mathrm{BLEU} = \min\!\left(1, e^{1 - r/c}\right) \exp\Big(\tfrac14 \sum_{n=1}^{4} \log p_n\Big)")
+    if tab_math.open is not False:  # lazy tabs: only the open tab's code runs
+        st.markdown("**Encoder.** A bidirectional GRU reads the source words $x_1..x_S$ (plus `<eos>`) into states "
+                    "$h_1..h_S$. **Decoder.** Another GRU produces $s_t$ and a distribution over the next token:")
+        st.latex(r"s_t = \mathrm{GRU}(s_{t-1}, [e(y_{t-1}); c_t]),\qquad "
+                 r"p(y_t \mid y_{<t}, x) = \mathrm{softmax}(W_o \tanh(W_p [s_t; c_t; e(y_{t-1})]))")
+        st.markdown("**Context vector $c_t$.** Without attention $c_t = c = h_S$ for every step (one vector for the "
+                    "whole sentence). With attention it is a weighted average of all encoder states:")
+        st.latex(r"c_t = \sum_i \alpha_{t,i} h_i,\qquad \alpha_{t,i} = \frac{\exp e_{t,i}}{\sum_j \exp e_{t,j}},\qquad "
+                 r"e_{t,i} = \begin{cases} v^\top \tanh(W s_{t-1} + U h_i) & \text{additive (Bahdanau)}\\ "
+                 r"s_t^\top h_i & \text{dot (Luong)}\end{cases}")
+        st.markdown("Padding positions get $e_{t,i} = -\\infty$, so $\\alpha_{t,i} = 0$ exactly, and padded target "
+                    "positions are left out of the loss. The heatmap shows $\\alpha_{t,i}$ (each row sums to 1).")
+        st.markdown("**Teacher forcing.** Training minimizes the cross-entropy of the reference translation:")
+        st.latex(r"\mathcal{L} = -\frac{1}{T}\sum_{t=1}^{T} \log p(y_t^\ast \mid \tilde y_{<t}, x),\qquad "
+                 r"\tilde y_{t-1} = \begin{cases} y_{t-1}^\ast & \text{with probability } r\\ "
+                 r"\arg\max p(\cdot \mid \tilde y_{<t-1}, x) & \text{otherwise}\end{cases}")
+        st.markdown("With $r = 1$ the decoder only ever sees correct prefixes; at test time it is fed its own "
+                    "output, and its mistakes compound: **exposure bias**. The *free-running* validation loss uses "
+                    "$r = 0$ and shows the gap.")
+        st.markdown("**Decoding.** Greedy picks $\\arg\\max$ each step. Beam search keeps the $k$ most likely "
+                    "prefixes; finished hypotheses are ranked by the length-normalized score")
+        st.latex(r"\mathrm{score}(y) = \frac{\log P(y \mid x)}{L^{\alpha}} = "
+                 r"\frac{1}{L^{\alpha}} \sum_{t=1}^{L} \log p(y_t \mid y_{<t}, x)")
+        st.markdown("($L$ counts `<eos>`). Every token adds a negative log-probability, so raw $\\log P$ favours short "
+                    "outputs; $\\alpha \\approx 0.7$ evens that out. With $k = 1$ beam search *is* greedy search. "
+                    "Sampling draws $y_t \\sim \\mathrm{softmax}(\\log p / T)$.")
+        st.markdown("**BLEU** (0–100) compares $n$-gram overlap with the reference, $n = 1..4$, times a brevity "
+                    "penalty; for Chinese the $n$-grams are characters:")
+        st.latex(r"\mathrm{BLEU} = \min\!\left(1, e^{1 - r/c}\right) \exp\Big(\tfrac14 \sum_{n=1}^{4} \log p_n\Big)")

@@ -40,6 +40,7 @@ def _free_port() -> int:
 def server():
     port = _free_port()
     env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env.pop("NLP_PLAYGROUND_EAGER_TABS", None)  # the browser sees what people see: lazy tabs
     log = open(ROOT / "tests" / "e2e" / "server.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),

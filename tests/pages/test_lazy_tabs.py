@@ -1,0 +1,50 @@
+"""Lazy tabs (what people get): every tab of every page runs on its own, only the open tab's code
+runs, and a tab opened through session state (as the permalink does) stays open."""
+import pytest
+
+import pages._shared as shared
+from tests.pages.conftest import new_app
+
+# page -> (tab key, a widget key that lives only in the last tab)
+PAGES = {
+    "pages/word_vectors.py": ("wv_tab", "wv_train"),
+    "pages/rnn_text.py": ("rnn_tab", "rnn_vg_len"),
+    "pages/seq2seq.py": ("seq2seq_tab", None),
+    "pages/bert.py": ("bert_tab", None),
+    "pages/gpt.py": ("gpt_tab", "gpt_tiny_sample"),
+}
+
+
+@pytest.fixture
+def lazy(monkeypatch, fresh_caches):
+    monkeypatch.setattr(shared, "EAGER_TABS", False)
+
+
+def _keys(at) -> set:
+    found = set()
+    for kind in ("button", "slider", "text_input", "text_area", "selectbox", "number_input", "radio", "checkbox",
+                 "toggle", "select_slider"):
+        found |= {w.key for w in getattr(at, kind) if w.key}
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", list(PAGES))
+def test_each_tab_runs_alone(lazy, path):
+    key, last_only = PAGES[path]
+    at = new_app(path, timeout=240)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    labels = [t.label for t in at.tabs]
+    assert len(labels) >= 3, labels
+    first_keys = _keys(at)
+    if last_only:
+        assert last_only not in first_keys, f"{last_only} ran although its tab is closed"
+    for label in labels[1:]:
+        at.session_state[key] = label
+        at.run()
+        assert not at.exception, (label, [e.value for e in at.exception])
+        assert not [e.value for e in at.error if "Something went wrong" in str(e.value)], label
+        assert at.session_state[key] == label
+    if last_only:
+        assert last_only in _keys(at), f"{last_only} missing with its tab open"
