@@ -19,6 +19,26 @@ from core.device import MAX_SEED
 
 log = logging.getLogger("nlp_playground")
 
+
+def _leave_pages_directory_mode() -> None:
+    """Always run through streamlit_app.py, even for a deep link that is a fresh server's first visit.
+
+    Until the entry point has called st.navigation once, Streamlit treats a `pages/` folder next
+    to it as an old-style multipage app: a first visit to /seq2seq ran pages/seq2seq.py on its own
+    (no sidebar, no grouped navigation). Every page imports this module, so here that mode is
+    switched off and the run restarted, now through the entry point.
+    """
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:  # a Streamlit without it has no such mode
+        return
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+_leave_pages_directory_mode()
+
 SEED_KEY = "app_seed"
 _URL_KEYS = "_url_keys"  # session_state entry: widget keys mirrored into st.query_params
 

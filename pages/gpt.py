@@ -33,6 +33,16 @@ url_state(
             "gpt_top_p": (0.05, 1.0), "gpt_rep": (0.5, 2.0), "gpt_beams": (1, 6), "gpt_seed": (0, 2**31 - 1),
             "gpt_n_samples": (1, 5)},
 )
+TINY_MAX_STEPS = 600
+TINY_MAX_SECONDS = 240
+# tiny GPT settings: in the URL too, so they survive while their tab is closed (lazy tabs)
+TINY_LRS = [3e-4, 1e-3, 2e-3, 3e-3]
+url_state({"gpt_tiny_layers": 2, "gpt_tiny_heads": 4, "gpt_tiny_width": 64, "gpt_tiny_context": 64,
+           "gpt_tiny_steps": 200, "gpt_tiny_lr": 2e-3, "gpt_tiny_prompt": "ROMEO:", "gpt_tiny_temp": 0.8,
+           "gpt_tiny_len": 300},
+          choices={"gpt_tiny_layers": [1, 2, 3, 4], "gpt_tiny_heads": [1, 2, 4], "gpt_tiny_width": [32, 64, 96, 128],
+                   "gpt_tiny_context": [32, 64, 128], "gpt_tiny_lr": TINY_LRS},
+          bounds={"gpt_tiny_steps": (10, TINY_MAX_STEPS), "gpt_tiny_temp": (0.0, 2.0), "gpt_tiny_len": (20, 1000)})
 
 tab_gen, tab_cmp, tab_tiny = lazy_tabs(
     ["✍️ Generate & look inside", "⚖️ Compare decoders", "🐣 Tiny GPT from scratch"], key="gpt_tab")
@@ -283,8 +293,6 @@ with tab_cmp:
 # ---------------------------------------------------------------------------------------------
 # tab 3: tiny GPT
 # ---------------------------------------------------------------------------------------------
-TINY_MAX_STEPS = 600
-TINY_MAX_SECONDS = 240
 
 with tab_tiny:
     if tab_tiny.open is not False:  # lazy tabs: only the open tab's code runs
@@ -303,12 +311,12 @@ with tab_tiny:
         if chosen is not None and chosen.kind == "scratch":
             with st.form("gpt_tiny_form"):
                 f1, f2, f3 = st.columns(3)
-                f1.selectbox("Layers", [1, 2, 3, 4], index=1, key="gpt_tiny_layers")
-                f1.selectbox("Heads", [1, 2, 4], index=2, key="gpt_tiny_heads")
-                f2.selectbox("Width", [32, 64, 96, 128], index=1, key="gpt_tiny_width")
-                f2.selectbox("Context (characters)", [32, 64, 128], index=1, key="gpt_tiny_context")
-                f3.number_input("Steps", 10, TINY_MAX_STEPS, 200, step=10, key="gpt_tiny_steps")
-                f3.select_slider("Learning rate", [3e-4, 1e-3, 2e-3, 3e-3], value=2e-3, key="gpt_tiny_lr")
+                f1.selectbox("Layers", [1, 2, 3, 4], key="gpt_tiny_layers")
+                f1.selectbox("Heads", [1, 2, 4], key="gpt_tiny_heads")
+                f2.selectbox("Width", [32, 64, 96, 128], key="gpt_tiny_width")
+                f2.selectbox("Context (characters)", [32, 64, 128], key="gpt_tiny_context")
+                f3.number_input("Steps", 10, TINY_MAX_STEPS, step=10, key="gpt_tiny_steps")
+                f3.select_slider("Learning rate", TINY_LRS, key="gpt_tiny_lr")
                 upload = st.file_uploader("Training text (optional, .txt; default: Tiny Shakespeare)", type=["txt"],
                                           key="gpt_tiny_upload")
                 train_btn = st.form_submit_button("Train", type="primary")
@@ -364,9 +372,9 @@ with tab_tiny:
         if tiny_model is not None:
             st.markdown("**Sample from it**")
             s1, s2, s3 = st.columns([3, 1, 1])
-            s1.text_input("Start with", value="ROMEO:", key="gpt_tiny_prompt", max_chars=500)
-            s2.slider("Temperature", 0.0, 2.0, 0.8, 0.05, key="gpt_tiny_temp")
-            s3.slider("Characters", 20, 1000, 300, 20, key="gpt_tiny_len")
+            s1.text_input("Start with", key="gpt_tiny_prompt", max_chars=500)
+            s2.slider("Temperature", 0.0, 2.0, step=0.05, key="gpt_tiny_temp")
+            s3.slider("Characters", 20, 1000, step=20, key="gpt_tiny_len")
             if st.button("Sample", key="gpt_tiny_sample"):
                 with guard():
                     box = st.empty()

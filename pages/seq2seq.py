@@ -42,6 +42,21 @@ url_state({"seq2seq_model": names[0], "seq2seq_text": "i am hungry .", "seq2seq_
           choices={"seq2seq_model": names, "seq2seq_method": list(S.METHODS)},
           bounds={"seq2seq_beam": (1, 10), "seq2seq_alpha": (0.0, 2.0), "seq2seq_temp": (0.1, 2.0),
                   "seq2seq_maxlen": (5, 80)})
+DATASETS = {"zh": "Tatoeba English→Chinese (18k train pairs)", "fr": "Tatoeba English→French (4.5k train pairs)",
+            "upload": "Upload your own pairs (.tsv)"}
+MAX_TRAIN_PAIRS = 20_000
+MAX_SECONDS = 300
+# training and experiment settings: in the URL too, so they survive while their tab is closed (lazy tabs)
+HIDDEN_SIZES, EMB_SIZES, LRS = [32, 64, 128, 192, 256], [16, 32, 64, 96, 128], [3e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2]
+url_state({"seq2seq_data": next(iter(DATASETS)), "seq2seq_up_tok": "words", "seq2seq_n_pairs": 4000,
+           "seq2seq_attention": S.ATTENTIONS[1], "seq2seq_cell": S.CELLS[0], "seq2seq_hidden": 64, "seq2seq_emb": 32,
+           "seq2seq_epochs": 3, "seq2seq_tf": 1.0, "seq2seq_lr": 3e-3, "seq2seq_budget": 90, "seq2seq_cmp_n": 300,
+           "seq2seq_toy_s": 30},
+          choices={"seq2seq_data": list(DATASETS), "seq2seq_up_tok": ["words", "chars"],
+                   "seq2seq_attention": list(S.ATTENTIONS), "seq2seq_cell": list(S.CELLS),
+                   "seq2seq_hidden": HIDDEN_SIZES, "seq2seq_emb": EMB_SIZES, "seq2seq_lr": LRS},
+          bounds={"seq2seq_n_pairs": (200, MAX_TRAIN_PAIRS), "seq2seq_epochs": (1, 20), "seq2seq_tf": (0.0, 1.0),
+                  "seq2seq_budget": (10, MAX_SECONDS), "seq2seq_cmp_n": (50, 2000), "seq2seq_toy_s": (5, 60)})
 
 st.selectbox("Model", names, key="seq2seq_model", format_func=lambda n: labels.get(n, n),
              help="Shipped checkpoints live in assets/models/ (model cards there); 'Your model' is the one "
@@ -179,10 +194,6 @@ with tab_translate:
 # =============================================================================================
 # Train
 # =============================================================================================
-DATASETS = {"zh": "Tatoeba English→Chinese (18k train pairs)", "fr": "Tatoeba English→French (4.5k train pairs)",
-            "upload": "Upload your own pairs (.tsv)"}
-MAX_TRAIN_PAIRS = 20_000
-MAX_SECONDS = 300
 
 
 def load_pairs(choice: str, upload, tgt_tokenizer: str):
@@ -209,20 +220,20 @@ with tab_train:
                                            "Every 10th pair is kept for validation.")
             up_tok = f1.radio("Uploaded target split into", ["words", "chars"], horizontal=True, key="seq2seq_up_tok",
                               help="'chars' for Chinese/Japanese, 'words' for languages with spaces.")
-            n_pairs = f2.slider("Training pairs (max)", 200, MAX_TRAIN_PAIRS, 4000, step=200, key="seq2seq_n_pairs")
-            attention = f2.selectbox("Attention", list(S.ATTENTIONS), index=1, key="seq2seq_attention",
+            n_pairs = f2.slider("Training pairs (max)", 200, MAX_TRAIN_PAIRS, step=200, key="seq2seq_n_pairs")
+            attention = f2.selectbox("Attention", list(S.ATTENTIONS), key="seq2seq_attention",
                                      format_func={"none": "none (one context vector)", "additive": "additive (Bahdanau)",
                                                   "dot": "dot product (Luong)"}.get)
             cell = f2.radio("RNN cell", list(S.CELLS), horizontal=True, key="seq2seq_cell")
-            hidden = f2.select_slider("Hidden size", [32, 64, 128, 192, 256], 64, key="seq2seq_hidden")
-            emb = f2.select_slider("Embedding size", [16, 32, 64, 96, 128], 32, key="seq2seq_emb")
-            epochs = f3.slider("Epochs", 1, 20, 3, key="seq2seq_epochs")
-            tf_ratio = f3.slider("Teacher-forcing ratio", 0.0, 1.0, 1.0, step=0.05, key="seq2seq_tf",
+            hidden = f2.select_slider("Hidden size", HIDDEN_SIZES, key="seq2seq_hidden")
+            emb = f2.select_slider("Embedding size", EMB_SIZES, key="seq2seq_emb")
+            epochs = f3.slider("Epochs", 1, 20, key="seq2seq_epochs")
+            tf_ratio = f3.slider("Teacher-forcing ratio", 0.0, 1.0, step=0.05, key="seq2seq_tf",
                                  help="Probability that the decoder is fed the true previous token instead of its own "
                                       "prediction while training. 1 = always (fast to learn, exposure bias), "
                                       "0 = never (free running).")
-            lr = f3.select_slider("Learning rate", [3e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2], 3e-3, key="seq2seq_lr")
-            budget = f3.slider("Time budget (s)", 10, MAX_SECONDS, 90, step=10, key="seq2seq_budget",
+            lr = f3.select_slider("Learning rate", LRS, key="seq2seq_lr")
+            budget = f3.slider("Time budget (s)", 10, MAX_SECONDS, step=10, key="seq2seq_budget",
                                help="Training stops (and validates) when the time runs out.")
             go_train = st.form_submit_button("Train", type="primary")
 
@@ -332,7 +343,7 @@ with tab_compare:
         trained = st.session_state.get(TRAINED)
         if trained:
             st.markdown("**Your model** on its validation pairs (the same buckets):")
-            n_val = st.slider("Validation pairs", 50, 2000, 300, step=50, key="seq2seq_cmp_n")
+            n_val = st.slider("Validation pairs", 50, 2000, step=50, key="seq2seq_cmp_n")
             if st.button("Evaluate your model", key="seq2seq_cmp_go"):
                 with guard():
                     with gate("eval")(wait_s=20):
@@ -347,7 +358,7 @@ with tab_compare:
         st.markdown("**Live experiment: reverse a sequence.** A toy task where output word $t$ must copy source "
                     "word $S+1-t$ (`w3 w7 w1` → `w1 w7 w3`). Three tiny models with the same size and time budget: "
                     "no attention, additive and dot-product attention. Watch validation BLEU after each epoch.")
-        toy_seconds = st.slider("Seconds per model", 5, 60, 30, step=5, key="seq2seq_toy_s",
+        toy_seconds = st.slider("Seconds per model", 5, 60, step=5, key="seq2seq_toy_s",
                                 help="On a busy server the models get fewer steps in the same time; 30 s is usually "
                                      "enough for attention to pull far ahead.")
         if st.button("Run the experiment", key="seq2seq_toy_go"):

@@ -35,6 +35,14 @@ url_state(DEFAULTS,
           choices={"wv_source": list(SOURCES), "wv_method": ["3CosAdd", "3CosMul"], "wv_restrict": RESTRICT,
                    "wv_preset": [*wordvec.PRESETS, "custom"], "wv_proj": ["PCA", "t-SNE"], "wv_dims": [2, 3]},
           bounds={"wv_topk": (1, 30), "wv_nn_k": (1, 30)})
+# word2vec training settings: in the URL too, so they survive while their tab is closed (lazy tabs)
+W2V_SAMPLES = [0.0, 1e-5, 1e-4, 1e-3, 1e-2]
+url_state({"wv_corpus": "lee", "wv_arch": "skip-gram", "wv_dim": 50, "wv_window": 5, "wv_negative": 5,
+           "wv_sample": 1e-3, "wv_epochs": 15, "wv_min_count": 3},
+          choices={"wv_corpus": ["lee", "shakespeare", "upload"], "wv_arch": ["skip-gram", "CBOW"],
+                   "wv_sample": W2V_SAMPLES},
+          bounds={"wv_dim": (10, w2v.MAX_DIM), "wv_window": (1, w2v.MAX_WINDOW), "wv_negative": (1, w2v.MAX_NEGATIVE),
+                  "wv_epochs": (1, w2v.MAX_EPOCHS), "wv_min_count": (1, 20)})
 
 # ---------------------------------------------------------------------------------------------
 # which vectors
@@ -327,15 +335,15 @@ with tab_train:
                                  type=["txt"], key="wv_upload")
             a1, a2, a3 = st.columns(3)
             a1.radio("Model", ["skip-gram", "CBOW"], key="wv_arch", horizontal=True)
-            a2.slider("Dimension", 10, w2v.MAX_DIM, 50, step=10, key="wv_dim")
-            a3.slider("Window", 1, w2v.MAX_WINDOW, 5, key="wv_window")
+            a2.slider("Dimension", 10, w2v.MAX_DIM, step=10, key="wv_dim")
+            a3.slider("Window", 1, w2v.MAX_WINDOW, key="wv_window")
             b1, b2, b3 = st.columns(3)
-            b1.slider("Negative samples K", 1, w2v.MAX_NEGATIVE, 5, key="wv_negative")
-            b2.select_slider("Sub-sampling t", [0.0, 1e-5, 1e-4, 1e-3, 1e-2], 1e-3, key="wv_sample",
+            b1.slider("Negative samples K", 1, w2v.MAX_NEGATIVE, key="wv_negative")
+            b2.select_slider("Sub-sampling t", W2V_SAMPLES, key="wv_sample",
                              format_func=lambda t: "off" if t == 0 else f"{t:g}")
-            b3.slider("Epochs", 1, w2v.MAX_EPOCHS, 15, key="wv_epochs",
+            b3.slider("Epochs", 1, w2v.MAX_EPOCHS, key="wv_epochs",
                       help="Small corpora need many passes: with 5 epochs on the Lee corpus every word still looks alike.")
-            st.slider("Minimum count", 1, 20, 3, key="wv_min_count",
+            st.slider("Minimum count", 1, 20, key="wv_min_count",
                       help="Words seen fewer times are left out of the vocabulary.")
             st.caption(f"Limits: {w2v.MAX_EPOCHS} epochs, {w2v.MAX_DIM} dimensions, tokens × epochs ≤ "
                        f"{w2v.MAX_TOKENS_X_EPOCHS:,}, uploads ≤ {textio.MAX_UPLOAD_BYTES // 1024 // 1024} MB. "

@@ -16,12 +16,13 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "tests" / "e2e" / "screenshots"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-# url path -> the page's st.title
+# url path -> the page's st.title. A deep link comes first: a fresh server's first visitor may
+# arrive by a shared link, and must still get the entry point (grouped navigation, sidebar).
 PAGES = {
+    "seq2seq": "Seq2seq translation",
     "": "NLP Playground",
     "word_vectors": "Word vectors",
     "rnn_text": "RNN text generation",
-    "seq2seq": "Seq2seq translation",
     "attention": "Attention",
     "bert": "BERT fill-mask",
     "gpt": "GPT sampling",
@@ -100,6 +101,10 @@ def test_every_page_renders_in_chromium(server):
                 problems.append(f"/{path}: exception box")
             if path and page.locator('[data-testid="stSidebarNav"]').count() == 0:
                 problems.append(f"/{path}: navigation missing")
+            if "Global seed" not in page.locator('[data-testid="stSidebar"]').inner_text():
+                problems.append(f"/{path}: the entry point's sidebar (seed) is missing")
+            if "Embeddings" not in page.locator('[data-testid="stSidebarNav"]').inner_text():
+                problems.append(f"/{path}: navigation is not the grouped one of streamlit_app.py")
         nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
         browser.close()
     assert not problems, problems
