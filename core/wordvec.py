@@ -520,14 +520,19 @@ def _top_words_dense(unit, low, idx, group, k_best, on_step, n_total, chunk=256)
     n_pick = min(2 * k_best if low is not None else k_best, n_groups)
     best = torch.empty(n, k_best, dtype=torch.long)
     rescored = 0
+    # One score buffer for every chunk: a fresh (chunk, N) tensor each time is ~300 MB of new pages
+    # for the OS to fault in, about a third of the time of the product itself.
+    buf = torch.empty(min(chunk, n), limit, dtype=torch.bfloat16 if low is not None else unit.dtype)  # (B, N)
+    unit_t = unit.T.contiguous() if low is None else None  # (D, N): ~15% faster products than the strided Ûᵀ
     for start in range(0, n, chunk):
         block = idx[start:start + chunk]  # (B, 4): a, b, c, expected
         query = unit[block[:, 1]] + unit[block[:, 2]] - unit[block[:, 0]]  # (B, D)
         query = query / query.norm(dim=1, keepdim=True).clamp_min(1e-12)  # (B, D)
+        scores = buf[:len(block)]  # (B, N)
         if low is not None:
-            scores = query.to(torch.bfloat16) @ low.T  # (B, N) approximate, |error| <= BF16_DELTA
+            torch.mm(query.to(torch.bfloat16), low.T, out=scores)  # approximate, |error| <= BF16_DELTA
         else:
-            scores = query @ unit.T  # (B, N)
+            torch.mm(query, unit_t, out=scores)
         full = (limit // group) * group  # columns in complete groups
         gmax = scores[:, :full].unflatten(1, (full // group, group)).amax(dim=2)  # (B, N // group)
         if full < limit:  # the last, shorter group
