@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from core import generate, loaders
+from core import generate
 
 
 @pytest.fixture(autouse=True)
@@ -15,21 +15,8 @@ def one_thread():
 
 
 @pytest.fixture(scope="module")
-def tiny():
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-
-    path = loaders.smollm_cache_path()
-    if not (path / "tokenizer.json").exists():
-        pytest.skip("needs the converted SmolLM2 tokenizer (run the app once)")
-    tok = AutoTokenizer.from_pretrained(path)
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                      num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=64,
-                      bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, tie_word_embeddings=True)
-    torch.manual_seed(0)  # test-only model init
-    model = LlamaForCausalLM(cfg).eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
-    return model, tok
+def tiny(tiny_llama):
+    return tiny_llama
 
 
 def _ids(tok, text="The cat sat on the"):

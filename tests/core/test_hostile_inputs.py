@@ -304,23 +304,8 @@ def test_word2vec_tokenize(text):
 # (the same tiny model as tests/core/test_generate.py)
 # ---------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def llama():
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-
-    from core import loaders
-
-    path = loaders.smollm_cache_path()
-    if not (path / "tokenizer.json").exists():
-        pytest.skip("needs the converted SmolLM2 tokenizer (run the app once)")
-    tok = AutoTokenizer.from_pretrained(path)
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                      num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=64,
-                      bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, tie_word_embeddings=True,
-                      attn_implementation="eager")
-    torch.manual_seed(0)  # test-only model init
-    model = LlamaForCausalLM(cfg).eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
+def llama(tiny_llama):
+    model, tok = tiny_llama
     return TinyLM(model, tok, "tiny-llama", {})
 
 
