@@ -5,7 +5,9 @@ waits up to `wait_s` seconds and then gets a ValueError telling them to try agai
 """
 from __future__ import annotations
 
+import collections
 import contextlib
+import itertools
 import os
 import threading
 import time
@@ -15,12 +17,15 @@ DEFAULT_LIMITS = {"train": 2, "generate": 4, "eval": 2}
 
 
 class Gate:
+    """At most `limit` holders at once; the others wait in arrival order (first come, first served)."""
+
     def __init__(self, name: str, limit: int):
         self.name = name
         self.limit = max(1, limit)
         self._cond = threading.Condition()
         self._running = 0
-        self._waiting = 0
+        self._queue: collections.deque = collections.deque()  # tickets of the waiters, oldest first
+        self._tickets = itertools.count()
 
     @property
     def running(self) -> int:
@@ -28,34 +33,44 @@ class Gate:
 
     @property
     def waiting(self) -> int:
-        return self._waiting
+        return len(self._queue)
 
     @contextlib.contextmanager
     def __call__(self, wait_s: float = 30.0, on_wait=None):
-        """Hold a slot for the duration of the block. `on_wait(position)` is called while queued."""
+        """Hold a slot for the duration of the block.
+
+        A caller over the limit queues; `on_wait(position)` is called when it starts waiting and
+        whenever its place in the queue (1 = next) changes. After `wait_s` seconds it gets a
+        ValueError telling the user to try again.
+        """
         deadline = time.monotonic() + wait_s
         with self._cond:
-            self._waiting += 1
+            ticket = next(self._tickets)
+            self._queue.append(ticket)
+            shown = None
             try:
-                while self._running >= self.limit:
+                while self._running >= self.limit or self._queue[0] != ticket:
                     left = deadline - time.monotonic()
                     if left <= 0:
                         raise ValueError(
                             f"The server is busy: {self._running} {self.name} run(s) are going and "
-                            f"{self._waiting - 1} other(s) are waiting. Try again in a minute."
+                            f"{len(self._queue) - 1} other(s) are waiting. Try again in a minute."
                         )
-                    if on_wait is not None:
-                        on_wait(self._waiting)
+                    position = self._queue.index(ticket) + 1
+                    if on_wait is not None and position != shown:
+                        shown = position
+                        on_wait(position)
                     self._cond.wait(timeout=min(left, 1.0))
                 self._running += 1
             finally:
-                self._waiting -= 1
+                self._queue.remove(ticket)
+                self._cond.notify_all()  # the next in line may go now (or has moved up)
         try:
             yield self
         finally:
             with self._cond:
                 self._running -= 1
-                self._cond.notify()
+                self._cond.notify_all()
 
 
 _gates: dict[str, Gate] = {}

@@ -146,6 +146,30 @@ def run(fn: Callable, *args, **kwargs):
 
 
 # ---------------------------------------------------------------------------------------------
+# waiting for a slot of heavy work
+# ---------------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def queued(kind: str, wait_s: float = 30.0):
+    """Hold a slot of `core.limits.gate(kind)` for the block; while the server is busy, show the
+    visitor their place in the queue (first come, first served). Past `wait_s` the gate raises a
+    ValueError ("The server is busy ... try again"), which `guard()` shows."""
+    from core.limits import gate
+
+    box = st.empty()
+
+    def on_wait(position: int) -> None:
+        box.info(f"The server is busy. You are number {position} in the queue for a {kind} slot; "
+                 "this starts by itself as soon as one is free.", icon="⏳")
+
+    try:
+        with gate(kind)(wait_s=wait_s, on_wait=on_wait):
+            box.empty()
+            yield
+    finally:
+        box.empty()
+
+
+# ---------------------------------------------------------------------------------------------
 # tabs
 # ---------------------------------------------------------------------------------------------
 # Page tests render every tab in one run so a test can reach any tab's widgets (tests/conftest.py
@@ -212,5 +236,5 @@ def placeholder(title: str, coming: list[str]) -> None:
     st.info("This page is being built. Coming here:\n\n" + "\n".join(f"- {c}" for c in coming))
 
 
-__all__ = ["lazy_tabs", "url_state", "sync_url", "seed", "guard", "run", "progress_callback", "figure_downloads",
+__all__ = ["lazy_tabs", "queued", "url_state", "sync_url", "seed", "guard", "run", "progress_callback", "figure_downloads",
            "placeholder", "SEED_KEY", "MAX_SEED"]

@@ -14,9 +14,8 @@ from plotly.subplots import make_subplots
 
 from core import attention as A
 from core import sources, st_cache
-from core.limits import gate
 from core.plots import attention_heatmap, heatmap
-from pages._shared import figure_downloads, guard, seed, sync_url, url_state
+from pages._shared import figure_downloads, guard, queued, seed, sync_url, url_state
 
 SECTIONS = ["Step by step", "Masks", "Multi-head", "Positions", "Real models", "Cross-attention"]
 MASKS = ["none", "causal", "padding", "causal + padding"]
@@ -403,14 +402,14 @@ def real_attention(choice: str, hub_family: str, hub_id: str, text: str, pair: s
         if not found:
             raise ValueError(reason)
         model = st_cache.load_source(found[0])
-        with gate("generate")(wait_s=30):
+        with queued("generate", 30):
             return A.tiny_gpt_attention(model, text)
     if choice == "hub":
         source = sources.hub_source(hub_family, hub_id)
     else:
         source = sources.get_source(MODEL_FAMILY[choice], choice)
     bundle = st_cache.load_source(source)
-    with gate("generate")(wait_s=30):
+    with queued("generate", 30):
         return A.model_attention(bundle, text, pair or None, max_tokens=A.MAX_TOKENS)
 
 
@@ -537,7 +536,7 @@ def section_cross() -> None:
     source = next(s for s in found if s.name == name)
     with guard():
         bundle = st_cache.load_source(source)
-        with gate("generate")(wait_s=30):
+        with queued("generate", 30):
             res = A.cross_attention(bundle, st.session_state["att_s2s_text"])
     st.markdown(f"**Translation:** {res['text']}")
     if res["unknown"]:

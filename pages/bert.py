@@ -10,9 +10,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import fillmask, sources, st_cache
-from core.limits import gate
 from core.plots import heatmap
-from pages._shared import figure_downloads, guard, lazy_tabs, sync_url, url_state
+from pages._shared import figure_downloads, guard, lazy_tabs, queued, sync_url, url_state
 
 st.title("BERT fill-mask")
 st.markdown(
@@ -150,7 +149,7 @@ with tab_fill:
             with col:
                 if len(runs) > 1:
                     st.subheader(b.name)
-                with guard(), gate("generate")(wait_s=30):
+                with guard(), queued("generate", 30):
                     res = st_cache.shared(fillmask.fill_mask, b, b.name, st.session_state["bert_text"],
                                           top_k=int(st.session_state["bert_topk"]), mode=st.session_state["bert_mode"])
                 results[k] = res
@@ -207,7 +206,7 @@ with tab_corrupt:
             st.plotly_chart(rf, use_container_width=True, key="bert_corrupt_rates")
             st.caption("'chosen' is a fraction of all word pieces; the other three are fractions of the chosen ones.")
         with st.expander("What the model predicts for this corrupted input"):
-            with guard(stop=False), gate("generate")(wait_s=30):
+            with guard(stop=False), queued("generate", 30):
                 ids = ct["input_ids"]
                 pos = [i for i, l in enumerate(ct["labels"]) if l != -100]
                 probs = fillmask.mask_distributions(bundle.model, ids, pos)  # (M, V)
@@ -273,7 +272,7 @@ with tab_ctx:
         if st.session_state["bert_ctx_layer"] > n_layers:
             st.session_state["bert_ctx_layer"] = n_layers
         st.slider("Layer (0 = static word-piece embedding)", 0, n_layers, key="bert_ctx_layer")
-        with guard(), gate("generate")(wait_s=30):
+        with guard(), queued("generate", 30):
             cv = st_cache.shared(fillmask.contextual_vectors, bundle, bundle.name, st.session_state["bert_ctx_word"],
                                  tuple(fillmask.parse_sense_lines(st.session_state["bert_ctx_lines"])))
         layer = int(st.session_state["bert_ctx_layer"])

@@ -10,9 +10,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import generate, sampling, sources, st_cache, tinygpt
-from core.limits import gate
 from core.textio import check_text, decode_upload
-from pages._shared import figure_downloads, guard, lazy_tabs, progress_callback, sync_url, url_state
+from pages._shared import figure_downloads, guard, lazy_tabs, progress_callback, queued, sync_url, url_state
 
 st.title("GPT sampling")
 st.caption("A language model gives a probability for every possible next token. Decoding is how we "
@@ -160,7 +159,7 @@ with tab_gen:
                                                      chat=st.session_state.gpt_chat)
                 if notice:
                     st.warning(notice)
-                with gate("generate")(wait_s=30):
+                with queued("generate", 30):
                     if cfg.mode == "beam":
                         with st.spinner(f"Beam search with {cfg.num_beams} beams…"):
                             res = generate.run(model, lm.tokenizer, ids, cfg, notice=notice)
@@ -259,7 +258,7 @@ with tab_cmp:
                                                                                         "seed": base.seed + i})))
                 rows = []
                 on_step, bar = progress_callback("Decoding")
-                with gate("generate")(wait_s=30):
+                with queued("generate", 30):
                     for j, (name, cfg) in enumerate(runs):
                         on_step(j, len(runs), {"now": name})
                         r = generate.run(model, lm.tokenizer, ids, cfg)
@@ -346,7 +345,7 @@ with tab_tiny:
                         if done % 20 == 0 or done == total:
                             chart.line_chart(pd.DataFrame(history).set_index("step")[["loss", "val_loss"]].ffill())
 
-                    with gate("train")(wait_s=30):
+                    with queued("train", 30):
                         tinygpt.train(model, train_text, val_text, steps=int(st.session_state.gpt_tiny_steps),
                                       batch_size=16, lr=float(st.session_state.gpt_tiny_lr), warmup=20,
                                       eval_every=50, eval_chars=5000, max_seconds=TINY_MAX_SECONDS,
@@ -380,7 +379,7 @@ with tab_tiny:
                     box = st.empty()
                     text = ""
                     t0 = time.perf_counter()
-                    with gate("generate")(wait_s=30):
+                    with queued("generate", 30):
                         for i, s in enumerate(tinygpt.generate_stream(
                                 tiny_model, st.session_state.gpt_tiny_prompt, int(st.session_state.gpt_tiny_len),
                                 temperature=float(st.session_state.gpt_tiny_temp),

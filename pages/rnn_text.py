@@ -18,10 +18,9 @@ import streamlit as st
 
 from core import charlm as C
 from core.device import MAX_SEED
-from core.limits import gate
 from core.sources import sources_for
 from core.st_cache import load_source
-from pages._shared import figure_downloads, guard, lazy_tabs, seed, sync_url, url_state
+from pages._shared import figure_downloads, guard, lazy_tabs, queued, seed, sync_url, url_state
 
 MAX_STEPS = 2000  # per training run in the page
 MAX_SECONDS = 120  # per training run in the page (per model in the side-by-side race)
@@ -235,7 +234,7 @@ with tab_gen:
             if clicked or last is None or last["signature"] != signature:
                 with guard(stop=False):
                     model, vocab, label = _gen_model(choice)
-                    with gate("generate")(wait_s=30), st.spinner("Sampling…"):
+                    with queued("generate", 30), st.spinner("Sampling…"):
                         t0 = time.perf_counter()
                         args = (st.session_state["rnn_prime"], int(st.session_state["rnn_length"]),
                                 float(st.session_state["rnn_temperature"]), int(st.session_state["rnn_gen_seed"]))
@@ -368,7 +367,7 @@ with tab_train:
                     st.session_state[SESSION] = sess
                 history, samples = sess["history"], sess["samples"]
                 offset = max((h["step"] for h in history), default=0)
-                with gate("train")(wait_s=20):
+                with queued("train", 20):
                     st.button("⏹ Stop (keeps the model trained so far)", key="rnn_stop")
                     with st.status(f"Training a {cfg.cell.upper()} on {corpus.name}…", expanded=True) as status:
                         bar = st.progress(0.0, text="starting…")
@@ -464,7 +463,7 @@ with tab_cmp:
                                    eval_every=max(10, int(ss["rnn_cmp_steps"]) // 10), eval_chars=10_000,
                                    eval_every_s=float(ss["rnn_cmp_seconds"]) / 10)
                 embed = 32
-                with gate("train")(wait_s=20):
+                with queued("train", 20):
                     st.button("⏹ Stop", key="rnn_cmp_stop")
                     bar = st.progress(0.0, text="starting…")
                     for i, cell in enumerate(C.CELLS):
@@ -559,7 +558,7 @@ with tab_vg:
 
         profiles: dict[str, list[float]] = {}
         length = int(st.session_state["rnn_vg_len"])
-        with guard(stop=False), gate("eval")(wait_s=30):
+        with guard(stop=False), queued("eval", 30):
             profiles.update(_fresh_profiles(int(st.session_state["rnn_cmp_params"]), length, seed()))
             if _shipped_source() is not None:
                 profiles["shipped LSTM (trained)"] = _shipped_profile(length, seed())

@@ -13,10 +13,9 @@ import streamlit as st
 from core import seq2seq as S
 from core import sources, st_cache
 from core.corpora import split_pairs, tatoeba
-from core.limits import gate
 from core.plots import attention_heatmap
 from core.textio import decode_upload
-from pages._shared import figure_downloads, guard, lazy_tabs, progress_callback, seed, sync_url, url_state
+from pages._shared import figure_downloads, guard, lazy_tabs, progress_callback, queued, seed, sync_url, url_state
 
 st.title("Seq2seq translation")
 st.caption("An encoder reads the English sentence, a decoder writes the translation one token at a time. "
@@ -134,7 +133,7 @@ with tab_translate:
             width = int(st.session_state["seq2seq_beam"])
             max_len = int(st.session_state["seq2seq_maxlen"])
             with guard():
-                with gate("generate")(wait_s=30):
+                with queued("generate", 30):
                     t0 = time.perf_counter()
                     result = translate(text, method, width, alpha, max_len, float(st.session_state["seq2seq_temp"]))
                     elapsed = time.perf_counter() - t0
@@ -263,7 +262,7 @@ with tab_train:
                                      max_seconds=budget, seed=seed(), val_pairs=200)
                 history: dict = {"steps": [], "loss": [], "epochs": []}
                 label = f"{attention} {cell} h{hidden}, {len(train_pairs)} en→{lang} pairs"
-                with gate("train")(wait_s=20):
+                with queued("train", 20):
                     # stop-button pattern: the model and its history live in the session before the loop starts
                     st.session_state[TRAINED] = {"bundle": new, "history": history, "label": label, "lang": lang,
                                                  "val": val_pairs}
@@ -346,7 +345,7 @@ with tab_compare:
             n_val = st.slider("Validation pairs", 50, 2000, step=50, key="seq2seq_cmp_n")
             if st.button("Evaluate your model", key="seq2seq_cmp_go"):
                 with guard():
-                    with gate("eval")(wait_s=20):
+                    with queued("eval", 20):
                         on_step, _ = progress_callback("Translating validation pairs…")
                         ev = S.evaluate_bleu(trained["bundle"], trained["val"][:n_val], on_step=on_step)
                     rows_me = S.bleu_by_length(ev["sources"], ev["hypotheses"], ev["references"])
@@ -363,7 +362,7 @@ with tab_compare:
                                      "enough for attention to pull far ahead.")
         if st.button("Run the experiment", key="seq2seq_toy_go"):
             with guard():
-                with gate("train")(wait_s=20):
+                with queued("train", 20):
                     toy_train, toy_val = S.toy_reverse_pairs(800, seed()), S.toy_reverse_pairs(60, seed() + 1)
                     toy_runs: dict = {}
                     st.session_state["seq2seq_toy"] = toy_runs

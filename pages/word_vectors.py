@@ -6,11 +6,11 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import limits, sources, st_cache, textio
+from core import sources, st_cache, textio
 from core import word2vec_train as w2v
 from core import wordvec
 from core.plots import heatmap
-from pages._shared import figure_downloads, guard, lazy_tabs, progress_callback, seed, sync_url, url_state
+from pages._shared import figure_downloads, guard, lazy_tabs, progress_callback, queued, seed, sync_url, url_state
 
 st.title("Word vectors")
 st.caption(
@@ -273,7 +273,7 @@ with tab_score:
         if st.button(f"Run the scoreboard on {kv_name}", key="wv_score_run", type="primary"):
             with guard(stop=False):
                 on_step, bar = progress_callback("Analogy questions")
-                with limits.gate("eval")(wait_s=30):
+                with queued("eval", 30):
                     result = wordvec.scoreboard(kv, restrict_vocab=300_000, on_step=on_step)
                 bar.empty()
                 scores[kv_name] = result
@@ -373,7 +373,7 @@ with tab_train:
                 st.session_state["wv_train_info"] = {"corpus": w2v.BUNDLED.get(corpus, "uploaded text"),
                                                      **w2v.corpus_stats(sentences), **w2v.config_dict(config)}
                 on_step, bar = progress_callback("Training word2vec · epoch", every_s=0.0)
-                with limits.gate("train")(wait_s=30):
+                with queued("train", 30):
                     st.session_state["wv_train_running"] = True  # stays True if the run is interrupted
                     trained, _ = w2v.train_word2vec(sentences, config, on_step=on_step, history=history, keep=keep)
                 st.session_state["wv_train_running"] = False

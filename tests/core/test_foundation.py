@@ -106,3 +106,46 @@ def test_gate_admits_limit_and_tells_the_rest_to_wait():
     with gate(wait_s=1):
         assert gate.running == 1
     assert time.monotonic() - start < 1
+
+
+def test_gate_serves_waiters_in_arrival_order_and_reports_their_place():
+    gate = limits.Gate("test", 1)
+    release = threading.Event()
+    order, places = [], {"first": [], "second": []}
+
+    def hold():
+        with gate():
+            release.wait(5)
+
+    moved_up = threading.Event()
+
+    def report(name, place):
+        places[name].append(place)
+        if name == "second" and place == 1:
+            moved_up.set()
+
+    def wait_in_line(name):
+        with gate(wait_s=5, on_wait=lambda place: report(name, place)):
+            order.append(name)
+            if name == "first":
+                moved_up.wait(5)  # hold the slot until the second one has seen its new place
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    while gate.running == 0:
+        time.sleep(0.01)
+    first = threading.Thread(target=wait_in_line, args=("first",))
+    first.start()
+    while gate.waiting < 1:
+        time.sleep(0.01)
+    second = threading.Thread(target=wait_in_line, args=("second",))
+    second.start()
+    while gate.waiting < 2:
+        time.sleep(0.01)
+    assert places == {"first": [1], "second": [2]}
+    release.set()
+    for t in (holder, first, second):
+        t.join(5)
+    assert order == ["first", "second"]
+    assert places["second"] == [2, 1]  # moved up when the first one got the slot
+    assert gate.running == 0 and gate.waiting == 0
