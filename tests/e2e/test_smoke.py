@@ -111,3 +111,34 @@ def test_every_page_renders_in_chromium(server):
     for title in ["Word vectors", "RNN text generation", "Seq2seq translation", "Attention", "BERT fill-mask",
                   "GPT sampling"]:
         assert title in nav, (title, nav)
+
+
+def test_every_tab_opens_in_chromium(server):
+    """Tabs are lazy (a tab's code runs only when it is opened): open each tab of each page."""
+    from playwright.sync_api import sync_playwright
+
+    problems, opened = [], 0
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        for path, title in PAGES.items():
+            if not path:
+                continue
+            page.goto(f"{server}/{path}", timeout=120_000)
+            page.get_by_role("heading", name=title).first.wait_for(timeout=180_000)
+            _wait_until_idle(page)
+            tabs = page.get_by_role("tab")
+            for i in range(1, tabs.count()):
+                label = tabs.nth(i).inner_text()
+                tabs.nth(i).click()
+                _wait_until_idle(page)
+                opened += 1
+                if page.locator('[data-testid="stException"]').count():
+                    problems.append(f"/{path} tab {label!r}: exception box")
+                if page.get_by_text("Something went wrong").count():
+                    problems.append(f"/{path} tab {label!r}: 'Something went wrong'")
+                if page.get_by_role("tab", selected=True).inner_text() != label:
+                    problems.append(f"/{path} tab {label!r}: did not stay open")
+        browser.close()
+    assert opened >= 16, opened  # hidden tabs: word vectors 4, RNN 3, seq2seq 3, BERT 4, GPT 2
+    assert not problems, problems
