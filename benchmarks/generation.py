@@ -6,7 +6,7 @@ Same process, same prompt, back to back (so ratios hold even on a busy machine):
 - hf:    `model.generate(do_sample=False)` on the shared fp32 model (the baseline);
 - exact: our KV-cache loop (`core.generate.greedy_fast_path`) on the same fp32 model; its ids
          must equal HF's;
-- fast:  the same loop on a bf16 copy (int8 where the CPU lacks bf16) (`core.generate.fast_model`); quality is checked
+- fast:  the same loop on a bf16 copy (`core.generate.fast_model`); quality is checked
          as perplexity on held-out Tiny Shakespeare (the tail of `core.corpora.shakespeare()`)
          relative to fp32.
 Each timing is the best of `--repeats` runs (the CPU is shared). TTFT: best time to the first token

@@ -17,9 +17,8 @@ Speed
 The prompt is run once ("prefill", filling the cache); each later step feeds one token and
 reuses the cached keys/values, so a step costs O(T) attention instead of O(T^2).
 ``exact`` precision runs the shared fp32 model (same ids as Hugging Face greedy ``generate``).
-``fast`` runs a process-wide cached *copy*: bfloat16 weights on CPUs with native bf16 (AVX512-BF16 /
-AMX), else dynamic int8 Linear layers (``torch.ao.quantization.quantize_dynamic``); the shared
-model is never modified. ``fast_model(lm)`` builds it once and ``perplexity(...)`` checks it.
+``fast`` runs a process-wide cached *copy* in bfloat16 (``quantize(model, "int8")`` makes dynamic
+int8 Linear layers instead, measured worse here: see FAST_METHOD); the shared model is never modified. ``fast_model(lm)`` builds it once and ``perplexity(...)`` checks it.
 """
 from __future__ import annotations
 
@@ -165,28 +164,20 @@ def encode_prompt(tokenizer, prompt: str, model=None, max_new_tokens: int = 0, c
 
 
 # ---------------------------------------------------------------------------------------------
-# the fast model: an int8 copy, built once per process
+# the fast model: a bfloat16 copy, built once per process
 # ---------------------------------------------------------------------------------------------
 _fast_models: dict = {}
 _fast_lock = threading.Lock()
 
 
-def bf16_supported() -> bool:
-    """True when the CPU has native bfloat16 matrix math (AVX512-BF16 / AMX), where bf16 is fast."""
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except Exception:  # noqa: BLE001 - older torch builds
-        return False
-
-
-# How the fast copy is made: bf16 weights where the CPU does bf16 natively (measured by
-# benchmarks/generation.py: perplexity within 0.5% of fp32), else dynamic int8 Linear layers
-# (down_proj and lm_head kept fp32: SmolLM2's MLP outputs have outliers that int8 activations
-# can't hold; perplexity +17% there, so int8 is not the default).
-FAST_METHOD = "bf16" if bf16_supported() else "int8"
-# The page opens in fast mode only when it meets the bar (>= 2x HF generate, perplexity within 3%).
-# Measured (benchmarks/generation.py, busy 2-core CPU): bf16 keeps perplexity but decodes no faster
-# than fp32 for one token at a time, so exact (fp32, already faster than HF) is the default.
+# How the fast copy is made: bfloat16 weights (half the memory traffic per token). Measured by
+# benchmarks/generation.py on this repo's AVX2-only 2-core CPU (no native bf16): bf16 1.15x HF
+# generate with perplexity -0.07% vs fp32; dynamic int8 Linear layers ("int8", down_proj and lm_head
+# kept fp32 because SmolLM2's MLP outputs have outliers int8 activations can't hold) 1.03x with
+# perplexity +14.9%. So bf16 everywhere; int8 stays available through quantize(method="int8").
+FAST_METHOD = "bf16"
+# The page opens in fast mode only when it meets the bar (>= 2x HF generate, perplexity within 3%);
+# bf16 keeps perplexity but is far from 2x here, so exact (fp32, identical to HF) is the default.
 FAST_DEFAULT = False
 
 
