@@ -113,12 +113,7 @@ def _restrict(kv, restrict_vocab: int | None) -> int:
     n = len(kv.index_to_key)
     if restrict_vocab is None:
         return n
-    try:
-        limit = float(restrict_vocab)
-    except (TypeError, ValueError):
-        limit = math.nan
-    if math.isnan(limit):
-        raise ValueError(f"The vocabulary limit must be a whole number of words, not {restrict_vocab!r}.")
+    limit = _number(restrict_vocab, f"The vocabulary limit must be a whole number of words, not {restrict_vocab!r}.")
     if limit <= 0 or limit >= n:
         return n
     return max(1, int(limit))
@@ -126,13 +121,19 @@ def _restrict(kv, restrict_vocab: int | None) -> int:
 
 def _topk(topk) -> int:
     """The number of answers asked for, clamped to 1..MAX_TOPK (ValueError if it is not a number)."""
-    try:
-        k = float(topk)
-    except (TypeError, ValueError):
-        k = math.nan
-    if math.isnan(k):
-        raise ValueError(f"The number of answers must be a whole number between 1 and {MAX_TOPK}, not {topk!r}.")
+    k = _number(topk, f"The number of answers must be a whole number between 1 and {MAX_TOPK}, not {topk!r}.")
     return int(min(max(k, 1), MAX_TOPK))
+
+
+def _number(value, message: str) -> float:
+    """`value` as a float (±inf allowed), or ValueError(message) for NaN and non-numbers."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        x = math.nan
+    if math.isnan(x):
+        raise ValueError(message)
+    return x
 
 
 # ---------------------------------------------------------------------------------------------
