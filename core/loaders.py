@@ -203,6 +203,12 @@ def load_smollm(ref: str = "smollm2-135m") -> LoadedModel:
                 shutil.rmtree(tmp, ignore_errors=True)
     tokenizer = AutoTokenizer.from_pretrained(target)
     model = AutoModelForCausalLM.from_pretrained(target, attn_implementation="eager")
+    from core.settings import LOW_MEMORY
+
+    if LOW_MEMORY:
+        import torch
+
+        model = model.to(torch.bfloat16)  # half the memory; perplexity and speed measured unchanged here
     return _finish(model, tokenizer, "smollm2-135m")
 
 

@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import generate, sampling, sources, st_cache, tinygpt
+from core.settings import LOW_MEMORY
 from core.textio import check_text, decode_upload
 from pages._shared import figure_downloads, guard, lazy_tabs, progress_callback, queued, sync_url, url_state
 
@@ -20,6 +21,8 @@ st.caption("A language model gives a probability for every possible next token. 
 MODELS = {s.name: s for s in sources.sources_for("causal_lm")}
 MODES = {"greedy": "Greedy (argmax)", "sample": "Sampling", "beam": "Beam search"}
 PRECISION = {"fast": f"Fast ({generate.FAST_METHOD} copy)", "exact": "Exact (fp32)"}
+if LOW_MEMORY:  # the shared model itself is bfloat16 and no second copy is made
+    PRECISION = {"exact": "bfloat16 (low-memory host)"}
 DEFAULT_PRECISION = "fast" if generate.FAST_DEFAULT else "exact"
 
 url_state(

@@ -36,3 +36,22 @@ def test_smollm_loads_from_the_disk_cache_and_predicts():
     assert torch.all(att.triu(1) == 0)
     next_id = out.logits[0, -1].argmax().item()
     assert "Paris" in bundle.tokenizer.decode([next_id])
+
+
+@pytest.mark.slow
+def test_low_memory_mode_serves_smollm_in_bfloat16():
+    """NLP_PLAYGROUND_LOW_MEMORY=1 (read once per process): SmolLM2 in bf16, fewer models, smaller GloVe."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import json, torch; from core import loaders, settings, generate; lm = loaders.load_smollm(); "
+            "print(json.dumps({'dtype': str(next(lm.model.parameters()).dtype), 'max_models': settings.MAX_MODELS, "
+            "'glove': settings.GLOVE_MAX_WORDS, 'same': generate.model_for(lm, 'fast') is lm.model}))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2], text=True,
+                         capture_output=True, timeout=300, env={**os.environ, "NLP_PLAYGROUND_LOW_MEMORY": "1"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got == {"dtype": "torch.bfloat16", "max_models": 5, "glove": 100_000, "same": True}
