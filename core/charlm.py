@@ -27,7 +27,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from core.device import check_seed, make_generator, model_device
+from core.device import check_seed, make_generator, model_device, on_device
 
 CELLS = ("rnn", "gru", "lstm")
 CELL_LABELS = {"rnn": "RNN (tanh)", "gru": "GRU", "lstm": "LSTM"}
@@ -492,14 +492,9 @@ def train(model: CharLM, corpus: Corpus, tc: TrainConfig = TrainConfig(), seed: 
     count for the run (None = the process default). `device` (e.g. "cuda" in a training script)
     trains there (float32; TF32 matrix products on CUDA); the model goes back to where it was afterwards.
     """
-    home = model_device(model)
-    model.to(device or home)
-    try:
-        with torch_threads(threads):
-            return _train(model, corpus, tc, seed, on_step, history, samples, step_offset, sample_prime,
-                          sample_temperature)
-    finally:
-        model.to(home)
+    with on_device(model, device), torch_threads(threads):
+        return _train(model, corpus, tc, seed, on_step, history, samples, step_offset, sample_prime,
+                      sample_temperature)
 
 
 def _train(model, corpus, tc, seed, on_step, history, samples, step_offset, sample_prime,

@@ -62,6 +62,19 @@ def model_device(model: torch.nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
+@contextlib.contextmanager
+def on_device(model: torch.nn.Module, device=None):
+    """Move `model` to `device` (None: where it is) for the block, and back where it was afterwards,
+    also when the block is interrupted (a page's stop button). Yields the device."""
+    home = model_device(model)
+    target = torch.device(device) if device else home
+    model.to(target)
+    try:
+        yield target
+    finally:
+        model.to(home)
+
+
 def autocast(device) -> "contextlib.AbstractContextManager":
     """bfloat16 autocast on CUDA (training scripts on a GPU); a no-op everywhere else."""
     if torch.device(device).type == "cuda":

@@ -53,7 +53,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from core.device import check_seed, make_generator, model_device
+from core.device import check_seed, make_generator, model_device, on_device
 
 PAD, SOS, EOS, UNK = 0, 1, 2, 3
 SPECIALS = ["<pad>", "<sos>", "<eos>", "<unk>"]
@@ -885,13 +885,9 @@ def train(bundle: Seq2SeqBundle, train_pairs, val_pairs, tcfg: TrainConfig, on_s
                     and tokenize(p[1], bundle.config.tgt_tokenizer)][: tcfg.val_pairs]
     history["pairs"] = len(items)
     model = bundle.model
-    home = model_device(model)
-    device = torch.device(device) if device else home
-    try:
+    with on_device(model):  # the epochs move it to `device` to train and back to validate
         return _train_epochs(bundle, items, val_sel, val_for_bleu, tcfg, on_step, on_epoch, history, should_stop,
-                             device)
-    finally:
-        model.to(home)
+                             torch.device(device) if device else model_device(model))
 
 
 def _train_epochs(bundle, items, val_sel, val_for_bleu, tcfg, on_step, on_epoch, history, should_stop, device):

@@ -54,7 +54,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from core.device import autocast, make_generator, model_device
+from core.device import autocast, make_generator, model_device, on_device
 
 
 @dataclass(frozen=True)
@@ -320,8 +320,7 @@ def train(model: TinyGPT, train_text: str, val_text: str | None = None, steps: i
     if not (0 < lr < 1):
         raise ValueError(f"Learning rate must be between 0 and 1, not {lr}.")
     block = model.config.block_size
-    home = model_device(model)
-    device = torch.device(device) if device else home
+    device = torch.device(device) if device else model_device(model)
     data = torch.tensor(encode(model, train_text), dtype=torch.long, device=device)
     if len(data) < block + 2:
         raise ValueError(f"The training text has {len(data)} characters; it needs more than the context "
@@ -329,12 +328,9 @@ def train(model: TinyGPT, train_text: str, val_text: str | None = None, steps: i
     if val_text is not None and len(val_text) < 2:
         val_text = None
     history = [] if history is None else history
-    model.to(device)
-    try:
+    with on_device(model, device):
         return _train_loop(model, data, val_text, steps, batch_size, lr, min_lr, warmup, weight_decay, grad_clip,
                            seed, eval_every, eval_chars, max_seconds, on_step, history)
-    finally:
-        model.to(home)
 
 
 def _train_loop(model, data, val_text, steps, batch_size, lr, min_lr, warmup, weight_decay, grad_clip,

@@ -17,6 +17,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import charlm as C
+from core import st_cache
 from core.device import MAX_SEED
 from core.sources import sources_for
 from core.st_cache import load_source
@@ -166,12 +167,8 @@ def _gen_model(choice: str):
     return cmp[cell]["model"], cmp["vocab"], f"race {cell.upper()}"
 
 
-@st.cache_data(max_entries=256, show_spinner=False)
-def _shipped_sample(prime: str, length: int, temperature: float, seed_: int) -> C.Generation:
-    """A sample from the shipped LSTM, shared by every session: the model is read-only and the
-    sample depends only on these inputs, so most visitors (default inputs) get it without waiting."""
-    model, vocab, _ = _gen_model("shipped")
-    return C.generate(model, vocab, prime, length, temperature, seed_)
+def _sample_bundle(bundle: C.CharLMBundle, *args) -> C.Generation:
+    return C.generate(bundle.model, bundle.vocab, *args)
 
 
 def _model_bytes(model: C.CharLM, vocab: C.Vocab, info: dict) -> bytes:
@@ -238,7 +235,9 @@ with tab_gen:
                         t0 = time.perf_counter()
                         args = (st.session_state["rnn_prime"], int(st.session_state["rnn_length"]),
                                 float(st.session_state["rnn_temperature"]), int(st.session_state["rnn_gen_seed"]))
-                        result = _shipped_sample(*args) if choice == "shipped" else C.generate(model, vocab, *args)
+                        # the shipped model is shared and read-only: its samples are shared by every session
+                    result = (st_cache.shared(_sample_bundle, _shipped(), "char_lm/shipped", *args)
+                              if choice == "shipped" else C.generate(model, vocab, *args))
                     st.session_state["_rnn_gen"] = {"signature": signature, "result": result, "label": label,
                                                     "seconds": time.perf_counter() - t0}
             last = st.session_state.get("_rnn_gen")

@@ -72,23 +72,15 @@ def current_bundle():
         return st_cache.load_source(sources.get_source("seq2seq", name))
 
 
-@st.cache_data(max_entries=256, show_spinner=False)
-def _shipped_translate(name: str, text: str, method: str, width: int, alpha: float, seed_: int, max_len: int,
-                       temperature: float) -> dict:
-    """A shipped model's translation, shared by every session (read-only model; the output depends
-    only on these inputs), so the default sentence costs nothing after the first visitor."""
-    shipped = st_cache.load_source(sources.get_source("seq2seq", name))
-    return S.translate(shipped, text, method, beam_width=width, alpha=alpha, seed=seed_, max_len=max_len,
-                       temperature=temperature)
-
-
 def translate(text: str, method: str, width: int = 5, alpha: float = 0.7, max_len: int = 50,
               temperature: float = 1.0) -> dict:
+    """Translate with the selected model; a shipped (shared, read-only) model's results are shared by
+    every session, so the default sentence costs nothing after the first visitor."""
     name = st.session_state["seq2seq_model"]
+    kwargs = dict(beam_width=width, alpha=alpha, seed=seed(), max_len=max_len, temperature=temperature)
     if name == SCRATCH:
-        return S.translate(bundle, text, method, beam_width=width, alpha=alpha, seed=seed(), max_len=max_len,
-                           temperature=temperature)
-    return _shipped_translate(name, text, method, width, alpha, seed(), max_len, temperature)
+        return S.translate(bundle, text, method, **kwargs)
+    return st_cache.shared(S.translate, bundle, f"seq2seq/{name}", text, method, **kwargs)
 
 
 bundle = current_bundle()
