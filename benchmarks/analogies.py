@@ -36,8 +36,9 @@ def main(argv=None) -> int:
     ap.add_argument("--restrict-vocab", type=int, default=300_000)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
     ap.add_argument("--skip-gensim", action="store_true", help="only time ours (no baseline)")
-    ap.add_argument("--strategy", choices=["dense", "bounds"], default="dense",
-                    help="dense: full batched products (default); bounds: experimental group-bound pruning")
+    ap.add_argument("--strategy", choices=["scan", "dense", "bounds"], default="scan",
+                    help="scan: stop each question once a word beats the answer (default); dense: full "
+                         "batched products; bounds: experimental group-bound pruning")
     ap.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
                     help="our big product in float32, or bfloat16 with an exactness certificate (auto: bf16 "
                          "where the CPU multiplies it faster)")

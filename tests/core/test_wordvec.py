@@ -136,9 +136,9 @@ def gensim_counts(kv, path, restrict):
     return score, [len(s["correct"]) for s in sections[:-1]], [len(s["correct"]) + len(s["incorrect"]) for s in sections[:-1]]
 
 
-@settings(max_examples=16, deadline=None)
+@settings(max_examples=24, deadline=None)
 @given(seed=st.integers(0, 10_000), restrict=st.integers(10, 90), group=st.sampled_from([2, 4, 7, 64]),
-       precision=st.sampled_from(["fp32", "bf16"]), strategy=st.sampled_from(["dense", "bounds"]))
+       precision=st.sampled_from(["fp32", "bf16"]), strategy=st.sampled_from(["scan", "dense", "bounds"]))
 def test_vectorized_analogy_accuracy_equals_gensim(tmp_path_factory, seed, restrict, group, precision, strategy):
     rng = np.random.default_rng(seed)
     base = [f"w{i}" for i in range(70)]
@@ -154,6 +154,32 @@ def test_vectorized_analogy_accuracy_equals_gensim(tmp_path_factory, seed, restr
     assert ours.accuracy == pytest.approx(g_score)
 
 
+@settings(max_examples=12, deadline=None)
+@given(seed=st.integers(0, 10_000), rows=st.integers(1, 40), tile=st.integers(1, 9), first=st.integers(1, 16))
+def test_scan_verdicts_equal_the_top_k_rule(seed, rows, tile, first):
+    """Early-exit scan, in many small passes, tiles and blocks: same right/wrong as gensim's rule on the top 8."""
+    import torch
+
+    rng = np.random.default_rng(seed)
+    base = [f"w{i}" for i in range(120)]
+    keys = base + [w.upper() for w in rng.choice(base, 15, replace=False)]
+    kv = make_kv(keys, dim=5, seed=seed)
+    ok = wordvec._upper_vocab(kv, len(keys))
+    uppers = [k.upper() for k in keys]
+    quads = [tuple(uppers[i] for i in rng.integers(0, len(keys), size=4)) for _ in range(150)]
+    idx = torch.tensor([[ok[w] for w in q] for q in quads])
+    unit = wordvec.unit_matrix(kv)
+    steps = []
+    verdict = wordvec._verdicts_by_scan(unit, idx, quads, uppers, lambda d, t, i=None: steps.append(d), len(quads),
+                                        rows_per_pass=rows, tile=tile, first_block=first)
+    best, _ = wordvec._top_words_dense(unit, None, idx, 4, 8, None, len(quads))
+    truth = [wordvec._gensim_prediction(q, r, b, keys) == q[3] for q, r, b in zip(quads, idx.tolist(), best.tolist())]
+    decided = verdict >= 0
+    assert decided.float().mean() > 0.9  # near-ties only are left to the exact path
+    assert (verdict[decided] == torch.tensor(truth, dtype=torch.int8)[decided]).all()
+    assert steps[-1] == len(quads)
+
+
 def test_bf16_pass_is_certified_and_falls_back_to_exact(tmp_path):
     """Tiny groups make the bf16 certificate fail often: those questions are re-scored exactly."""
     words = [f"w{i}" for i in range(90)]
@@ -163,11 +189,14 @@ def test_bf16_pass_is_certified_and_falls_back_to_exact(tmp_path):
     kv = make_kv(words, dim=6, vectors=vecs.astype(np.float32))
     path = analogy_file(tmp_path, words, 80, 11)
     g_score, g_correct, _ = gensim_counts(kv, path, 90)
-    ours = wordvec.evaluate_analogies(kv, path, restrict_vocab=90, group=2, precision="bf16")
+    ours = wordvec.evaluate_analogies(kv, path, restrict_vocab=90, group=2, precision="bf16", strategy="dense")
     assert ours.precision == "dense/bf16" and ours.rescored > 0
     assert [r["correct"] for r in ours.sections] == g_correct
     bounds = wordvec.evaluate_analogies(kv, path, restrict_vocab=90, strategy="bounds", bound_group=2)
     assert [r["correct"] for r in bounds.sections] == g_correct
+    scan = wordvec.evaluate_analogies(kv, path, restrict_vocab=90)  # the default: near-ties go the exact way
+    assert scan.precision == "scan/fp32" and scan.rescored > 0
+    assert [r["correct"] for r in scan.sections] == g_correct
     with pytest.raises(ValueError):
         wordvec.evaluate_analogies(kv, path, precision="fp8")
     with pytest.raises(ValueError):
