@@ -6,9 +6,10 @@ Same process, same prompt, back to back (so ratios hold even on a busy machine):
 - hf:    `model.generate(do_sample=False)` on the shared fp32 model (the baseline);
 - exact: our KV-cache loop (`core.generate.greedy_fast_path`) on the same fp32 model; its ids
          must equal HF's;
-- fast:  the same loop on a bf16 copy (`core.generate.fast_model`); quality is checked
-         as perplexity on held-out Tiny Shakespeare (the tail of `core.corpora.shakespeare()`)
-         relative to fp32.
+- fast:  the same loop on the fast model (`core.generate.fast_model`: the lean Llama decoder with
+         bf16 weights, `core.lean_llama`); quality is checked as perplexity on held-out Tiny
+         Shakespeare (the tail of `core.corpora.shakespeare()`) relative to fp32, with every
+         token through the fast weights (`generate.quality_model`).
 Each timing is the best of `--repeats` runs (the CPU is shared). TTFT: best time to the first token
 (prefill of the prompt + first pick) over the runs and 5 extra calls.
 Ends with one line: `generation: hf_tok_s=... exact_tok_s=... exact_same_output=... fast_tok_s=...
@@ -101,7 +102,7 @@ def main() -> None:
 
     held_out = corpora.split_text(corpora.shakespeare())[1]
     ppl32 = generate.perplexity(model, tok, held_out, max_tokens=args.ppl_tokens)
-    ppl8 = generate.perplexity(fast, tok, held_out, max_tokens=args.ppl_tokens)
+    ppl8 = generate.perplexity(generate.quality_model(fast), tok, held_out, max_tokens=args.ppl_tokens)
     delta = 100 * (ppl8 - ppl32) / ppl32
     print(f"perplexity on {args.ppl_tokens} held-out Shakespeare tokens: fp32 {ppl32:.3f}, {generate.FAST_METHOD} {ppl8:.3f} "
           f"({delta:+.2f}%)")
