@@ -8,6 +8,7 @@ server's peak resident memory (RSS, its child processes included).
 
     .venv/bin/python benchmarks/load.py --sessions 20 --seconds 60
     .venv/bin/python benchmarks/load.py --url http://127.0.0.1:8501 ...   # against a running server
+    .venv/bin/python benchmarks/load.py --vary ...   # different inputs on every click: nothing is reused
 Ends with: load: sessions=… errors=… p50_ms=… p95_ms=… peak_rss_mb=…
 Targets: errors=0, p95 ≤ 3000 ms for non-training interactions, peak RSS ≤ 2500 MB.
 """
@@ -46,6 +47,31 @@ INTERACTIONS: dict[str, tuple[dict, str | None]] = {
 }
 
 
+# --vary: every request of every session carries different inputs, so no result can be reused
+# (a worst case: real visitors mostly keep the defaults). n counts requests across sessions.
+_ANALOGIES = [("paris", "france", "tokyo"), ("man", "king", "woman"), ("good", "better", "bad"),
+              ("walk", "walked", "swim"), ("berlin", "germany", "rome"), ("boy", "girl", "brother")]
+_WORDS = ["river", "garden", "teacher", "window", "market", "winter", "doctor", "forest", "letter", "kitchen"]
+
+
+def varied(page: str, n: int) -> dict:
+    word = _WORDS[n % len(_WORDS)]
+    if page == "word_vectors":
+        a, b, c = _ANALOGIES[n % len(_ANALOGIES)]
+        return {"wv_a": a, "wv_b": b, "wv_c": c}
+    if page == "rnn_text":
+        return {"rnn_length": 200, "rnn_prime": f"{word.upper()}:\n"}
+    if page == "seq2seq":
+        return {"seq2seq_text": f"where is the {word} number {n} ?"}
+    if page == "attention":
+        return {"att_sentence": f"the cat sat near the {word} {n}"}
+    if page == "bert":
+        return {"bert_text": f"the {word} {n} is very [MASK] ."}
+    if page == "gpt":
+        return {"gpt_max_new": 16, "gpt_prompt": f"The {word} number {n} was"}
+    return {}
+
+
 def _walk_widgets(element) -> tuple[str, str] | None:
     """(widget id, element type) of a widget element, or None for other elements."""
     kind = element.WhichOneof("type")
@@ -57,13 +83,15 @@ def _walk_widgets(element) -> tuple[str, str] | None:
 
 
 class Session:
-    def __init__(self, url: str, stats: dict, think_s: float = 0.0, seed: int = 0):
+    def __init__(self, url: str, stats: dict, think_s: float = 0.0, seed: int = 0, vary: bool = False):
         self.ws_url = url.replace("http", "ws", 1) + "/_stcore/stream"
         self.stats = stats
         self.widgets: dict[str, str] = {}  # user key -> widget id (from the last run)
         self.kinds: dict[str, str] = {}  # widget id -> element type ("slider", "text_input", ...)
         self.think_s = think_s  # mean pause between requests (a person reading the page)
         self.rng = random.Random(seed)
+        self.vary = vary
+        self.n = seed * 100_000  # request counter for --vary inputs
 
     async def think(self) -> None:
         if self.think_s > 0:
@@ -137,6 +165,9 @@ class Session:
                         await self.think()
                         if page in INTERACTIONS and time.monotonic() < deadline:
                             values, button = INTERACTIONS[page]
+                            if self.vary:
+                                self.n += 1
+                                values = {**values, **varied(page, self.n)}
                             await self.request(ws, page, values, button, label="interact")
                             await self.think()
         except Exception as exc:  # noqa: BLE001 - a dropped session is an error to report
@@ -172,9 +203,9 @@ def _rss_sampler(pid: int, peak: list, stop: threading.Event) -> None:
         stop.wait(0.25)
 
 
-async def _drive(url: str, sessions: int, seconds: float, stats: dict, think_s: float) -> None:
+async def _drive(url: str, sessions: int, seconds: float, stats: dict, think_s: float, vary: bool = False) -> None:
     deadline = time.monotonic() + seconds
-    await asyncio.gather(*(Session(url, stats, think_s, seed=i).run(deadline, i) for i in range(sessions)))
+    await asyncio.gather(*(Session(url, stats, think_s, seed=i, vary=vary).run(deadline, i) for i in range(sessions)))
 
 
 def main() -> None:
@@ -185,6 +216,8 @@ def main() -> None:
     ap.add_argument("--warmup", action="store_true", help="visit every page once before timing (loads models)")
     ap.add_argument("--think", type=float, default=1.0,
                     help="mean seconds a session pauses after each answer, like a person reading (0: none)")
+    ap.add_argument("--vary", action="store_true",
+                    help="different inputs on every interaction (nothing can be reused; default: the same inputs)")
     args = ap.parse_args()
 
     proc = None
@@ -207,7 +240,7 @@ def main() -> None:
             asyncio.run(_warm(url, warm))
             print(f"warm-up: every page once in {time.perf_counter() - t0:.1f} s, errors {len(warm['errors'])}")
         stats = {"latency_ms": [], "errors": []}
-        asyncio.run(_drive(url, args.sessions, args.seconds, stats, args.think))
+        asyncio.run(_drive(url, args.sessions, args.seconds, stats, args.think, args.vary))
     finally:
         stop.set()
         if proc is not None:
@@ -235,7 +268,7 @@ def main() -> None:
     p95 = all_ms[int(0.95 * (len(all_ms) - 1))]
     print(f"requests={len(lat)} load average {os.getloadavg()[0]:.2f}")
     print(f"load: sessions={args.sessions} errors={len(stats['errors'])} p50_ms={p50:.0f} p95_ms={p95:.0f} "
-          f"peak_rss_mb={peak[0] / 2**20:.0f} think_s={args.think:g} requests={len(lat)}")
+          f"peak_rss_mb={peak[0] / 2**20:.0f} think_s={args.think:g} requests={len(lat)} vary={str(args.vary).lower()}")
 
 
 async def _warm(url: str, stats: dict) -> None:

@@ -30,6 +30,7 @@ import math
 import numbers
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
@@ -117,6 +118,39 @@ class GenResult:
     @property
     def tok_s(self) -> float:
         return len(self.ids) / self.seconds if self.seconds > 0 else 0.0
+
+
+# ---------------------------------------------------------------------------------------------
+# finished results of shared models, remembered per process
+# ---------------------------------------------------------------------------------------------
+# Generation is deterministic given (model, precision, prompt ids, config): greedy and beam by
+# definition, sampling through the per-call seeded generator. On a hosted demo most visitors press
+# Generate on the default prompt, so a finished result is kept and handed to the next identical
+# request instead of being computed again (the page says so). Only for shared, read-only models.
+MAX_RESULTS = 256
+_results: "OrderedDict[tuple, GenResult]" = OrderedDict()
+_results_lock = threading.Lock()
+
+
+def result_key(model_name: str, precision: str, prompt_ids, cfg: GenConfig) -> tuple:
+    return (model_name, precision, tuple(int(i) for i in prompt_ids), cfg)
+
+
+def recall(key: tuple) -> GenResult | None:
+    """The remembered result for `key`, or None. Treat it as read-only: other sessions share it."""
+    with _results_lock:
+        res = _results.get(key)
+        if res is not None:
+            _results.move_to_end(key)
+        return res
+
+
+def remember(key: tuple, res: GenResult) -> None:
+    with _results_lock:
+        _results[key] = res
+        _results.move_to_end(key)
+        while len(_results) > MAX_RESULTS:
+            _results.popitem(last=False)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -220,15 +220,17 @@ def progress_callback(label: str = "Working…", every_s: float = 0.2):
 def figure_downloads(fig, name: str, key: str, data=None) -> None:
     """Download buttons for a plotly figure (interactive HTML) and optionally its data as CSV.
 
-    PNG export is built into every plotly chart (the camera icon in its toolbar).
+    PNG export is built into every plotly chart (the camera icon in its toolbar). The files are made
+    only when a button is pressed (deferred data): building a figure's HTML hashes the whole plotly.js
+    bundle, which cost ~200 ms per figure on every rerun when it was done eagerly.
     """
     cols = st.columns(2 if data is not None else 1)
-    cols[0].download_button("Download figure (HTML)", fig.to_html(include_plotlyjs="cdn"),
+    cols[0].download_button("Download figure (HTML)", lambda: fig.to_html(include_plotlyjs="cdn"),
                             file_name=f"{name}.html", mime="text/html", key=f"{key}_html")
     if data is not None:
-        csv = data.to_csv(index=True) if hasattr(data, "to_csv") else str(data)
-        cols[1].download_button("Download data (CSV)", csv, file_name=f"{name}.csv", mime="text/csv",
-                                key=f"{key}_csv")
+        cols[1].download_button("Download data (CSV)",
+                                lambda: data.to_csv(index=True) if hasattr(data, "to_csv") else str(data),
+                                file_name=f"{name}.csv", mime="text/csv", key=f"{key}_csv")
 
 
 def placeholder(title: str, coming: list[str]) -> None:

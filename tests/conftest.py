@@ -28,9 +28,13 @@ def fresh_caches():
     """
     import streamlit as st
 
+    from core import generate
+
     st.cache_data.clear()
+    generate._results.clear()
     yield
     st.cache_data.clear()
+    generate._results.clear()
 
 
 @pytest.fixture

@@ -108,3 +108,21 @@ def test_fast_copy_leaves_the_shared_model_untouched(tiny):
     ids = _ids(tok)
     out, _, _ = generate.greedy_fast_path(fast, ids, 4, stop_at_eos=False)
     assert len(out) == 4
+
+
+def test_remembered_results_are_keyed_by_every_input_and_bounded(monkeypatch):
+    monkeypatch.setattr(generate, "MAX_RESULTS", 2)
+    monkeypatch.setattr(generate, "_results", generate.OrderedDict())
+    cfg = generate.GenConfig(mode="sample", seed=1)
+    res = generate.GenResult([1, 2], [3], "x", [], 0.1, 0.05, -1.0)
+    k1 = generate.result_key("m", "fast", [1, 2], cfg)
+    generate.remember(k1, res)
+    assert generate.recall(generate.result_key("m", "fast", (1, 2), cfg)) is res
+    for other in (generate.result_key("m", "exact", [1, 2], cfg), generate.result_key("m", "fast", [1, 2, 3], cfg),
+                  generate.result_key("m", "fast", [1, 2], generate.GenConfig(mode="sample", seed=2)),
+                  generate.result_key("other", "fast", [1, 2], cfg)):
+        assert generate.recall(other) is None
+    generate.remember(generate.result_key("m", "fast", [5], cfg), res)
+    generate.recall(k1)  # k1 is now the most recently used
+    generate.remember(generate.result_key("m", "fast", [6], cfg), res)  # evicts [5], not k1
+    assert generate.recall(k1) is res and generate.recall(generate.result_key("m", "fast", [5], cfg)) is None

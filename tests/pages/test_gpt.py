@@ -39,9 +39,17 @@ def test_same_seed_gives_the_same_sample_twice(fresh_caches):
     at.button(key="gpt_generate").click().run(timeout=600)
     assert_clean(at)
     first = at.session_state["gpt_result"]["res"].ids
+    assert not at.session_state["gpt_result"]["reused"]
+    at.button(key="gpt_generate").click().run(timeout=600)  # identical request: the remembered result
+    assert_clean(at)
+    assert at.session_state["gpt_result"]["reused"] and at.session_state["gpt_result"]["res"].ids == first
+    assert any("same inputs as an earlier run" in c.value for c in at.caption)
+    from core import generate
+
+    generate._results.clear()  # computed afresh, the seeded sample is the same
     at.button(key="gpt_generate").click().run(timeout=600)
     assert_clean(at)
-    assert at.session_state["gpt_result"]["res"].ids == first
+    assert not at.session_state["gpt_result"]["reused"] and at.session_state["gpt_result"]["res"].ids == first
 
 
 def test_empty_prompt_shows_an_error(fresh_caches):
