@@ -3,6 +3,16 @@ import pytest
 import torch
 
 
+@pytest.fixture
+def one_thread():
+    """Tiny models: one thread avoids OpenMP sync costs on a busy shared CPU (restored after).
+    Use with `pytestmark = pytest.mark.usefixtures("one_thread")`."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="session")
 def tiny_llama():
     """A tiny random Llama (2 layers, width 32, eager attention) with SmolLM2's tokenizer, read-only:

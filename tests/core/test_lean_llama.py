@@ -5,12 +5,7 @@ import torch
 from core import generate, lean_llama
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _llama(kv_heads: int, seed: int = 0, rope_scaling=None):

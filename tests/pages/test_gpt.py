@@ -33,6 +33,19 @@ def test_greedy_generation_and_step_view(fresh_caches):
 
 
 @pytest.mark.slow
+def test_fast_mode_is_the_default_and_generates(fresh_caches):
+    from core import generate, lean_llama
+
+    at = run_page(PAGE, timeout=600, query={"gpt_max_new": "8", "gpt_prompt": "The capital of France is"})
+    assert at.radio(key="gpt_precision").value == "fast"  # it meets the bar (benchmarks/generation.py)
+    at.button(key="gpt_generate").click().run(timeout=600)
+    assert_clean(at)
+    res = at.session_state["gpt_result"]["res"]
+    assert len(res.ids) == 8 and res.text.strip() and len(res.steps) == 8
+    assert any(isinstance(m, lean_llama.LeanLlama) for m in generate._fast_models.values())
+
+
+@pytest.mark.slow
 def test_same_seed_gives_the_same_sample_twice(fresh_caches):
     q = {**SMALL, "gpt_mode": "sample", "gpt_max_new": "8", "gpt_seed": "123", "gpt_temperature": "1.0"}
     at = run_page(PAGE, timeout=600, query=q)
