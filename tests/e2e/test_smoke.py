@@ -142,3 +142,25 @@ def test_every_tab_opens_in_chromium(server):
         browser.close()
     assert opened >= 16, opened  # hidden tabs: word vectors 4, RNN 3, seq2seq 3, BERT 4, GPT 2
     assert not problems, problems
+
+
+def test_figure_downloads_in_chromium(server):
+    """Downloads are made only when pressed (deferred data): the figure's HTML and its data's CSV arrive."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+        page.goto(f"{server}/attention", timeout=120_000)
+        page.get_by_role("heading", name="Attention").first.wait_for(timeout=180_000)
+        _wait_until_idle(page)
+        got = {}
+        for label in ("Download figure (HTML)", "Download data (CSV)"):
+            with page.expect_download(timeout=60_000) as info:
+                page.get_by_role("button", name=label).first.click()
+            got[label] = (info.value.suggested_filename, Path(info.value.path()).read_text(encoding="utf-8"))
+        browser.close()
+    name, html = got["Download figure (HTML)"]
+    assert name.endswith(".html") and "<html" in html and "Plotly.newPlot" in html
+    name, csv = got["Download data (CSV)"]
+    assert name.endswith(".csv") and len(csv.splitlines()) >= 3 and "," in csv
