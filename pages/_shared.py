@@ -90,6 +90,9 @@ def url_state(defaults: dict[str, Any], choices: dict[str, Iterable] | None = No
     for key, default in defaults.items():
         url_keys[key] = default
         if key in st.session_state:
+            # Re-assign so Streamlit treats it as set by us, not only by a widget: a widget that is not
+            # drawn in a run (its lazy tab is closed) would otherwise be reset to its default.
+            st.session_state[key] = st.session_state[key]
             continue
         value = None
         if key in params:

@@ -31,6 +31,7 @@ def _lines_text(lines) -> str:
     return "\n".join(f"{s} | {t}" for s, t in lines)
 
 
+EMB_PARTS = ["token", "segment", "position", "sum", "input"]  # the embedding view's choices
 url_state(
     {
         "bert_model": model_names[0],
@@ -49,9 +50,10 @@ url_state(
         "bert_ctx_word": default_word,
         "bert_ctx_lines": _lines_text(default_lines),
         "bert_ctx_layer": 6,
+        "bert_emb_part": "token",
     },
     choices={"bert_model": model_names, "bert_model_b": model_names, "bert_mode": ["independent", "left_to_right"],
-             "bert_ctx_preset": PRESET_NAMES + ["custom"]},
+             "bert_ctx_preset": PRESET_NAMES + ["custom"], "bert_emb_part": EMB_PARTS},
     bounds={"bert_topk": (1, fillmask.MAX_TOP_K), "bert_corrupt_seed": (0, 2**31 - 1),
             "bert_mask_rate": (0.05, 0.5), "bert_ctx_layer": (0, 48)},
 )
@@ -239,7 +241,7 @@ with tab_emb:
                             "|token emb|": np.round(parts["token_norm"], 3), "|segment emb|": np.round(parts["segment_norm"], 3),
                             "|position emb|": np.round(parts["position_norm"], 3), "|sum|": np.round(parts["sum_norm"], 3)})
         st.dataframe(edf, hide_index=True, use_container_width=True)
-        comp = st.radio("Show the first 24 dimensions of", ["token", "segment", "position", "sum", "input"],
+        comp = st.radio("Show the first 24 dimensions of", EMB_PARTS,
                         horizontal=True, key="bert_emb_part",
                         format_func=lambda c: {"input": "input after LayerNorm"}.get(c, c + " embedding"))
         arr = parts[comp][:, :24]  # (T, 24)

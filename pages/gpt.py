@@ -29,11 +29,11 @@ url_state(
     {"gpt_model": next(iter(MODELS), "smollm2-135m"), "gpt_prompt": "Once upon a time, in a small village,",
      "gpt_mode": "greedy", "gpt_max_new": 30, "gpt_temperature": 0.8, "gpt_top_k": 50, "gpt_top_p": 0.95,
      "gpt_rep": 1.0, "gpt_beams": 3, "gpt_seed": 0, "gpt_precision": DEFAULT_PRECISION, "gpt_chat": False,
-     "gpt_n_samples": 3},
+     "gpt_n_samples": 3, "gpt_step": 0},
     choices={"gpt_model": list(MODELS), "gpt_mode": list(MODES), "gpt_precision": list(PRECISION)},
     bounds={"gpt_max_new": (1, 200), "gpt_temperature": (0.0, 2.0), "gpt_top_k": (0, 200),
             "gpt_top_p": (0.05, 1.0), "gpt_rep": (0.5, 2.0), "gpt_beams": (1, 6), "gpt_seed": (0, 2**31 - 1),
-            "gpt_n_samples": (1, 5)},
+            "gpt_n_samples": (1, 5), "gpt_step": (0, 199)},
 )
 TINY_MAX_STEPS = 600
 TINY_MAX_SECONDS = 240

@@ -48,3 +48,28 @@ def test_each_tab_runs_alone(lazy, path):
         assert at.session_state[key] == label
     if last_only:
         assert last_only in _keys(at), f"{last_only} missing with its tab open"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path,tab_key,fragment,kind,key,value", [
+    ("pages/bert.py", "bert_tab", "embeddings", "radio", "bert_emb_part", "position"),
+    ("pages/gpt.py", "gpt_tab", "Tiny GPT", "slider", "gpt_tiny_len", 500),
+])
+def test_a_setting_survives_while_its_tab_is_closed(lazy, path, tab_key, fragment, kind, key, value):
+    """Widgets of a closed tab are not drawn, and Streamlit would reset them to their defaults."""
+    at = new_app(path, timeout=240)
+    at.run()
+    labels = [t.label for t in at.tabs]
+    mine = next(label for label in labels if fragment in label)
+    at.session_state[tab_key] = mine
+    at.run()
+    getattr(at, kind)(key=key).set_value(value).run()
+    assert at.query_params[key] == str(value)
+    at.session_state[tab_key] = labels[0]  # close the tab for two runs
+    at.run()
+    at.run()
+    assert at.query_params[key] == str(value)  # the permalink still has it
+    at.session_state[tab_key] = mine  # and open it again
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert getattr(at, kind)(key=key).value == value
