@@ -692,16 +692,15 @@ def beam_tree_figure(tree: dict, max_nodes: int = 600):
             xs, ys = (bx, by) if n["best"] else (ex, ey)
             xs += [x0, x1, None]
             ys += [y0, y1, None]
-    fig = go.Figure()
-    fig.add_trace(go.Scatter(x=ex, y=ey, mode="lines", line=dict(color="#cccccc", width=1),
-                             hoverinfo="skip", showlegend=False))
-    fig.add_trace(go.Scatter(x=bx, y=by, mode="lines", line=dict(color="#d62728", width=3),
-                             hoverinfo="skip", name="best hypothesis"))
+    traces = [go.Scatter(x=ex, y=ey, mode="lines", line=dict(color="#cccccc", width=1), hoverinfo="skip",
+                         showlegend=False),
+              go.Scatter(x=bx, y=by, mode="lines", line=dict(color="#d62728", width=3), hoverinfo="skip",
+                         name="best hypothesis")]
     for status, color in colors.items():
         group = [n for n in nodes if n["status"] == status]
         if not group:
             continue
-        fig.add_trace(go.Scatter(
+        traces.append(go.Scatter(
             x=[pos[n["id"]][0] for n in group], y=[pos[n["id"]][1] for n in group],
             mode="markers+text", text=[n.get("token", str(n["token_id"])) for n in group],
             textposition="top center", marker=dict(color=color, size=9 if status != "pruned" else 6),
@@ -709,10 +708,11 @@ def beam_tree_figure(tree: dict, max_nodes: int = 600):
             customdata=[[n["logp"], n["norm_score"], n["step"]] for n in group],
             hovertemplate="%{text}<br>step %{customdata[2]}<br>log P(prefix) %{customdata[0]:.3f}"
                           "<br>log P / L^α %{customdata[1]:.3f}<extra>" + status + "</extra>"))
-    fig.update_layout(xaxis_title="decoding step (tokens generated)", yaxis_title="candidates (best at top)",
-                      yaxis=dict(showticklabels=False), height=420, margin=dict(l=10, r=10, t=30, b=10),
-                      legend=dict(orientation="h", y=1.08))
-    return fig
+    # one layout dict at construction (plotly's update_layout keyword paths are slow)
+    return go.Figure(data=traces, layout=dict(
+        xaxis=dict(title=dict(text="decoding step (tokens generated)")),
+        yaxis=dict(title=dict(text="candidates (best at top)"), showticklabels=False), height=420,
+        margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=1.08)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1007,16 +1007,19 @@ def alpha_figure(hypotheses: list[dict], alpha: float, labels: list[str] | None 
     import plotly.graph_objects as go
 
     grid = np.linspace(0.0, 2.0, 41)
-    fig = go.Figure()
+    traces = []
     for n, h in enumerate(hypotheses):
         name = (labels[n] if labels else h.get("text", str(h["ids"]))) or "(empty)"
-        fig.add_trace(go.Scatter(x=grid, y=[norm_score(h["logp"], h["length"], a) for a in grid], mode="lines",
+        traces.append(go.Scatter(x=grid, y=[norm_score(h["logp"], h["length"], a) for a in grid], mode="lines",
                                  name=f"{name[:24]} (L={h['length']})",
                                  hovertemplate="α=%{x:.2f}<br>log P / L^α = %{y:.3f}<extra>" + name[:40] + "</extra>"))
-    fig.add_vline(x=alpha, line_dash="dash", line_color="#d62728", annotation_text=f"α = {alpha:g}")
-    fig.update_layout(xaxis_title="α (length-normalization exponent)", yaxis_title="score = log P(y) / L^α",
-                      height=360, margin=dict(l=10, r=10, t=30, b=10))
-    return fig
+    return go.Figure(data=traces, layout=dict(  # the α line as a layout shape (add_vline is slow)
+        xaxis=dict(title=dict(text="α (length-normalization exponent)")),
+        yaxis=dict(title=dict(text="score = log P(y) / L^α")), height=360, margin=dict(l=10, r=10, t=30, b=10),
+        shapes=[dict(type="line", xref="x", yref="paper", x0=alpha, x1=alpha, y0=0, y1=1,
+                     line=dict(dash="dash", color="#d62728"))],
+        annotations=[dict(xref="x", yref="paper", x=alpha, y=1, text=f"α = {alpha:g}", showarrow=False,
+                          xanchor="left", yanchor="bottom")]))
 
 
 def history_figures(history: dict):

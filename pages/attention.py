@@ -183,10 +183,11 @@ def section_steps() -> None:
     shown = np.where(np.isneginf(steps.masked), np.nan, steps.masked)
     mfig = A.signed_heatmap(shown, toks, toks, "Scaled scores + M (grey = −∞)", "key", "query")
     if len(toks) ** 2 <= 400:
-        mfig.update_traces(text=np.where(np.isneginf(steps.masked), "−∞", np.round(steps.masked, 2).astype(str)))
-    mfig.update_layout(plot_bgcolor="#9e9e9e")
-    mfig.update_xaxes(showgrid=False)
-    mfig.update_yaxes(showgrid=False)
+        mfig.data[0].text = np.where(np.isneginf(steps.masked), "−∞", np.round(steps.masked, 2).astype(str))
+    # direct property sets: much cheaper than plotly's update_* keyword paths on every rerun
+    mfig.layout.plot_bgcolor = "#9e9e9e"
+    mfig.layout.xaxis.showgrid = False
+    mfig.layout.yaxis.showgrid = False
     show(mfig, "masked", frame(steps.masked, toks, toks), container=c2)
 
     st.subheader("4 · Softmax → weights, then mix the values")
@@ -226,16 +227,22 @@ def section_steps() -> None:
                 "weight on one key (a near one-hot), and its gradients vanish. Curve: mean largest weight "
                 f"among {len(toks)} keys, 300 random draws per $d_k$.")
     curve = saturation(max(2, len(toks)))
-    fig = go.Figure()
-    fig.add_scatter(x=curve["d_k"], y=curve["max_weight_unscaled"], mode="lines+markers",
-                    name="softmax(QKᵀ) — no scaling")
-    fig.add_scatter(x=curve["d_k"], y=curve["max_weight_scaled"], mode="lines+markers",
-                    name="softmax(QKᵀ/√d_k)")
-    fig.add_hline(y=1 / len(toks), line_dash="dot", annotation_text="uniform 1/T")
-    fig.add_vline(x=d_k, line_dash="dash", line_color="grey", annotation_text=f"your d_k = {d_k}")
-    fig.update_layout(xaxis_type="log", xaxis_title="d_k", yaxis_title="mean max attention weight",
-                      yaxis_range=[0, 1.05], height=360, margin=dict(l=10, r=10, t=30, b=10),
-                      legend=dict(orientation="h", y=-0.25))
+    fig = go.Figure(data=[
+        go.Scatter(x=curve["d_k"], y=curve["max_weight_unscaled"], mode="lines+markers",
+                   name="softmax(QKᵀ) — no scaling"),
+        go.Scatter(x=curve["d_k"], y=curve["max_weight_scaled"], mode="lines+markers", name="softmax(QKᵀ/√d_k)"),
+    ], layout=dict(  # one layout dict (the 1/T and d_k lines as shapes): cheap to build on every rerun
+        xaxis=dict(type="log", title=dict(text="d_k")),
+        yaxis=dict(title=dict(text="mean max attention weight"), range=[0, 1.05]),
+        height=360, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=-0.25),
+        shapes=[dict(type="line", xref="paper", yref="y", x0=0, x1=1, y0=1 / len(toks), y1=1 / len(toks),
+                     line=dict(dash="dot")),
+                dict(type="line", xref="x", yref="paper", x0=d_k, x1=d_k, y0=0, y1=1,
+                     line=dict(dash="dash", color="grey"))],
+        annotations=[dict(xref="paper", yref="y", x=1, y=1 / len(toks), text="uniform 1/T", showarrow=False,
+                          xanchor="right", yanchor="bottom"),
+                     dict(xref="x", yref="paper", x=float(np.log10(d_k)), y=1, text=f"your d_k = {d_k}",
+                          showarrow=False, xanchor="left", yanchor="bottom")]))  # annotations on a log axis: log10 x
     show(fig, "saturation", pd.DataFrame({k: curve[k] for k in ("d_k", "max_weight_scaled", "max_weight_unscaled",
                                                                  "score_std_unscaled")}))
 
