@@ -83,13 +83,17 @@ def _generate(model, tokenizer, ids, cfg, notice, prompt, out_box, meter) -> gen
     steps: list = []
     t0 = time.perf_counter()
     ttft = None
+    shown = 0.0  # when the text on screen was last refreshed
     for s in generate.stream(model, tokenizer, ids, cfg):
         steps.append(s)
-        ttft = ttft if ttft is not None else time.perf_counter() - t0
+        now = time.perf_counter()
+        ttft = ttft if ttft is not None else now - t0
+        if len(steps) > 1 and now - shown < 0.1:  # at most ~10 screen updates a second (the result follows)
+            continue
+        shown = now
         text = tokenizer.decode([x.id for x in steps], skip_special_tokens=True)
         out_box.markdown(f"**{html.escape(prompt[-300:])}**{_show(text)}▌", unsafe_allow_html=True)
-        dt = time.perf_counter() - t0
-        meter.caption(f"⏱ {len(steps)} tokens · {len(steps) / dt:.1f} tokens/s · "
+        meter.caption(f"⏱ {len(steps)} tokens · {len(steps) / (now - t0):.1f} tokens/s · "
                       f"first token after {ttft * 1000:.0f} ms")
     secs = time.perf_counter() - t0
     new_ids = [s.id for s in steps]

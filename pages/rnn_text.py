@@ -236,8 +236,8 @@ with tab_gen:
                         args = (st.session_state["rnn_prime"], int(st.session_state["rnn_length"]),
                                 float(st.session_state["rnn_temperature"]), int(st.session_state["rnn_gen_seed"]))
                         # the shipped model is shared and read-only: its samples are shared by every session
-                    result = (st_cache.shared(_sample_bundle, _shipped(), "char_lm/shipped", *args)
-                              if choice == "shipped" else C.generate(model, vocab, *args))
+                        result = (st_cache.shared(_sample_bundle, _shipped(), "char_lm/shipped", *args)
+                                  if choice == "shipped" else C.generate(model, vocab, *args))
                     st.session_state["_rnn_gen"] = {"signature": signature, "result": result, "label": label,
                                                     "seconds": time.perf_counter() - t0}
             last = st.session_state.get("_rnn_gen")
