@@ -418,6 +418,12 @@ def _upper_vocab(kv, limit: int, uppers: list[str] | None = None) -> dict[str, i
     return dict(zip(reversed(uppers), range(len(uppers) - 1, -1, -1)))  # earlier spellings overwrite later
 
 
+def _analogy_queries(unit: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """3CosAdd query directions (b̂ − â + ĉ) / ‖…‖ for question rows (a, b, c, …): (B, ≥3) -> (B, D)."""
+    query = unit[idx[:, 1]] + unit[idx[:, 2]] - unit[idx[:, 0]]  # (B, D)
+    return query / query.norm(dim=1, keepdim=True).clamp_min(1e-12)
+
+
 def _group_max_rows(x: torch.Tensor, group: int) -> torch.Tensor:
     """(N, K) -> (ceil(N/group), K): the max of every `group` consecutive rows (last group shorter)."""
     full = (x.shape[0] // group) * group
@@ -486,8 +492,7 @@ def _top_words_bounds(unit, idx, group, k_best, on_step, n_total, chunk=256, pic
         rows = torch.arange(start, min(start + chunk, n))
         raw = offsets[pair_id[rows]] + cvecs[c_id[rows]]  # (B, D) unnormalized query
         norm = raw.norm(dim=1, keepdim=True).clamp_min(1e-12)  # (B, 1)
-        query = unit[idx[rows, 1]] + unit[idx[rows, 2]] - unit[idx[rows, 0]]  # (B, D)
-        query = query / query.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        query = _analogy_queries(unit, idx[rows])  # (B, D)
         bound = (g_off[pair_id[rows]] + g_c[c_id[rows]]) / norm + 1e-5  # (B, G) normalized upper bounds
         todo = torch.arange(len(rows))  # positions in this chunk still uncertified
         for t in picks:
@@ -525,8 +530,7 @@ def _top_words_dense(unit, low, idx, group, k_best, on_step, n_total, chunk=256)
     unit_t = unit.T.contiguous() if low is None else None  # (D, N): ~15% faster products than the strided Ûᵀ
     for start in range(0, n, chunk):
         block = idx[start:start + chunk]  # (B, 4): a, b, c, expected
-        query = unit[block[:, 1]] + unit[block[:, 2]] - unit[block[:, 0]]  # (B, D)
-        query = query / query.norm(dim=1, keepdim=True).clamp_min(1e-12)  # (B, D)
+        query = _analogy_queries(unit, block)  # (B, D)
         scores = buf[:len(block)]  # (B, N)
         if low is not None:
             torch.mm(query.to(torch.bfloat16), low.T, out=scores)  # approximate, |error| <= BF16_DELTA
@@ -582,8 +586,7 @@ def _verdicts_by_scan(unit, idx, quads, uppers, on_step, n_total, rows_per_pass=
     Scores within SCAN_TOL of s_E are left undecided (-1) for the exact top-k path.
     """
     n, limit = idx.shape[0], unit.shape[0]
-    query = unit[idx[:, 1]] + unit[idx[:, 2]] - unit[idx[:, 0]]  # (n, D)
-    query = query / query.norm(dim=1, keepdim=True).clamp_min(1e-12)  # (n, D)
+    query = _analogy_queries(unit, idx)  # (n, D)
     verdict = torch.full((n,), -1, dtype=torch.int8)
 
     needed = {w for q in quads for w in q}
@@ -635,7 +638,8 @@ def _verdicts_by_scan(unit, idx, quads, uppers, on_step, n_total, rows_per_pass=
         pos[rows - start] = torch.arange(len(rows))
         scores[pos[m_row[mine] - start], m_col[mine]] = -math.inf  # I, K and E never count as O
         best_other = scores.amax(dim=1) if len(special) else torch.full((len(rows),), -math.inf)  # (R,)
-        # 2. every other word, block by block; a question stops once beaten
+        # 2. every other word, block by block; a question stops once beaten (the empty first
+        #    "block" only applies that check to the question words' scores)
         for c0, c1 in [(0, 0)] + blocks:
             if c1 > c0:
                 q_act = query[rows]  # (A, D)
