@@ -18,7 +18,7 @@ The prompt is run once ("prefill", filling the cache); each later step feeds one
 reuses the cached keys/values, so a step costs O(T) attention instead of O(T^2).
 ``exact`` precision runs the shared fp32 model (same ids as Hugging Face greedy ``generate``).
 ``fast`` runs a process-wide cached fast version: for Llama-architecture models (SmolLM2) the lean
-decoder of ``core.lean_llama`` with bfloat16 weights (~2.3x HF generate here), else a bfloat16 copy
+decoder of ``core.lean_llama`` with bfloat16 weights (2.2x HF generate here), else a bfloat16 copy
 (``quantize(model, "int8")`` makes dynamic int8 Linear layers instead, measured worse: see
 FAST_METHOD); the shared model is never modified. ``fast_model(lm)`` builds it once and
 ``perplexity(quality_model(fast), ...)`` checks it.
@@ -211,7 +211,7 @@ _fast_lock = threading.Lock()
 # CPU (no native bf16), 128 greedy tokens of SmolLM2-135M against HF generate:
 # - "bf16" (default): for Llama-architecture models (SmolLM2) the lean decoder `core.lean_llama`
 #   (fused q/k/v and gate/up products, RMSNorm weights folded in, bfloat16 weights, float32
-#   attention and cache, float32 prompt prefill): ~2.3x HF, perplexity +0.09%. Other models: a
+#   attention and cache, float32 prompt prefill): 2.2x HF, perplexity -0.12%. Other models: a
 #   plain bfloat16 copy of the HF model (1.15x HF: the Python overhead of HF's modules remains).
 # - "int8": dynamic int8 Linear layers (down_proj and lm_head kept fp32 because SmolLM2's MLP
 #   outputs have outliers int8 activations can't hold): 1.03x with perplexity +14.9%.
