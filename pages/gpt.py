@@ -160,7 +160,7 @@ with tab_gen:
             c2.radio("Precision", list(PRECISION), key="gpt_precision", format_func=PRECISION.get,
                      help=f"Fast: {generate.FAST_METHOD} weights (half the memory traffic per token); for SmolLM2 a lean "
                           "decoder with fused products, ~2× the speed of Hugging Face `generate` on a CPU, perplexity "
-                          "within 0.1%. Exact: the original fp32 weights, identical to Hugging Face `generate`.")
+                          "within 0.2%. Exact: the original fp32 weights, identical to Hugging Face `generate`.")
             c3.checkbox("Chat template", key="gpt_chat",
                         help="Wrap the prompt as a user message (for Instruct models) instead of continuing it.")
             c3.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="gpt_seed",
