@@ -36,7 +36,7 @@ from typing import Callable, Iterator
 
 import torch
 
-from core import sampling
+from core import lean_llama, sampling
 from core.device import check_seed, make_generator
 
 MODES = ("greedy", "sample", "beam")
@@ -227,8 +227,6 @@ def quantize(model, method: str | None = None):
     method = method or FAST_METHOD
     if method not in ("bf16", "int8"):
         raise ValueError(f"Unknown fast method {method!r}; use 'bf16' or 'int8'.")
-    from core import lean_llama
-
     if method == "bf16" and lean_llama.supports(model):
         return lean_llama.LeanLlama(model, torch.bfloat16)
     clone = copy.deepcopy(model)

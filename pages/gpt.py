@@ -76,29 +76,24 @@ def _load():
 
 
 def _generate(model, tokenizer, ids, cfg, notice, prompt, out_box, meter) -> generate.GenResult:
-    """Run the decoder; greedy and sampled tokens stream into `out_box` with a tokens/s meter."""
+    """`generate.run`; greedy and sampled tokens stream into `out_box` with a tokens/s meter."""
     if cfg.mode == "beam":
         with st.spinner(f"Beam search with {cfg.num_beams} beams…"):
             return generate.run(model, tokenizer, ids, cfg, notice=notice)
     steps: list = []
-    t0 = time.perf_counter()
-    ttft = None
-    shown = 0.0  # when the text on screen was last refreshed
-    for s in generate.stream(model, tokenizer, ids, cfg):
-        steps.append(s)
-        now = time.perf_counter()
-        ttft = ttft if ttft is not None else now - t0
-        if len(steps) > 1 and now - shown < 0.1:  # at most ~10 screen updates a second (the result follows)
-            continue
-        shown = now
+    shown = [-1.0]  # elapsed time of the last screen refresh
+
+    def on_token(step: generate.TokenStep) -> None:
+        steps.append(step)
+        if step.elapsed_s - shown[0] < 0.1:  # at most ~10 screen updates a second (the result follows)
+            return
+        shown[0] = step.elapsed_s
         text = tokenizer.decode([x.id for x in steps], skip_special_tokens=True)
         out_box.markdown(f"**{html.escape(prompt[-300:])}**{_show(text)}▌", unsafe_allow_html=True)
-        meter.caption(f"⏱ {len(steps)} tokens · {len(steps) / (now - t0):.1f} tokens/s · "
-                      f"first token after {ttft * 1000:.0f} ms")
-    secs = time.perf_counter() - t0
-    new_ids = [s.id for s in steps]
-    return generate.GenResult(ids, new_ids, tokenizer.decode(new_ids, skip_special_tokens=True), steps, secs,
-                              ttft or secs, float(sum(s.logprob for s in steps)), notice)
+        meter.caption(f"⏱ {len(steps)} tokens · {len(steps) / max(step.elapsed_s, 1e-9):.1f} tokens/s · "
+                      f"first token after {steps[0].elapsed_s * 1000:.0f} ms")
+
+    return generate.run(model, tokenizer, ids, cfg, on_token=on_token, notice=notice)
 
 
 def _show(text: str) -> str:
