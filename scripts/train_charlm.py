@@ -19,31 +19,17 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core import charlm  # noqa: E402
-from core.corpora import shakespeare  # noqa: E402
+from core.corpora import VAL_FRACTION, shakespeare  # noqa: E402
 from core.sources import MODELS_DIR  # noqa: E402
+from scripts._cli import card_args  # noqa: E402
 
 OUT = MODELS_DIR / "charlm-shakespeare-lstm"
-
-
-def _cmd_args() -> str:
-    """The command-line arguments, without --out (the card lives in the output folder)."""
-    argv, out, skip = sys.argv[1:], [], False
-    for a in argv:
-        if skip:
-            skip = False
-            continue
-        if a == "--out":
-            skip = True
-            continue
-        if not a.startswith("--out="):
-            out.append(a)
-    return " ".join(out)
 
 
 def _where(args) -> str:
     if args.device.startswith("cuda"):
         return f"one GPU ({torch.cuda.get_device_name(0)}, float32 with TF32 matrix products)"
-    return f"a shared 2-core CPU ({args.threads} torch thread(s), nice 10)"
+    return f"a 2-core CPU ({args.threads} torch thread(s))"
 
 
 def card(args, cfg, tc, corpus, steps, seconds, val_fp32, val_fp16, size_mb, final, samples) -> str:
@@ -62,21 +48,21 @@ generate text before anyone trains. Produced by `scripts/train_charlm.py` ({stat
 
 ## Data
 - Tiny Shakespeare (`assets/data/tinyshakespeare.txt`, public domain, {len(corpus.vocab)} distinct characters).
-- Fixed split `core.corpora.split_text`: first 90% training ({corpus.train_ids.numel():,} chars),
-  last 10% validation ({corpus.val_ids.numel():,} chars, never trained on).
+- Fixed split `core.corpora.split_text`: first {1 - args.val_fraction:.0%} training ({corpus.train_ids.numel():,} chars),
+  last {args.val_fraction:.0%} validation ({corpus.val_ids.numel():,} chars, never trained on).
 
 ## Training
-- AdamW (betas 0.9/0.99, weight decay {tc.weight_decay}), peak learning rate {tc.lr}, linear warmup over
-  {tc.warmup_frac:.0%} of the run then cosine decay to {tc.min_lr_frac:.0%} of the peak (progress measured by
-  wall-clock time), gradient clipping at norm {tc.clip}.
+{f"- Before this run: {args.before}" + chr(10) + "- This run: " if args.before else "- "}AdamW (betas 0.9/0.99, weight decay {tc.weight_decay}), peak learning rate {tc.lr}, linear warmup over
+  {tc.warmup_frac:.0%} of the run then cosine decay to {tc.min_lr_frac:.0%} of the peak (progress: the larger of
+  the step and wall-clock fractions), gradient clipping at norm {tc.clip}.
 - Truncated BPTT: batch {tc.batch_size} contiguous streams × {tc.seq_len} characters, hidden state carried
   across consecutive chunks.
 - {steps:,} steps ({steps * tc.batch_size * tc.seq_len / 1e6:.1f} M characters, about
   {steps * tc.batch_size * tc.seq_len / max(1, corpus.train_ids.numel()):.1f} epochs) in {seconds / 60:.1f} minutes on
   {_where(args)}, seed {args.seed}.
-- Command: `python scripts/train_charlm.py {_cmd_args()}`
+- Command: `python scripts/train_charlm.py {card_args(drop=("--out",))}`
 
-## Measured quality (held-out validation, whole last 10% of Tiny Shakespeare)
+## Measured quality (held-out validation, whole last {args.val_fraction:.0%} of Tiny Shakespeare)
 - Validation loss, float32 weights: **{val_fp32:.4f} nats/char** ({val_fp32 / 0.693147:.3f} bits/char)
 - Validation loss, stored float16 weights: **{val_fp16:.4f} nats/char**
 - For scale: a uniform guess over {len(corpus.vocab)} characters is {torch.log(torch.tensor(float(len(corpus.vocab)))):.2f} nats/char.
@@ -109,16 +95,25 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--device", default="cpu", help="cpu or cuda (a GPU trains in minutes what takes a CPU hours)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--warmup-frac", type=float, default=charlm.TrainConfig.warmup_frac)
+    p.add_argument("--init", default="", help="continue from this checkpoint folder (its config and vocabulary win)")
+    p.add_argument("--before", default="", help="how the --init checkpoint was trained (one line for the card)")
+    p.add_argument("--val-fraction", type=float, default=VAL_FRACTION,
+                   help="held-out fraction at the end of the text (default: core.corpora.VAL_FRACTION)")
     p.add_argument("--out", default=str(OUT))
     args = p.parse_args()
 
     torch.set_num_threads(args.threads)
-    corpus = charlm.make_corpus(shakespeare(), "tinyshakespeare")
-    cfg = charlm.CharLMConfig(args.cell, len(corpus.vocab), args.layers, args.hidden, args.embed, args.dropout)
+    init = charlm.load_checkpoint(args.init) if args.init else None
+    corpus = charlm.make_corpus(shakespeare(), "tinyshakespeare", vocab=init.vocab if init else None,
+                                val_fraction=args.val_fraction)
+    cfg = init.model.config if init else charlm.CharLMConfig(args.cell, len(corpus.vocab), args.layers, args.hidden,
+                                                              args.embed, args.dropout)
     tc = charlm.TrainConfig(batch_size=args.batch, seq_len=args.seq, lr=args.lr, max_steps=args.max_steps,
+                            warmup_frac=args.warmup_frac,
                             max_seconds=args.minutes * 60, eval_every=args.eval_every, eval_chars=30_000,
                             sample_every=args.save_every, sample_len=300)
-    model = charlm.build_model(cfg, args.seed)
+    model = init.model if init else charlm.build_model(cfg, args.seed)
     print(f"params {charlm.count_params(model):,}  corpus {corpus.info}", flush=True)
     t0 = time.monotonic()
     out = Path(args.out)

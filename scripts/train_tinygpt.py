@@ -21,6 +21,7 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 from core import corpora, tinygpt  # noqa: E402
+from scripts._cli import card_args  # noqa: E402
 from core.sources import MODELS_DIR  # noqa: E402
 
 CARD = """# Tiny GPT on Tiny Shakespeare (character level)
@@ -32,13 +33,13 @@ A small decoder-only transformer trained from scratch in this repo by
   context {block_size} characters, GELU MLP (4x), head tied to the token embedding;
   {params:,} parameters; vocabulary of {vocab_size} characters.
 - **Data**: Tiny Shakespeare (`assets/data/tinyshakespeare.txt`, public domain), split with
-  `core.corpora.split_text`: first 90% ({n_train:,} characters) for training, last 10%
+  `core.corpora.split_text`: first {train_pct} ({n_train:,} characters) for training, last {val_pct}
   ({n_val:,} characters) held out.
-- **Training**: AdamW (betas 0.9/0.99, weight decay 0.1), lr {lr} with {warmup} warm-up steps and
+{before}- **Training**: AdamW (betas 0.9/0.99, weight decay 0.1), lr {lr} with {warmup} warm-up steps and
   cosine decay to lr/10, batch {batch_size} x {block_size} characters, dropout {dropout}, gradient
   clipping 1.0, seed {seed}; {steps_done} steps ({tokens:,} characters seen) in {minutes:.1f} min on
   {where}.
-- **Quality**: validation loss on the full held-out 10% = **{val_loss:.3f} nats/char**
+- **Quality**: validation loss on the full held-out {val_pct} = **{val_loss:.3f} nats/char**
   ({bpc:.3f} bits/char); final training-batch loss {train_loss:.3f}. Best checkpoint kept by
   validation loss on {eval_on} (step {best_step}).
   Re-measure with `python benchmarks/tinygpt.py --text <held-out text>`.
@@ -76,11 +77,14 @@ def main() -> None:
     ap.add_argument("--init", default="", help="continue from this checkpoint folder (its config wins)")
     ap.add_argument("--steps-before", type=int, default=0, help="steps already done by --init (for the card)")
     ap.add_argument("--minutes-before", type=float, default=0.0, help="minutes already spent by --init")
+    ap.add_argument("--before", default="", help="how the --init checkpoint was trained (one line for the card)")
+    ap.add_argument("--val-fraction", type=float, default=corpora.VAL_FRACTION,
+                    help="held-out fraction at the end of the text (default: core.corpora.VAL_FRACTION)")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
     text = corpora.shakespeare()
-    train_text, val_text = corpora.split_text(text)
+    train_text, val_text = corpora.split_text(text, args.val_fraction)
     cfg = tinygpt.TinyGPTConfig(vocab=tinygpt.vocab_of(text), block_size=args.context, n_layer=args.layers,
                                 n_head=args.heads, n_embd=args.width, dropout=args.dropout)
     model = tinygpt.new_model(cfg, seed=args.seed)
@@ -111,7 +115,7 @@ def main() -> None:
                   eval_chars=args.eval_chars or None, max_seconds=args.max_minutes * 60, on_step=on_step, history=history, device=args.device)
     minutes = (time.time() - t0) / 60 + args.minutes_before
     where = (f"one GPU ({torch.cuda.get_device_name(0)}, bfloat16 autocast)" if args.device.startswith("cuda")
-             else f"{args.threads} CPU thread(s) (`nice -n 10`, on a 2-core machine shared with other jobs)")
+             else f"{args.threads} CPU thread(s) of a 2-core machine")
     steps_done = history[-1]["step"] + args.steps_before
     model = tinygpt.load_checkpoint(out).to(args.device)  # the best one, as stored (float16 weights)
     val_loss = tinygpt.evaluate(model, val_text)
@@ -123,8 +127,10 @@ def main() -> None:
                        tokens=steps_done * args.batch * cfg.block_size, minutes=minutes, threads=args.threads,
                        val_loss=val_loss, bpc=val_loss / 0.6931471805599453, train_loss=history[-1]["loss"],
                        best_step=best["step"], sample=sample.replace("```", "'''"), where=where,
+                       train_pct=f"{1 - args.val_fraction:.0%}", val_pct=f"{args.val_fraction:.0%}",
+                       before=f"- **Before this run**: {args.before}\n" if args.before else "",
                        eval_on=f"the first {args.eval_chars:,} held-out characters" if args.eval_chars else "all of it",
-                       command="python scripts/train_tinygpt.py " + " ".join(sys.argv[1:]))
+                       command="python scripts/train_tinygpt.py " + card_args())
     tinygpt.save_checkpoint(model, out, card=card)
     print(f"saved {out}; val_loss={val_loss:.4f} nats/char after {steps_done} steps, {minutes:.1f} min")
 
