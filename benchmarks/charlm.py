@@ -5,8 +5,8 @@
 Trains `CharLMConfig()` + `TrainConfig()` (the page's defaults for a fresh LSTM, i.e. AdamW with
 warm-up + cosine decay over the time budget, truncated BPTT with the state carried across chunks,
 clipping at 1) on the Tiny Shakespeare training split for S seconds, then reports validation loss
-(nats/char) on PATH. If PATH is the bundled Tiny Shakespeare file, only its held-out last 10% is
-used (never trained on); any other file is evaluated whole. Characters outside the model's
+(nats/char) on PATH. If PATH is the bundled Tiny Shakespeare file, only its held-out last 5%
+(`core.corpora.VAL_FRACTION`, never trained on) is used; any other file is evaluated whole. Characters outside the model's
 vocabulary are dropped (and counted). It also evaluates the shipped checkpoint on the same text and,
 unless --no-baseline, a plain baseline in the same run: a 1-layer 256-unit LSTM with constant-LR Adam
 (2e-3), batch 32 × 64, state reset every chunk, for the same S seconds.
@@ -27,14 +27,14 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core import charlm  # noqa: E402
-from core.corpora import SHAKESPEARE, shakespeare, split_text  # noqa: E402
+from core.corpora import SHAKESPEARE, VAL_FRACTION, shakespeare, split_text  # noqa: E402
 from core.sources import get_source  # noqa: E402
 
 
 def eval_text(path: Path) -> tuple[str, str]:
     text = path.read_text(encoding="utf-8")
     if path.resolve() == SHAKESPEARE.resolve():
-        return split_text(text)[1], "held-out last 10% of Tiny Shakespeare"
+        return split_text(text)[1], f"held-out last {VAL_FRACTION:.0%} of Tiny Shakespeare"
     return text, f"all of {path}"
 
 

@@ -95,7 +95,9 @@ class CharLMConfig:
 @dataclass(frozen=True)
 class TrainConfig:
     batch_size: int = 32  # parallel streams of text per step (B)
-    seq_len: int = 64  # characters per chunk = steps of truncated back-propagation through time (T)
+    seq_len: int = 32  # characters per chunk = steps of truncated back-propagation through time (T); the
+    # state is carried across chunks, so a short T mostly buys more updates per second (60 s on 2 CPU
+    # threads: T=32 gives 1.547 nats/char on the held-out 5%, T=64 1.584, T=128 1.698)
     lr: float = 1e-2  # peak learning rate of AdamW (high: warm-up, cosine decay and clipping keep it stable)
     weight_decay: float = 0.01  # AdamW decoupled weight decay (not applied to biases/embeddings)
     warmup_frac: float = 0.04  # fraction of the run spent ramping the learning rate up linearly
@@ -324,20 +326,22 @@ class Corpus:
                 "val_chars": int(self.val_ids.numel())}
 
 
-def make_corpus(text: str, name: str = "text", vocab: Vocab | None = None) -> Corpus:
-    """Split a text with the fixed split (last 10% validation) and encode it.
+def make_corpus(text: str, name: str = "text", vocab: Vocab | None = None,
+                val_fraction: float | None = None) -> Corpus:
+    """Split a text with the fixed split (the last `corpora.VAL_FRACTION` for validation) and encode it.
 
     With `vocab` given (e.g. a loaded checkpoint's), characters outside it are an error.
     """
-    from core.corpora import split_text
+    from core.corpora import VAL_FRACTION, split_text
 
+    val_fraction = VAL_FRACTION if val_fraction is None else val_fraction
     if not isinstance(text, str) or len(text.strip()) == 0:
         raise ValueError("The corpus is empty. Pick a bundled corpus or upload a .txt file with text.")
     if len(text) < MIN_CORPUS_CHARS:
         raise ValueError(f"The corpus has only {len(text)} characters; at least {MIN_CORPUS_CHARS} are needed "
-                         "(10% is held out for validation). Upload a longer text.")
+                         f"(the last {val_fraction:.0%} is held out for validation). Upload a longer text.")
     vocab = vocab or Vocab.from_text(text)
-    train_text, val_text = split_text(text)
+    train_text, val_text = split_text(text, val_fraction)
     return Corpus(name, vocab, vocab.encode(train_text, "corpus"), vocab.encode(val_text, "corpus"))
 
 

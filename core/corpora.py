@@ -9,7 +9,14 @@ from core.sources import ASSETS
 DATA = ASSETS / "data"
 SHAKESPEARE = DATA / "tinyshakespeare.txt"
 TATOEBA = {"zh": DATA / "tatoeba-cmn-eng.tsv", "fr": DATA / "tatoeba-fra-eng-5k.tsv"}
-VAL_FRACTION = 0.1  # last 10% of a text (or every 10th pair) is held out for validation
+# The last 5% of a text is held out for validation. Why 5%, not the usual 10%: the bundled Tiny
+# Shakespeare is the classic 1,115,394-character corpus minus its last 5%, and the classic split
+# (char-rnn, nanoGPT) trains on the first 1,003,854 characters of the full corpus. Holding out our
+# last 5% ends training at character 1,006,566, i.e. at the same place, 28k characters into The Taming
+# of the Shrew. A 90/10 split of our shorter copy would end training 25k characters *before* that
+# play, so the whole held-out text would be a play the model never saw (its names, its prose): every
+# model then levels off near 1.6 nats/char, whatever its size (see the model cards).
+VAL_FRACTION = 0.05
 
 
 @functools.lru_cache(maxsize=4)
@@ -23,7 +30,7 @@ def shakespeare() -> str:
 
 
 def split_text(text: str, val_fraction: float = VAL_FRACTION) -> tuple[str, str]:
-    """Fixed split: the first 90% for training, the last 10% for validation."""
+    """Fixed split: the first 95% for training, the last 5% (`VAL_FRACTION`) for validation."""
     cut = int(len(text) * (1 - val_fraction))
     return text[:cut], text[cut:]
 

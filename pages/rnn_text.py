@@ -18,6 +18,7 @@ import streamlit as st
 
 from core import charlm as C
 from core import st_cache
+from core.corpora import VAL_FRACTION
 from core.device import MAX_SEED
 from core.sources import sources_for
 from core.st_cache import load_source
@@ -37,6 +38,7 @@ COMPARE = "rnn_compare"  # session_state: the three race models
 HIDDEN_CHOICES = [16, 32, 64, 128, 192, 256, 384, 512]
 EMBED_CHOICES = [8, 16, 32, 64, 128]
 LR_CHOICES = [1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2, 2e-2, 5e-2]
+TC = C.TrainConfig()  # the tuned defaults (benchmarks/charlm.py measures them); the form starts from these
 PARAM_CHOICES = [10_000, 25_000, 50_000, 100_000, 200_000]
 
 st.title("RNN text generation")
@@ -48,7 +50,8 @@ url_state(
     {"rnn_gen_model": "shipped", "rnn_prime": "ROMEO:\n", "rnn_length": 400, "rnn_temperature": 0.8,
      "rnn_gen_seed": 0,
      "rnn_corpus": "shakespeare", "rnn_cell": "lstm", "rnn_layers": 1, "rnn_hidden": 256, "rnn_embed": 64,
-     "rnn_dropout": 0.0, "rnn_batch": 32, "rnn_seq": 64, "rnn_lr": 1e-2, "rnn_steps": 300, "rnn_seconds": 30,
+     "rnn_dropout": 0.0, "rnn_batch": TC.batch_size, "rnn_seq": TC.seq_len, "rnn_lr": TC.lr, "rnn_steps": 300,
+     "rnn_seconds": 30,
      "rnn_clip_on": True, "rnn_clip": 1.0, "rnn_sample_every": 50,
      "rnn_cmp_params": 50_000, "rnn_cmp_steps": 200, "rnn_cmp_seconds": 20,
      "rnn_vg_len": 80, "rnn_vg_norm": True},
@@ -300,7 +303,7 @@ with tab_train:
             corpus = _corpus(st.session_state["rnn_corpus"])
         if corpus is not None:
             st.caption(f"{corpus.name}: {corpus.train_ids.numel():,} training and {corpus.val_ids.numel():,} "
-                       f"validation characters (the last 10%), {len(corpus.vocab):,} distinct characters.")
+                       f"validation characters (the last {VAL_FRACTION:.0%}), {len(corpus.vocab):,} distinct characters.")
         elif st.session_state["rnn_corpus"] == "upload" and st.session_state.get("rnn_upload") is None:
             st.info("Upload a .txt file to train on it.")
 
@@ -415,7 +418,7 @@ with tab_train:
             m1.metric("Parameters", f"{C.count_params(model):,}")
             m2.metric("Steps trained", steps[-1]["step"] if steps else 0)
             m3.metric("Validation loss", f"{vals[-1]:.3f}" if vals else "–",
-                      help="nats per character on held-out text (the last 10% of the corpus)")
+                      help=f"nats per character on held-out text (the last {VAL_FRACTION:.0%} of the corpus)")
             m4.metric("Bits per character", f"{vals[-1] / math.log(2):.2f}" if vals else "–")
             fig = _loss_figure({model.config.cell: history}, f"Loss on {sess['corpus_name']}", sess["uniform"])
             st.plotly_chart(fig, width="stretch", key="rnn_train_curve")
