@@ -6,8 +6,8 @@ Trains `CharLMConfig()` + `TrainConfig()` (the page's defaults for a fresh LSTM,
 warm-up + cosine decay over the time budget, truncated BPTT with the state carried across chunks,
 clipping at 1) on the Tiny Shakespeare training split for S seconds, then reports validation loss
 (nats/char) on PATH. If PATH is the bundled Tiny Shakespeare file, only its held-out last 5%
-(`core.corpora.VAL_FRACTION`, never trained on) is used; any other file is evaluated whole. Characters outside the model's
-vocabulary are dropped (and counted). It also evaluates the shipped checkpoint on the same text and,
+(`core.corpora.VAL_FRACTION`, never trained on) is used; any other file is evaluated whole.
+Characters outside the model's vocabulary are dropped (and counted). It also evaluates the shipped checkpoint on the same text and,
 unless --no-baseline, a plain baseline in the same run: a 1-layer 256-unit LSTM with constant-LR Adam
 (2e-3), batch 32 × 64, state reset every chunk, for the same S seconds.
 
