@@ -27,7 +27,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from core.device import check_seed, make_generator, model_device, on_device
+from core.device import builds_models, check_seed, make_generator, model_device, on_device
 
 CELLS = ("rnn", "gru", "lstm")
 CELL_LABELS = {"rnn": "RNN (tanh)", "gru": "GRU", "lstm": "LSTM"}
@@ -207,13 +207,28 @@ class CharLM(nn.Module):
             dropout=config.dropout if config.n_layers > 1 else 0.0, **kwargs)
         self.drop = nn.Dropout(config.dropout)
         self.head = nn.Linear(config.hidden_size, config.vocab_size)
-        if config.cell == "lstm":
+        self._forget_bias()
+
+    def _forget_bias(self) -> None:
+        if self.config.cell == "lstm":
             # forget-gate bias 1 (Jozefowicz et al. 2015): remember by default, gradients flow further
             for name, p in self.rnn.named_parameters():
                 if name.startswith("bias_ih"):
                     with torch.no_grad():
-                        h = config.hidden_size
+                        h = self.config.hidden_size
                         p[h:2 * h].fill_(1.0)
+
+    @torch.no_grad()
+    def init_weights(self, gen: torch.Generator) -> "CharLM":
+        """PyTorch's default initialisation, drawn from `gen` (never the process-wide RNG, which other
+        sessions' threads use at the same time): embedding N(0, 1); recurrent weights and biases
+        U(−1/√H, 1/√H); output layer U(−1/√H, 1/√H) (what kaiming_uniform(a=√5) gives); forget bias 1."""
+        self.embed.weight.normal_(0.0, 1.0, generator=gen)
+        bound = 1.0 / math.sqrt(self.config.hidden_size)
+        for p in [*self.rnn.parameters(), *self.head.parameters()]:
+            p.uniform_(-bound, bound, generator=gen)
+        self._forget_bias()
+        return self
 
     def init_state(self, batch_size: int, device="cpu"):
         """Zero hidden state: h (L, B, H), plus c (L, B, H) for an LSTM."""
@@ -302,12 +317,10 @@ def hidden_for_params(cell: str, target: int, vocab_size: int, embed_size: int =
     return best
 
 
+@builds_models
 def build_model(config: CharLMConfig, seed: int = 0) -> CharLM:
     """A freshly initialized model whose weights depend only on `seed` (global RNG untouched)."""
-    with torch.random.fork_rng(devices=[]):
-        torch.random.manual_seed(check_seed(seed))  # forked: the process-wide RNG is restored after
-        model = CharLM(config)
-    return model
+    return CharLM(config).init_weights(make_generator(seed))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -707,6 +720,7 @@ def save_checkpoint(model: CharLM, vocab: Vocab, folder: str | Path, info: dict 
     return folder
 
 
+@builds_models
 def load_checkpoint(ref: str | Path) -> CharLMBundle:
     """Load a folder written by `save_checkpoint` (the weights come back as float32, in eval mode)."""
     from safetensors import safe_open
@@ -729,6 +743,7 @@ def load_checkpoint(ref: str | Path) -> CharLMBundle:
     return CharLMBundle(model, vocab, config, info, folder.name)
 
 
+@builds_models
 def copy_model(model: CharLM) -> CharLM:
     """A trainable copy (cached models are shared by all sessions and must never be trained)."""
     clone = CharLM(model.config)

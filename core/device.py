@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import threading
 
 import torch
 
@@ -87,3 +88,36 @@ def make_generator(seed, device: str = "cpu") -> torch.Generator:
     gen = torch.Generator(device=device)
     gen.manual_seed(check_seed(seed))
     return gen
+
+
+# ---------------------------------------------------------------------------------------------
+# building models while other sessions do the same
+# ---------------------------------------------------------------------------------------------
+_build_lock = threading.RLock()
+
+
+@contextlib.contextmanager
+def building():
+    """Hold while constructing torch modules or loading a transformers model.
+
+    Many sessions share one process, each in its own thread. transformers' `from_pretrained`
+    builds its model under `init_empty_weights` and `no_init_weights`, which patch
+    `torch.nn.Module.register_parameter` and `torch.nn.init.*` for the *whole process* while it
+    runs; a module built in another thread meanwhile gets meta tensors ("Cannot copy out of meta
+    tensor") or no initialisation at all, and two loads that overlap can even restore each other's
+    patches and leave them in place for good. So every loader and model factory in core/ builds
+    inside this one re-entrant lock (`@builds_models`). What runs on a built model needs no lock.
+    """
+    with _build_lock:
+        yield
+
+
+def builds_models(fn):
+    """Decorator: run `fn` (a loader or model factory) inside `building()`."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with building():
+            return fn(*args, **kwargs)
+
+    return wrapper

@@ -20,6 +20,8 @@ from typing import Callable
 import numpy as np
 import torch
 
+from core.device import builds_models
+
 from core.loaders import LoadedModel
 
 MASK_PLACEHOLDER = "[MASK]"  # what users type; replaced by the model's own mask token (e.g. <mask>)
@@ -82,6 +84,7 @@ def base_state_dict(base_dir: str | Path) -> dict[str, torch.Tensor]:
     return state
 
 
+@builds_models
 def build_mlm(base_dir: str | Path, cfg: MLMHeadConfig, base_state: dict | None = None,
               attn_implementation: str | None = "eager"):
     """A transformers BertForMaskedLM: the base encoder's weights (first `num_layers` layers) + a new head.
@@ -146,6 +149,7 @@ def save_checkpoint(model, cfg: MLMHeadConfig, folder: str | Path, card: str = "
     return folder
 
 
+@builds_models
 def load_mlm_checkpoint(folder: str | Path, base_dir: str | Path | None = None):
     """(model, cfg): the base encoder + the shipped head/layers from `folder`, in eval mode."""
     from safetensors.torch import load_file
@@ -168,6 +172,7 @@ def load_mlm_checkpoint(folder: str | Path, base_dir: str | Path | None = None):
     return model, cfg
 
 
+@builds_models
 def load_minilm_mlm(ref: str) -> LoadedModel:
     """The packaged MiniLM + the MLM head shipped in `ref` (a folder), as a read-only LoadedModel."""
     from transformers import AutoTokenizer

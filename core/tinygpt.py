@@ -54,7 +54,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from core.device import autocast, make_generator, model_device, on_device
+from core.device import autocast, builds_models, make_generator, model_device, on_device
 
 
 @dataclass(frozen=True)
@@ -220,6 +220,7 @@ class TinyGPT(nn.Module):
         return generate(self, prompt, max_new_tokens, temperature, top_k, top_p, seed)
 
 
+@builds_models
 def new_model(config: TinyGPTConfig, seed: int = 0) -> TinyGPT:
     return TinyGPT(config).init_weights(make_generator(seed))
 
@@ -467,6 +468,7 @@ def save_checkpoint(model: TinyGPT, folder: str | Path, card: str | None = None,
     return folder
 
 
+@builds_models
 def load_checkpoint(ref: str | Path) -> TinyGPT:
     """Load a checkpoint folder written by `save_checkpoint` (eval mode, no gradients)."""
     from safetensors.torch import load_file
