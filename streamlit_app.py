@@ -4,13 +4,17 @@ from __future__ import annotations
 import logging
 from urllib.parse import urlencode, urlsplit
 
-import streamlit as st
+# First: this import makes the first run import the whole app in one thread (core/preload.py).
+from pages._shared import (SEED_KEY, entry_point, leave_pages_directory_mode, reset_url_keys,  # isort: skip
+                           sync_url, url_state)
 
-from core.device import MAX_SEED, device_label
-from pages._shared import SEED_KEY, reset_url_keys, sync_url, url_state
+import streamlit as st  # noqa: E402
 
-st.set_page_config(page_title="NLP Playground", page_icon="🧪", layout="wide")
+from core.device import MAX_SEED, device_label  # noqa: E402
+
 logging.basicConfig(level=logging.INFO)
+leave_pages_directory_mode()
+st.set_page_config(page_title="NLP Playground", page_icon="🧪", layout="wide")
 
 PAGES = {
     "": [st.Page("pages/home.py", title="Home", icon="🏠", default=True)],
@@ -37,7 +41,8 @@ with st.sidebar:
                          "generator seeded with this number, so the same seed gives the same result.")
     link_box = st.container()
 
-page.run()
+with entry_point():
+    page.run()
 sync_url()
 
 # After the page ran, st.query_params holds its inputs: show a link that reopens this exact view.

@@ -8,36 +8,66 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import os
+import threading
 import time
 import traceback
+from pathlib import Path
 from typing import Any, Callable, Iterable
 
-import streamlit as st
+from core.preload import import_app
 
-from core.device import MAX_SEED
+import_app()  # the first run imports the whole app in one thread: core/preload.py says why
+
+import streamlit as st  # noqa: E402
+from streamlit.runtime.pages_manager import PagesManager  # noqa: E402
+from streamlit.runtime.scriptrunner import get_script_run_ctx  # noqa: E402
+
+from core.device import MAX_SEED  # noqa: E402
 
 log = logging.getLogger("nlp_playground")
 
 
-def _leave_pages_directory_mode() -> None:
-    """Always run through streamlit_app.py, even for a deep link that is a fresh server's first visit.
+# Each script run happens in its session's own thread; the entry point marks the runs it wraps.
+_run = threading.local()
+ENTRY = "streamlit_app.py"
 
-    Until the entry point has called st.navigation once, Streamlit treats a `pages/` folder next
-    to it as an old-style multipage app: a first visit to /seq2seq ran pages/seq2seq.py on its own
-    (no sidebar, no grouped navigation). Every page imports this module, so here that mode is
-    switched off and the run restarted, now through the entry point.
+
+def leave_pages_directory_mode() -> None:
+    """Called first by the entry point: end Streamlit's old multipage mode for the whole process.
+
+    A `pages/` folder beside the entry point makes Streamlit start in that mode, until some script
+    calls st.navigation: on a cold server every visitor who arrives before that runs a page file on
+    its own (no sidebar, no shared setup). The first run of the entry point that sees the mode ends
+    it and starts again, now as a normal run of the entry point.
     """
-    try:
-        from streamlit.runtime.pages_manager import PagesManager
-    except ImportError:  # a Streamlit without it has no such mode
-        return
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
         st.rerun()
 
 
-_leave_pages_directory_mode()
+@contextlib.contextmanager
+def entry_point():
+    """streamlit_app.py runs the chosen page inside this block."""
+    _run.in_entry = True
+    try:
+        yield
+    finally:
+        _run.in_entry = False
+
+
+def run_through_entry_point() -> None:
+    """Called first by every page: a page run without the entry point reruns through it.
+
+    That happens to visitors who opened a deep link on a cold server (see above). A page file run
+    on its own on purpose (AppTest of one page) has itself as its main script and runs normally.
+    """
+    if getattr(_run, "in_entry", False):
+        return
+    ctx = get_script_run_ctx()
+    if ctx is not None and Path(ctx.pages_manager.main_script_path).name == ENTRY:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
 
 SEED_KEY = "app_seed"
 _URL_KEYS = "_url_keys"  # session_state entry: widget keys mirrored into st.query_params
@@ -175,19 +205,12 @@ def queued(kind: str, wait_s: float = 30.0):
 # ---------------------------------------------------------------------------------------------
 # tabs
 # ---------------------------------------------------------------------------------------------
-# Page tests render every tab in one run so a test can reach any tab's widgets (tests/conftest.py
-# sets this); people get lazy tabs. tests/pages/test_lazy_tabs.py checks the lazy mode.
-EAGER_TABS = os.environ.get("NLP_PLAYGROUND_EAGER_TABS", "").strip() == "1"
-
-
 def lazy_tabs(labels: list[str], key: str):
     """st.tabs whose hidden tabs run no code: switching tabs reruns the page with only the open tab.
 
-    Pages guard each tab's body with `if tab.open is not False:` (`.open` is None when every tab
-    runs). The open tab is part of the permalink (`key` in the URL).
+    Pages guard each tab's body with `if tab.open is not False:`. The open tab is part of the
+    permalink (`key` in the URL), which is also how tests open a tab first.
     """
-    if EAGER_TABS:
-        return st.tabs(labels)
     url_state({key: labels[0]}, choices={key: labels})
     return st.tabs(labels, key=key, on_change="rerun")
 
@@ -241,5 +264,5 @@ def placeholder(title: str, coming: list[str]) -> None:
     st.info("This page is being built. Coming here:\n\n" + "\n".join(f"- {c}" for c in coming))
 
 
-__all__ = ["lazy_tabs", "queued", "url_state", "sync_url", "seed", "guard", "run", "progress_callback", "figure_downloads",
+__all__ = ["leave_pages_directory_mode", "entry_point", "run_through_entry_point", "lazy_tabs", "queued", "url_state", "sync_url", "seed", "guard", "run", "progress_callback", "figure_downloads",
            "placeholder", "SEED_KEY", "MAX_SEED"]

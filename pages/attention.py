@@ -4,6 +4,11 @@ Thin UI: every number comes from core.attention; this file reads widgets and ren
 """
 from __future__ import annotations
 
+# First: a page run without the entry point reruns through it (pages/_shared.py).
+from pages._shared import figure_downloads, guard, queued, run_through_entry_point, seed, sync_url, url_state
+
+run_through_entry_point()
+
 import zlib
 
 import numpy as np
@@ -15,7 +20,6 @@ from plotly.subplots import make_subplots
 from core import attention as A
 from core import sources, st_cache
 from core.plots import attention_heatmap, heatmap
-from pages._shared import figure_downloads, guard, queued, seed, sync_url, url_state
 
 SECTIONS = ["Step by step", "Masks", "Multi-head", "Positions", "Real models", "Cross-attention"]
 MASKS = ["none", "causal", "padding", "causal + padding"]

@@ -1,6 +1,12 @@
 """BERT fill-mask: masked-LM predictions, how MLM training corrupts text, and contextual word vectors."""
 from __future__ import annotations
 
+# First: a page run without the entry point reruns through it (pages/_shared.py).
+from pages._shared import (figure_downloads, guard, lazy_tabs, queued, run_through_entry_point, sync_url,
+                           url_state)
+
+run_through_entry_point()
+
 import json
 from pathlib import Path
 
@@ -11,7 +17,6 @@ import streamlit as st
 
 from core import fillmask, sources, st_cache
 from core.plots import heatmap
-from pages._shared import figure_downloads, guard, lazy_tabs, queued, sync_url, url_state
 
 st.title("BERT fill-mask")
 st.markdown(

@@ -1,4 +1,10 @@
 """Home: the path from word vectors to GPT, with a link to each page."""
+
+# First: a page run without the entry point reruns through it (pages/_shared.py).
+from pages._shared import run_through_entry_point
+
+run_through_entry_point()
+
 import streamlit as st
 
 st.title("NLP Playground")

@@ -2,6 +2,12 @@
 trained in the page. Thin UI: everything computed lives in core.wordvec and core.word2vec_train."""
 from __future__ import annotations
 
+# First: a page run without the entry point reruns through it (pages/_shared.py).
+from pages._shared import (figure_downloads, guard, lazy_tabs, progress_callback, queued,
+                           run_through_entry_point, seed, sync_url, url_state)
+
+run_through_entry_point()
+
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -10,7 +16,6 @@ from core import sources, st_cache, textio
 from core import word2vec_train as w2v
 from core import wordvec
 from core.plots import heatmap
-from pages._shared import figure_downloads, guard, lazy_tabs, progress_callback, queued, seed, sync_url, url_state
 
 st.title("Word vectors")
 st.caption(

