@@ -6,9 +6,14 @@ interaction (set a few widgets by key, press its button). We time each request f
 `script_finished`, count errors (exception boxes, error alerts, disconnects), and sample the
 server's peak resident memory (RSS, its child processes included).
 
-    .venv/bin/python benchmarks/load.py --sessions 20 --seconds 60
+    .venv/bin/python benchmarks/load.py --sessions 20 --seconds 60   # a cold server, as after a deploy
+    .venv/bin/python benchmarks/load.py --warmup ...   # every page visited once before timing
     .venv/bin/python benchmarks/load.py --url http://127.0.0.1:8501 ...   # against a running server
     .venv/bin/python benchmarks/load.py --vary ...   # different inputs on every click: nothing is reused
+The server it starts is cold (no model loaded, no module imported yet), as after every deploy or
+restart. Its stdout and stderr go to a log file (kept: `--log`, default benchmarks/load-server.log);
+every traceback and "Uncaught app execution" in it counts as an error, and the distinct exception
+types seen there are printed, as are the visitors' error boxes.
 Ends with: load: sessions=… errors=… p50_ms=… p95_ms=… peak_rss_mb=…
 Targets: errors=0, p95 ≤ 3000 ms for non-training interactions, peak RSS ≤ 2500 MB.
 """
@@ -18,6 +23,7 @@ import argparse
 import asyncio
 import os
 import random
+import re
 import socket
 import statistics
 import subprocess
@@ -174,6 +180,38 @@ class Session:
             self.stats["errors"].append(f"session: {type(exc).__name__}: {exc}")
 
 
+_CHAINED = ("During handling of the above exception", "The above exception was the direct cause")
+# The line that closes a traceback names the exception: "ValueError: ..." or "torch.OutOfMemoryError".
+_EXC_LINE = re.compile(r"^([A-Za-z_][\w.]*)(?::\s|:?$)")
+
+
+def server_log_errors(text: str) -> tuple[int, dict[str, int]]:
+    """(reports, {exception type: count}) of the tracebacks in a server log.
+
+    One report is one "Traceback (most recent call last)" that does not continue a chained
+    exception ("During handling of the above exception ..."); Streamlit's "Uncaught app execution"
+    line precedes such a traceback and is not counted again. The type is the last exception of it.
+    """
+    lines = text.splitlines()
+    reports = 0
+    types: dict[str, int] = {}
+    for i, line in enumerate(lines):
+        if not line.startswith("Traceback (most recent call last)"):
+            continue
+        if not any(c in prev for prev in lines[max(0, i - 3):i] for c in _CHAINED):
+            reports += 1
+        for end in lines[i + 1:]:  # the first unindented line after the frames names the exception
+            if end and not end[0].isspace():
+                m = _EXC_LINE.match(end)
+                chained_next = any(c in end for c in _CHAINED)
+                if m and not chained_next:
+                    types[m.group(1)] = types.get(m.group(1), 0) + 1
+                break
+    reports += sum(1 for i, line in enumerate(lines) if "Uncaught app execution" in line
+                   and not any(x.startswith("Traceback") for x in lines[i + 1:i + 2]))
+    return reports, types
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -216,18 +254,22 @@ def main() -> None:
     ap.add_argument("--warmup", action="store_true", help="visit every page once before timing (loads models)")
     ap.add_argument("--think", type=float, default=1.0,
                     help="mean seconds a session pauses after each answer, like a person reading (0: none)")
+    ap.add_argument("--log", default=str(ROOT / "benchmarks" / "load-server.log"),
+                    help="where the started server's output goes (kept for reading)")
     ap.add_argument("--vary", action="store_true",
                     help="different inputs on every interaction (nothing can be reused; default: the same inputs)")
     args = ap.parse_args()
 
     proc = None
     url = args.url
+    log = None
     if url is None:
         port = _free_port()
         url = f"http://127.0.0.1:{port}"
+        log = open(args.log, "w", encoding="utf-8")  # noqa: SIM115 - open while the server runs
         proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port",
                                  str(port), "--server.address", "127.0.0.1", "--server.headless", "true"],
-                                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     peak = [0]
     stop = threading.Event()
     try:
@@ -249,6 +291,14 @@ def main() -> None:
                 proc.wait(10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        if log is not None:
+            log.close()
+
+    log_errors, log_types = 0, {}
+    if log is not None:
+        log_errors, log_types = server_log_errors(Path(args.log).read_text(encoding="utf-8", errors="replace"))
+        print(f"server log: {args.log}: {log_errors} traceback(s)"
+              + (": " + ", ".join(f"{t} ×{n}" for t, n in sorted(log_types.items())) if log_types else ""))
 
     lat = stats["latency_ms"]
     by_kind = {}
@@ -263,11 +313,19 @@ def main() -> None:
         print(f"  {name:24s} n={len(values):4d} p50={statistics.median(values):7.0f} ms max={values[-1]:7.0f} ms")
     for err in stats["errors"][:20]:
         print("error:", err)
+    shown = {}
+    for err in stats["errors"]:
+        m = re.search(r"\(([A-Za-z_]\w*)\)|exception (\w+)", err)
+        kind = (m.group(1) or m.group(2)) if m else err.split(":")[0]
+        shown[kind] = shown.get(kind, 0) + 1
+    if shown:
+        print("visitor errors by kind: " + ", ".join(f"{k} ×{n}" for k, n in sorted(shown.items())))
+    errors = len(stats["errors"]) + log_errors
     all_ms = sorted(ms for _, ms in lat) or [0.0]
     p50 = statistics.median(all_ms)
     p95 = all_ms[int(0.95 * (len(all_ms) - 1))]
     print(f"requests={len(lat)} load average {os.getloadavg()[0]:.2f}")
-    print(f"load: sessions={args.sessions} errors={len(stats['errors'])} p50_ms={p50:.0f} p95_ms={p95:.0f} "
+    print(f"load: sessions={args.sessions} errors={errors} p50_ms={p50:.0f} p95_ms={p95:.0f} "
           f"peak_rss_mb={peak[0] / 2**20:.0f} think_s={args.think:g} requests={len(lat)} vary={str(args.vary).lower()}")
 
 
