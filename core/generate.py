@@ -37,7 +37,7 @@ from typing import Callable, Iterator
 import torch
 
 from core import lean_llama, sampling
-from core.device import check_seed, make_generator
+from core.device import builds_models, check_seed, make_generator
 
 MODES = ("greedy", "sample", "beam")
 PRECISIONS = ("fast", "exact")
@@ -221,6 +221,7 @@ FAST_METHOD = "bf16"
 FAST_DEFAULT = True
 
 
+@builds_models
 def quantize(model, method: str | None = None):
     """A fast version of `model` ("bf16" weights, or dynamic "int8" Linear layers). The input is untouched:
     the lean decoder shares its float32 weights read-only, the other methods work on a deep copy."""
@@ -490,3 +491,44 @@ def perplexity(model, tokenizer, text: str, window: int = 256, max_tokens: int =
         nll += float(torch.nn.functional.cross_entropy(logits, x[0, 1:], reduction="sum"))
         count += len(chunk) - 1
     return math.exp(nll / count)
+
+
+# ---------------------------------------------------------------------------------------------
+# comparing decoders
+# ---------------------------------------------------------------------------------------------
+def decoder_row(name: str, tokenizer, result) -> dict:
+    """One row of the decoder comparison: text, length, log-probability and distinct-1/2 of a run."""
+    toks = [tokenizer.decode([t]) for t in result.ids]
+    return {"decoder": name, "text": result.text, "tokens": len(result.ids),
+            "log-prob": round(result.logprob, 2),
+            "log-prob / token": round(result.logprob / max(1, len(result.ids)), 3),
+            "distinct-1": round(sampling.distinct_n(toks, 1), 3), "distinct-2": round(sampling.distinct_n(toks, 2), 3)}
+
+
+def compare_summary(rows: list[dict]) -> str:
+    """What the comparison rows show, in words that agree with these rows (searching = greedy and beam)."""
+    search = [r for r in rows if not r["decoder"].startswith("sample")]
+    samples = [r for r in rows if r["decoder"].startswith("sample")]
+    if not search or not samples:
+        return "distinct-n = unique n-grams / all n-grams."
+
+    def mean(rs, key):
+        return sum(r[key] for r in rs) / len(rs)
+
+    lp_search, lp_sample = mean(search, "log-prob / token"), mean(samples, "log-prob / token")
+    d_search, d_sample = mean(search, "distinct-2"), mean(samples, "distinct-2")
+    parts = [f"Here greedy and beam average {lp_search:.2f} log-prob per token and the samples {lp_sample:.2f}: "
+             + ("searching found the likelier text, as it is built to." if lp_search >= lp_sample else
+                "this time the samples happened to be likelier token by token (short outputs vary a lot).")]
+    if d_search < d_sample - 0.02:
+        parts.append(f"The searched texts repeat themselves more (distinct-2 {d_search:.2f} vs {d_sample:.2f}): "
+                     "maximising likelihood tends to fall into loops, most visibly in long outputs.")
+    elif d_search > d_sample + 0.02:
+        parts.append(f"In this run the searched texts are *less* repetitive (distinct-2 {d_search:.2f} vs "
+                     f"{d_sample:.2f}); the loops that likelihood maximisation is known for show up mostly in "
+                     "longer outputs: try more new tokens.")
+    else:
+        parts.append(f"Both are about as varied here (distinct-2 {d_search:.2f} vs {d_sample:.2f}); greedy and beam "
+                     "tend to repeat themselves in longer outputs.")
+    parts.append("distinct-n = unique n-grams / all n-grams.")
+    return " ".join(parts)

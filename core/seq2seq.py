@@ -53,7 +53,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from core.device import check_seed, make_generator, model_device, on_device
+from core.device import builds_models, check_seed, make_generator, model_device, on_device
 
 PAD, SOS, EOS, UNK = 0, 1, 2, 3
 SPECIALS = ["<pad>", "<sos>", "<eos>", "<unk>"]
@@ -351,6 +351,7 @@ class Seq2SeqBundle:
     meta: dict = field(default_factory=dict)  # metrics, training data, history
 
 
+@builds_models
 def new_bundle(config: Seq2SeqConfig, src_vocab: Vocab, tgt_vocab: Vocab, seed: int = 0) -> Seq2SeqBundle:
     """A freshly initialized model (weights drawn from a generator seeded with `seed`)."""
     if len(src_vocab) != config.src_vocab_size or len(tgt_vocab) != config.tgt_vocab_size:
@@ -606,6 +607,17 @@ def _model_step_fn(model: Seq2Seq) -> StepFn:
     return step
 
 
+def max_source_tokens(config: Seq2SeqConfig) -> int:
+    """The longest source (in tokens: words and punctuation) `translate` accepts for this model:
+    twice what it was trained on, at least 10."""
+    return max(config.max_src_len * 2, 10)
+
+
+def max_source_chars(config: Seq2SeqConfig) -> int:
+    """A character limit for a text box that agrees with `max_source_tokens` (8 characters per token)."""
+    return min(MAX_INPUT_CHARS, 8 * max_source_tokens(config))
+
+
 def encode_source(bundle: Seq2SeqBundle, text: str) -> tuple[list[str], list[int], list[str]]:
     """Text -> (source tokens, ids + <eos>, unknown words). ValueError for empty/too long input."""
     if not isinstance(text, str) or not text.strip():
@@ -615,7 +627,7 @@ def encode_source(bundle: Seq2SeqBundle, text: str) -> tuple[list[str], list[int
     tokens = tokenize(text, bundle.config.src_tokenizer)
     if not tokens:
         raise ValueError("The sentence has no words the model can read. Type some English words.")
-    limit = max(bundle.config.max_src_len * 2, 10)
+    limit = max_source_tokens(bundle.config)
     if len(tokens) > limit:
         raise ValueError(f"The sentence has {len(tokens)} tokens; this model handles at most {limit}. "
                          "Split it into shorter sentences.")
@@ -970,6 +982,7 @@ def save_checkpoint(bundle: Seq2SeqBundle, folder, card: str = "", half: bool = 
     return folder
 
 
+@builds_models
 def load_checkpoint(ref) -> Seq2SeqBundle:
     """Load a checkpoint folder written by `save_checkpoint` (weights come back as float32)."""
     from safetensors.torch import load_file
@@ -991,6 +1004,7 @@ def load_checkpoint(ref) -> Seq2SeqBundle:
     return Seq2SeqBundle(model, config, Vocab(vocab["src"]), Vocab(vocab["tgt"]), meta)
 
 
+@builds_models
 def copy_bundle(bundle: Seq2SeqBundle) -> Seq2SeqBundle:
     """A deep copy (pages fine-tune a copy, never the shared cached model)."""
     import copy

@@ -1,6 +1,12 @@
 """GPT sampling: next-token prediction made visible, decoders compared, and a tiny GPT trained here."""
 from __future__ import annotations
 
+# First: a page run without the entry point reruns through it (pages/_shared.py).
+from pages._shared import (figure_downloads, guard, lazy_tabs, progress_callback, queued,
+                           run_through_entry_point, sync_url, url_state)
+
+run_through_entry_point()
+
 import html
 import math
 import time
@@ -9,10 +15,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import generate, sampling, sources, st_cache, tinygpt
+from core import generate, sources, st_cache, tinygpt
 from core.settings import LOW_MEMORY
 from core.textio import check_text, decode_upload
-from pages._shared import figure_downloads, guard, lazy_tabs, progress_callback, queued, sync_url, url_state
 
 st.title("GPT sampling")
 st.caption("A language model gives a probability for every possible next token. Decoding is how we "
@@ -279,19 +284,17 @@ with tab_cmp:
                 with queued("generate", 30):
                     for j, (name, cfg) in enumerate(runs):
                         on_step(j, len(runs), {"now": name})
-                        r = generate.run(model, lm.tokenizer, ids, cfg)
-                        toks = [lm.tokenizer.decode([t]) for t in r.ids]
-                        rows.append({"decoder": name, "text": r.text, "tokens": len(r.ids),
-                                     "log-prob": round(r.logprob, 2),
-                                     "log-prob / token": round(r.logprob / max(1, len(r.ids)), 3),
-                                     "distinct-1": round(sampling.distinct_n(toks, 1), 3),
-                                     "distinct-2": round(sampling.distinct_n(toks, 2), 3)})
+                        rows.append(generate.decoder_row(name, lm.tokenizer, generate.run(model, lm.tokenizer, ids, cfg)))
                     on_step(len(runs), len(runs), None)
                 st.session_state["gpt_compare_rows"] = rows
         rows = st.session_state.get("gpt_compare_rows")
         if rows:
             df = pd.DataFrame(rows)
-            st.dataframe(df, use_container_width=True, hide_index=True)
+            st.dataframe(df[["decoder", "tokens", "log-prob", "log-prob / token", "distinct-1", "distinct-2"]],
+                         width="stretch", hide_index=True)
+            for row in rows:  # the texts in full, one under the other (a table column would cut them off)
+                st.markdown(f"**{row['decoder']}**")
+                st.text(row["text"])
             fig = go.Figure()
             fig.add_bar(x=df["decoder"], y=df["log-prob / token"], name="log-prob / token", yaxis="y")
             fig.add_scatter(x=df["decoder"], y=df["distinct-2"], name="distinct-2", yaxis="y2", mode="markers",
@@ -302,9 +305,7 @@ with tab_cmp:
                                           range=[0, 1.05]), legend=dict(orientation="h", y=1.15))
             st.plotly_chart(fig, use_container_width=True, key="gpt_cmp_chart")
             figure_downloads(fig, "gpt_compare", "gpt_cmp_dl", data=df)
-            st.markdown("Greedy and beam maximise likelihood and tend to repeat themselves (low distinct-n); "
-                        "sampling is less likely token by token but more varied. "
-                        "distinct-n = unique n-grams / all n-grams.")
+            st.markdown(generate.compare_summary(rows))
             st.latex(r"\text{distinct-}n = \frac{|\{\text{unique } n\text{-grams}\}|}{|\{n\text{-grams}\}|}")
 
 # ---------------------------------------------------------------------------------------------
@@ -364,6 +365,8 @@ with tab_tiny:
                             chart.line_chart(pd.DataFrame(history).set_index("step")[["loss", "val_loss"]].ffill())
 
                     with queued("train", 30):
+                        # Any click interrupts this run; the model and its history are already in the session.
+                        st.button("⏹ Stop (keeps the model trained so far)", key="gpt_tiny_stop")
                         tinygpt.train(model, train_text, val_text, steps=int(st.session_state.gpt_tiny_steps),
                                       batch_size=16, lr=float(st.session_state.gpt_tiny_lr), warmup=20,
                                       eval_every=50, eval_chars=5000, max_seconds=TINY_MAX_SECONDS,
@@ -375,8 +378,11 @@ with tab_tiny:
             if hist and not train_btn:
                 st.line_chart(pd.DataFrame(hist).set_index("step")[["loss", "val_loss"]].ffill())
             if tiny_model is None:
-                st.info("Set the size and press **Train** (a few minutes at most; the Stop button in the top right "
-                        "keeps the model trained so far).")
+                st.info(f"Set the size and press **Train** (at most {TINY_MAX_SECONDS} s; a **Stop** button appears "
+                        "while it trains and keeps the model trained so far).")
+            elif hist and hist[-1]["step"] < int(st.session_state.gpt_tiny_steps) and not train_btn:
+                st.info(f"Training stopped after {hist[-1]['step']} steps: the model trained so far is kept and "
+                        "samples below.")
         elif chosen is not None:
             with guard():
                 tiny_model = st_cache.load_source(chosen)

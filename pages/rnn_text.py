@@ -6,6 +6,12 @@ counts, and the vanishing-gradient and gradient-clipping lessons.
 """
 from __future__ import annotations
 
+# First: a page run without the entry point reruns through it (pages/_shared.py).
+from pages._shared import (figure_downloads, guard, lazy_tabs, queued, run_through_entry_point, seed,
+                           sync_url, url_state)
+
+run_through_entry_point()
+
 import html
 import io
 import json
@@ -22,7 +28,6 @@ from core.corpora import VAL_FRACTION
 from core.device import MAX_SEED
 from core.sources import sources_for
 from core.st_cache import load_source
-from pages._shared import figure_downloads, guard, lazy_tabs, queued, seed, sync_url, url_state
 
 MAX_STEPS = 2000  # per training run in the page
 MAX_SECONDS = 120  # per training run in the page (per model in the side-by-side race)
@@ -101,6 +106,23 @@ def _corpus(name: str) -> C.Corpus | None:
     return corpus
 
 
+def _chosen_corpus() -> C.Corpus | None:
+    """The corpus chosen in the Train tab (each tab computes it: only the open tab's code runs);
+    None, with the reason shown, if it can't be used."""
+    with guard(stop=False):
+        return _corpus(st.session_state["rnn_corpus"])
+    return None
+
+
+def _corpus_named(name: str) -> C.Corpus | None:
+    """The corpus a session or race model was trained on: a bundled one, or this session's upload
+    if it is still the same file; None if it is gone."""
+    if name in CORPORA and name != "upload":
+        return _bundled_corpus(name)
+    cache = st.session_state.get("_rnn_upload_corpus")
+    return cache[1] if cache and cache[1].name == name else None
+
+
 def _shown(ch: str) -> str:
     return {"\n": "⏎", " ": "␣", "\t": "⇥"}.get(ch, ch)
 
@@ -170,8 +192,10 @@ def _gen_model(choice: str):
     return cmp[cell]["model"], cmp["vocab"], f"race {cell.upper()}"
 
 
-def _sample_bundle(bundle: C.CharLMBundle, *args) -> C.Generation:
-    return C.generate(bundle.model, bundle.vocab, *args)
+def _sample_bundle(bundle: C.CharLMBundle, *args) -> tuple[C.Generation, float]:
+    """A sample of the shipped model and the seconds it took (shared: later calls return both again)."""
+    t0 = time.perf_counter()
+    return C.generate(bundle.model, bundle.vocab, *args), time.perf_counter() - t0
 
 
 def _model_bytes(model: C.CharLM, vocab: C.Vocab, info: dict) -> bytes:
@@ -238,11 +262,16 @@ with tab_gen:
                         t0 = time.perf_counter()
                         args = (st.session_state["rnn_prime"], int(st.session_state["rnn_length"]),
                                 float(st.session_state["rnn_temperature"]), int(st.session_state["rnn_gen_seed"]))
-                        # the shipped model is shared and read-only: its samples are shared by every session
-                        result = (st_cache.shared(_sample_bundle, _shipped(), "char_lm/shipped", *args)
-                                  if choice == "shipped" else C.generate(model, vocab, *args))
+                        if choice == "shipped":
+                            # the shipped model is shared and read-only: its samples are shared by every session
+                            result, seconds = st_cache.shared(_sample_bundle, _shipped(), "char_lm/shipped", *args)
+                        else:
+                            result = C.generate(model, vocab, *args)
+                            seconds = time.perf_counter() - t0
+                        # far quicker than it took to make: an earlier run (any session) had the same inputs
+                        reused = time.perf_counter() - t0 < 0.5 * seconds
                     st.session_state["_rnn_gen"] = {"signature": signature, "result": result, "label": label,
-                                                    "seconds": time.perf_counter() - t0}
+                                                    "seconds": seconds, "reused": reused}
             last = st.session_state.get("_rnn_gen")
             if last is not None and last["signature"] == signature:
                 result: C.Generation = last["result"]
@@ -252,7 +281,12 @@ with tab_gen:
                 m1.metric("Characters generated", len(result.text))
                 m2.metric("Mean surprisal of the sample", f"{mean_nll:.2f} nats/char",
                           help="−mean log p of the characters drawn (at this temperature). Low = the model was sure.")
-                m3.metric("Time", f"{last['seconds']:.2f} s")
+                m3.metric("Time", f"{last['seconds']:.2f} s",
+                          help="How long sampling took. Generation is deterministic (same model, prime, settings "
+                               "and seed ⇒ same text), so a sample that was made before is shown again at once.")
+                if last.get("reused"):
+                    st.caption(f"🔁 Same inputs as an earlier run, so its sample is shown again (it took "
+                               f"{last['seconds']:.2f} s to make). Change the seed or press 🎲 Reseed for a new one.")
                 st.markdown(_colored(result.prime, result.text, probs), unsafe_allow_html=True)
                 st.caption("Grey = your prime. Orange shading = how unlikely the drawn character was "
                            "(hover for its probability).")
@@ -298,9 +332,7 @@ with tab_train:
         st.radio("Corpus", list(CORPORA), format_func=CORPORA.get, key="rnn_corpus", horizontal=True)
         if st.session_state["rnn_corpus"] == "upload":
             st.file_uploader("Your text (.txt, UTF-8, ≤ 2 MB)", type=["txt"], key="rnn_upload")
-        corpus = None
-        with guard(stop=False):
-            corpus = _corpus(st.session_state["rnn_corpus"])
+        corpus = _chosen_corpus()
         if corpus is not None:
             st.caption(f"{corpus.name}: {corpus.train_ids.numel():,} training and {corpus.val_ids.numel():,} "
                        f"validation characters (the last {VAL_FRACTION:.0%}), {len(corpus.vocab):,} distinct characters.")
@@ -453,6 +485,7 @@ with tab_cmp:
         e3.number_input("Max seconds per model", 1, 60, step=5, key="rnn_cmp_seconds")
         st.caption("Uses the corpus, batch size, sequence length, learning rate and clipping from the **Train** tab.")
         if st.button("⚖️ Train all three", key="rnn_cmp_go", type="primary"):
+            corpus = _chosen_corpus()
             with guard(stop=False):
                 if corpus is None:
                     raise ValueError("Choose a corpus (or upload a usable .txt file) in the Train tab first.")
@@ -566,15 +599,16 @@ with tab_vg:
                 profiles["shipped LSTM (trained)"] = _shipped_profile(length, seed())
             race = st.session_state.get(COMPARE)
             if race and all(c in race and "result" in race[c] for c in C.CELLS):
-                race_corpus = _bundled_corpus(race["corpus_name"]) if race["corpus_name"] in CORPORA else corpus
+                race_corpus = _corpus_named(race["corpus_name"])
                 if race_corpus is not None and len(race_corpus.vocab) == len(race["vocab"]):
                     for c in C.CELLS:
                         profiles[f"{c} (race, trained)"] = C.grad_norm_profile(
                             race[c]["model"], race_corpus.val_ids, length, 8, seed())
             sess = st.session_state.get(SESSION)
-            if sess is not None and corpus is not None and sess["corpus_name"] == corpus.name:
+            sess_corpus = _corpus_named(sess["corpus_name"]) if sess is not None else None
+            if sess_corpus is not None:
                 profiles[f"{sess['model'].config.cell} (session, trained)"] = C.grad_norm_profile(
-                    sess["model"], corpus.val_ids, length, 8, seed())
+                    sess["model"], sess_corpus.val_ids, length, 8, seed())
         if profiles:
             fig = go.Figure()
             for name, norms in profiles.items():

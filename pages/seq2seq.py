@@ -1,6 +1,12 @@
 """Seq2seq translation: encoder–decoder with attention, teacher forcing, greedy / beam search."""
 from __future__ import annotations
 
+# First: a page run without the entry point reruns through it (pages/_shared.py).
+from pages._shared import (figure_downloads, guard, lazy_tabs, progress_callback, queued,
+                           run_through_entry_point, seed, sync_url, url_state)
+
+run_through_entry_point()
+
 import io
 import tempfile
 import time
@@ -15,7 +21,6 @@ from core import sources, st_cache
 from core.corpora import split_pairs, tatoeba
 from core.plots import attention_heatmap
 from core.textio import decode_upload
-from pages._shared import figure_downloads, guard, lazy_tabs, progress_callback, queued, seed, sync_url, url_state
 
 st.title("Seq2seq translation")
 st.caption("An encoder reads the English sentence, a decoder writes the translation one token at a time. "
@@ -93,6 +98,8 @@ if bundle is not None:
         facts += (f" · validation BLEU greedy **{meta['val_bleu_greedy']:.1f}**, beam {meta.get('beam_width', 5)} "
                   f"**{meta['val_bleu_beam']:.1f}** ({meta.get('val_pairs', '?')} pairs)")
     st.caption(facts)
+    if st.session_state["seq2seq_model"] != SCRATCH:
+        st.caption(sources.get_source("seq2seq", st.session_state["seq2seq_model"]).description)
 
 tab_translate, tab_train, tab_compare, tab_math = lazy_tabs(
     ["🌐 Translate", "🏋️ Train", "📊 Attention vs none", "📐 How it works"], key="seq2seq_tab")
@@ -102,8 +109,14 @@ tab_translate, tab_train, tab_compare, tab_math = lazy_tabs(
 # =============================================================================================
 with tab_translate:
     if tab_translate.open is not False:  # lazy tabs: only the open tab's code runs
-        st.text_input("English sentence", key="seq2seq_text", max_chars=S.MAX_INPUT_CHARS,
+        st.text_input("English sentence", key="seq2seq_text",
+                      max_chars=S.max_source_chars(bundle.config) if bundle is not None else S.MAX_INPUT_CHARS,
                       help="Lower-case words and punctuation work best, e.g. " + " · ".join(EXAMPLES[:4]))
+        if bundle is not None:
+            n_tokens = len(S.tokenize(st.session_state["seq2seq_text"] or "", bundle.config.src_tokenizer))
+            st.caption(f"{n_tokens} of at most {S.max_source_tokens(bundle.config)} tokens (words and punctuation "
+                       "marks): this model was trained on sentences of up to "
+                       f"{bundle.config.max_src_len}.")
         c1, c2, c3, c4, c5 = st.columns([1.4, 1, 1, 1, 1])
         c1.radio("Decoding", list(S.METHODS), key="seq2seq_method", horizontal=True,
                  help="greedy: most likely token each step · beam: keep the k best prefixes · sample: draw tokens.")
