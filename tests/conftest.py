@@ -7,9 +7,8 @@ os.environ["NLP_PLAYGROUND_OFFLINE"] = "1"
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-# Page tests render every tab in one run, so a test reaches any tab's widgets without switching tabs
-# (people get lazy tabs; tests/pages/test_lazy_tabs.py and the browser test cover that mode).
-os.environ["NLP_PLAYGROUND_EAGER_TABS"] = "1"
+# Page tests run the app as it is served: lazy tabs, only the open tab's code runs. A test opens
+# the tab it needs first (tests/pages/conftest.py: run_page(..., tab=...)).
 # The app hides tracebacks from users (.streamlit/config.toml); tests want to see them.
 os.environ["STREAMLIT_CLIENT_SHOW_ERROR_DETAILS"] = "full"
 

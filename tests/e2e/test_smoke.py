@@ -41,7 +41,6 @@ def _free_port() -> int:
 def server():
     port = _free_port()
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    env.pop("NLP_PLAYGROUND_EAGER_TABS", None)  # the browser sees what people see: lazy tabs
     log = open(ROOT / "tests" / "e2e" / "server.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
@@ -164,3 +163,62 @@ def test_figure_downloads_in_chromium(server):
     assert name.endswith(".html") and "<html" in html and "Plotly.newPlot" in html
     name, csv = got["Download data (CSV)"]
     assert name.endswith(".csv") and len(csv.splitlines()) >= 3 and "," in csv
+
+
+def test_every_button_of_every_tab_works_in_a_fresh_browser(server):
+    """Each tab of each page opened FIRST by a link in a new browser context (a new session), then
+    each button it shows pressed in yet another new context: no exception box, no 'Something went
+    wrong'. Training buttons get small budgets through the link (the pages' URL keys)."""
+    from urllib.parse import urlencode
+
+    from playwright.sync_api import sync_playwright
+
+    from tests.pages.conftest import page_tabs
+    from tests.pages.test_tabs_first import SMALL
+
+    # extra views: the tiny GPT's training form shows only for "train your own"
+    views = [(path, label, SMALL[path]) for path in SMALL for label in page_tabs(path)[1]]
+    views.append(("pages/gpt.py", next(lbl for lbl in page_tabs("pages/gpt.py")[1] if "Tiny" in lbl),
+                  {**SMALL["pages/gpt.py"], "gpt_tiny_source": "scratch"}))
+    buttons = ('[data-testid="stMain"] [data-testid="stButton"] button, '
+               '[data-testid="stMain"] [data-testid="stFormSubmitButton"] button')
+    problems, pressed = [], []
+
+    def check(page, what):
+        if page.locator('[data-testid="stException"]').count():
+            problems.append(f"{what}: exception box")
+        if page.get_by_text("Something went wrong").count():
+            problems.append(f"{what}: 'Something went wrong'")
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+
+        def open_view(path, label, params):
+            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            page = context.new_page()
+            key, _ = page_tabs(path)
+            url = f"{server}/{Path(path).stem}?" + urlencode({key: label, **params})
+            page.goto(url, timeout=120_000)
+            page.get_by_role("tab", name=label).wait_for(timeout=180_000)
+            _wait_until_idle(page)
+            return context, page
+
+        for path, label, params in views:
+            context, page = open_view(path, label, params)
+            what = f"/{Path(path).stem} {label!r}"
+            check(page, what)
+            if page.get_by_role("tab", selected=True).inner_text() != label:
+                problems.append(f"{what}: opened on another tab")
+            names = [b.inner_text().strip() for b in page.locator(buttons).all()]
+            context.close()
+            for name in [n for n in names if n and "Stop" not in n]:
+                context, page = open_view(path, label, params)
+                page.locator(buttons).filter(has_text=name).first.click()
+                page.wait_for_timeout(500)
+                _wait_until_idle(page)
+                check(page, f"{what} button {name!r}")
+                pressed.append(f"{what} {name}")
+                context.close()
+        browser.close()
+    assert len(pressed) >= 12, pressed
+    assert not problems, problems

@@ -1,3 +1,5 @@
+import ast
+import functools
 from pathlib import Path
 
 import pytest
@@ -11,9 +13,47 @@ def new_app(path: str, timeout: float = 120) -> AppTest:
     return AppTest.from_file(str(ROOT / path), default_timeout=timeout)
 
 
-def run_page(path: str, timeout: float = 120, query: dict | None = None) -> AppTest:
-    """Render a page file with AppTest and return it (already run once)."""
+@functools.lru_cache(maxsize=None)
+def page_tabs(path: str) -> tuple[str, tuple[str, ...]]:
+    """(tab key, tab labels) of a page's `lazy_tabs(labels, key=...)` call, read from its source."""
+    tree = ast.parse((ROOT / path).read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "lazy_tabs":
+            labels = tuple(ast.literal_eval(node.args[0]))
+            key = next(ast.literal_eval(k.value) for k in node.keywords if k.arg == "key")
+            return key, labels
+    raise AssertionError(f"{path} has no lazy_tabs(...) call")
+
+
+def tab_label(path: str, fragment: str) -> tuple[str, str]:
+    """(tab key, the full label of the tab whose label contains `fragment`)."""
+    key, labels = page_tabs(path)
+    found = [label for label in labels if fragment.lower() in label.lower()]
+    assert len(found) == 1, f"{fragment!r} matches {found} of {labels}"
+    return key, found[0]
+
+
+def new_app_at_tab(path: str, tab: str | None = None, timeout: float = 120) -> AppTest:
+    """AppTest of a page (not yet run) that opens on the tab whose label contains `tab` (as a
+    permalink does): only that tab's code runs, as for a visitor who opens it first."""
     at = new_app(path, timeout)
+    if tab is not None:
+        key, label = tab_label(path, tab)
+        at.query_params[key] = label
+    return at
+
+
+def open_tab(at: AppTest, path: str, tab: str) -> AppTest:
+    """Switch an AppTest that has run to another tab (as a click on it does) and rerun."""
+    key, label = tab_label(path, tab)
+    at.session_state[key] = label
+    return at.run()
+
+
+def run_page(path: str, timeout: float = 120, query: dict | None = None, tab: str | None = None) -> AppTest:
+    """Render a page file with AppTest, opened on `tab` (a fragment of its label; default: the
+    first tab), and return it (already run once)."""
+    at = new_app_at_tab(path, tab, timeout)
     for k, v in (query or {}).items():
         at.query_params[k] = v
     at.run()

@@ -74,7 +74,7 @@ def test_empty_prompt_shows_an_error(fresh_caches):
 
 
 def test_tiny_gpt_trains_and_samples_in_the_page(fresh_caches):
-    at = run_page(PAGE)
+    at = run_page(PAGE, tab="Tiny GPT")
     at.radio(key="gpt_tiny_source").set_value("scratch").run()
     assert_clean(at)
     at.selectbox(key="gpt_tiny_layers").set_value(1)
@@ -94,7 +94,7 @@ def test_tiny_gpt_trains_and_samples_in_the_page(fresh_caches):
 @pytest.mark.slow
 def test_compare_decoders_table(fresh_caches):
     q = {**SMALL, "gpt_max_new": "4", "gpt_n_samples": "1", "gpt_beams": "2"}
-    at = run_page(PAGE, timeout=600, query=q)
+    at = run_page(PAGE, timeout=600, query=q, tab="Compare decoders")
     at.button(key="gpt_compare").click().run(timeout=600)
     assert_clean(at)
     rows = at.session_state["gpt_compare_rows"]

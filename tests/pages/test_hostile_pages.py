@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from core import generate, sources
-from tests.pages.conftest import run_page
+from tests.pages.conftest import open_tab, run_page
 
 EMOJI_3000 = "😀" * 3000
 MIXED = "猫は可愛い 我饿了 кошка спит القطة نائمة γάτα"
@@ -59,7 +59,9 @@ def test_gpt_empty_prompts_are_errors(fresh_caches, kind):
     prompt = "\x00\x07\x1b\x7f" if kind == "control-only" else HOSTILE[kind]
     for button in ("gpt_generate", "gpt_compare"):  # (an error stops the page: a fresh one per button)
         at = run_page(GPT, query={"gpt_precision": "exact"})
-        set_text(at, "gpt_prompt", prompt).run()
+        set_text(at, "gpt_prompt", prompt).run()  # the prompt box is in the first tab
+        if button == "gpt_compare":
+            open_tab(at, GPT, "Compare decoders")
         at.button(key=button).click().run()
         assert_no_crash(at)
         assert any("empty" in e for e in errors(at)), (button, errors(at))
@@ -82,7 +84,7 @@ def _tiny_gpt_available() -> bool:
 
 @pytest.mark.skipif(not _tiny_gpt_available(), reason="no packaged tiny GPT checkpoint")
 def test_gpt_tiny_sampling_with_hostile_prompts(fresh_caches):
-    at = run_page(GPT)
+    at = run_page(GPT, tab="Tiny GPT")
     at.slider(key="gpt_tiny_len").set_value(20)
     for name, prompt in HOSTILE.items():
         set_text(at, "gpt_tiny_prompt", prompt).run()
@@ -247,6 +249,8 @@ bert_available = pytest.mark.skipif(
     not sources.get_source("masked_lm", "minilm-mlm").available()
     or not sources.get_source("encoder", "minilm-l6").available(), reason="shipped MLM head or MiniLM missing")
 BERT_TEXTS = ["bert_text", "bert_corrupt_text", "bert_pair_a", "bert_pair_b", "bert_ctx_word", "bert_ctx_lines"]
+BERT_TAB = {"bert_text": "Fill-mask", "bert_corrupt_text": "corrupts", "bert_pair_a": "Input embeddings",
+            "bert_pair_b": "Input embeddings", "bert_ctx_word": "Contextual", "bert_ctx_lines": "Contextual"}
 BERT_NUMBERS = ["bert_topk", "bert_corrupt_seed", "bert_mask_rate", "bert_ctx_layer", "bert_mode", "bert_model",
                 "bert_model_b", "bert_ctx_preset", "bert_compare"]
 
@@ -255,9 +259,9 @@ BERT_NUMBERS = ["bert_topk", "bert_corrupt_seed", "bert_mask_rate", "bert_ctx_la
 @bert_available
 @pytest.mark.parametrize("key", BERT_TEXTS)
 def test_bert_every_text_box_with_hostile_strings(fresh_caches, key):
-    # each box through the URL (a blocking error stops the page, so later boxes would not be drawn)
+    # each box through the URL, opened on its tab (a blocking error stops the page, so later boxes would not be drawn)
     for name, text in HOSTILE.items():
-        at = run_page(BERT, timeout=600, query={key: text})
+        at = run_page(BERT, timeout=600, query={key: text}, tab=BERT_TAB[key])
         assert_no_crash(at)
         if name in EMPTY_ISH and key != "bert_pair_b":
             assert any("empty" in e or "Enter" in e for e in errors(at)), (key, name, errors(at))
@@ -280,21 +284,25 @@ def test_bert_garbage_query_params(fresh_caches):
 # ---------------------------------------------------------------------------------------------
 WV = "pages/word_vectors.py"
 WV_TEXTS = ["wv_a", "wv_b", "wv_c", "wv_word", "wv_map_words", "wv_onehot_words"]
+WV_TAB_TEXTS = {"Analogies": ["wv_a", "wv_b", "wv_c"], "maps": ["wv_word", "wv_map_words"],
+                "One-hot": ["wv_onehot_words"]}
+assert sorted(sum(WV_TAB_TEXTS.values(), [])) == sorted(WV_TEXTS)
 WV_NUMBERS = ["wv_topk", "wv_nn_k", "wv_restrict", "wv_dims", "wv_method", "wv_source", "wv_proj", "wv_preset",
               "wv_exclude", "wv_arrows", "wv_map_analogy"]
 
 
 @pytest.mark.slow
 def test_word_vectors_every_text_box_with_hostile_strings(fresh_caches):
-    at = run_page(WV, timeout=600)
-    for name, text in HOSTILE.items():
-        for key in WV_TEXTS:
-            set_text(at, key, text)
-        at.run(timeout=600)
-        assert_no_crash(at)
-        assert at.error, name  # none of these is a word (or list of words) in GloVe
-        if name in EMPTY_ISH:
-            assert any("empty" in e for e in errors(at)), (name, errors(at))
+    for tab, keys in WV_TAB_TEXTS.items():  # each tab's boxes, with that tab open
+        at = run_page(WV, timeout=600, tab=tab)
+        for name, text in HOSTILE.items():
+            for key in keys:
+                set_text(at, key, text)
+            at.run(timeout=600)
+            assert_no_crash(at)
+            assert at.error, (tab, name)  # none of these is a word (or list of words) in GloVe
+            if name in EMPTY_ISH:
+                assert any("empty" in e for e in errors(at)), (tab, name, errors(at))
 
 
 @pytest.mark.slow

@@ -2,7 +2,6 @@
 runs, and a tab opened through session state (as the permalink does) stays open."""
 import pytest
 
-import pages._shared as shared
 from tests.pages.conftest import new_app
 
 # page -> (tab key, a widget key that lives only in the last tab)
@@ -16,8 +15,8 @@ PAGES = {
 
 
 @pytest.fixture
-def lazy(monkeypatch, fresh_caches):
-    monkeypatch.setattr(shared, "EAGER_TABS", False)
+def lazy(fresh_caches):
+    """Lazy tabs are what every page test gets now (tests/conftest.py no longer makes them eager)."""
 
 
 def _keys(at) -> set:

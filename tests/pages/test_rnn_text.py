@@ -2,14 +2,14 @@
 import pytest
 
 from core import charlm as C
-from tests.pages.conftest import assert_clean, new_app, run_page
+from tests.pages.conftest import assert_clean, open_tab, run_page
 
 PAGE = "pages/rnn_text.py"
 SMALL = {"rnn_gen_model": "shipped", "rnn_length": "20", "rnn_vg_len": "20", "rnn_cmp_params": "10000"}
 
 
-def _page(**query):
-    return run_page(PAGE, query={**SMALL, **query})
+def _page(tab=None, **query):
+    return run_page(PAGE, query={**SMALL, **query}, tab=tab)
 
 
 def test_first_render_is_clean_and_generates_with_the_shipped_model(fresh_caches):
@@ -45,8 +45,8 @@ def test_unknown_prime_characters_show_an_error(fresh_caches):
 
 
 def test_short_training_run_shows_a_loss_curve_and_can_generate(fresh_caches):
-    at = _page(rnn_cell="gru", rnn_hidden="32", rnn_embed="16", rnn_batch="8", rnn_seq="32", rnn_steps="30",
-               rnn_seconds="60", rnn_sample_every="15", rnn_lr="0.01")
+    at = _page(tab="Train", rnn_cell="gru", rnn_hidden="32", rnn_embed="16", rnn_batch="8", rnn_seq="32",
+               rnn_steps="30", rnn_seconds="60", rnn_sample_every="15", rnn_lr="0.01")
     at.button(key="FormSubmitter:rnn_train_form-🏋️ Train a new model").click().run()
     assert_clean(at)
     sess = at.session_state["rnn_session"]
@@ -56,13 +56,15 @@ def test_short_training_run_shows_a_loss_curve_and_can_generate(fresh_caches):
     keys = [c.proto.id for c in at.get("plotly_chart")]
     assert at.get("plotly_chart") and keys
     assert sess["samples"], "samples were printed during training"
-    # the session model is now the generation model
+    # the session model is now the generation model (the Generate tab samples from it when opened)
+    open_tab(at, PAGE, "Generate")
+    assert_clean(at)
     assert at.session_state["rnn_gen_model"] == "session"
     assert len(at.session_state["_rnn_gen"]["result"].text) == 20
 
 
 def test_empty_upload_shows_an_error(fresh_caches):
-    at = _page(rnn_corpus="upload")
+    at = _page(tab="Train", rnn_corpus="upload")
     assert_clean(at)
     at.file_uploader(key="rnn_upload").set_value(("empty.txt", b"", "text/plain"))
     at.run()
@@ -71,7 +73,7 @@ def test_empty_upload_shows_an_error(fresh_caches):
 
 
 def test_binary_upload_shows_an_error(fresh_caches):
-    at = _page(rnn_corpus="upload")
+    at = _page(tab="Train", rnn_corpus="upload")
     at.file_uploader(key="rnn_upload").set_value(("x.txt", b"\x00\x01\x02" * 100, "text/plain"))
     at.run()
     assert not at.exception
@@ -80,7 +82,7 @@ def test_binary_upload_shows_an_error(fresh_caches):
 
 @pytest.mark.slow
 def test_race_trains_three_cells_with_equal_parameters(fresh_caches):
-    at = _page(rnn_batch="8", rnn_seq="16", rnn_cmp_steps="8", rnn_cmp_seconds="20")
+    at = _page(tab="RNN vs GRU", rnn_batch="8", rnn_seq="16", rnn_cmp_steps="8", rnn_cmp_seconds="20")
     at.button(key="rnn_cmp_go").click().run()
     assert_clean(at)
     race = at.session_state["rnn_compare"]
@@ -90,9 +92,11 @@ def test_race_trains_three_cells_with_equal_parameters(fresh_caches):
 
 
 def test_training_on_chinese_switches_the_prime_to_known_characters(fresh_caches):
-    at = _page(rnn_corpus="chinese", rnn_hidden="16", rnn_embed="8", rnn_batch="4", rnn_seq="16", rnn_steps="3",
-               rnn_sample_every="0")
+    at = _page(tab="Train", rnn_corpus="chinese", rnn_hidden="16", rnn_embed="8", rnn_batch="4", rnn_seq="16",
+               rnn_steps="3", rnn_sample_every="0")
     at.button(key="FormSubmitter:rnn_train_form-🏋️ Train a new model").click().run()
+    assert_clean(at)
+    open_tab(at, PAGE, "Generate")  # where the prime is switched and the session model samples
     assert_clean(at)
     vocab = at.session_state["rnn_session"]["vocab"]
     assert not vocab.unknown(at.text_area(key="rnn_prime").value)

@@ -4,10 +4,11 @@ import re
 import pytest
 
 from core import sources
-from tests.pages.conftest import assert_clean, run_page
+from tests.pages.conftest import assert_clean, open_tab, run_page
 
 PAGE = "pages/seq2seq.py"
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
+TRAIN = "FormSubmitter:seq2seq_train_form-Train"  # the Train tab's form button
 shipped = pytest.mark.skipif(not sources.get_source("seq2seq", "en-zh-attention").available()
                              or not (sources.MODELS_DIR / "seq2seq-en-zh" / "model.safetensors").exists(),
                              reason="the shipped en→zh checkpoint has not been trained (scripts/train_seq2seq.py)")
@@ -57,38 +58,38 @@ def test_first_render_without_a_model_is_clean(fresh_caches):
 
 
 def test_malformed_upload_names_the_bad_line(fresh_caches):
-    at = run_page(PAGE, query={"seq2seq_model": "scratch"})
+    at = run_page(PAGE, query={"seq2seq_model": "scratch"}, tab="Train")
     at.selectbox(key="seq2seq_data").set_value("upload")
     at.file_uploader(key="seq2seq_upload").set_value(("pairs.tsv", b"hello\tni hao\nno tab on this line\n",
                                                       "text/tab-separated-values"))
-    at.button[0].click().run()
+    at.button(key=TRAIN).click().run()
     assert not at.exception
     assert any("Line 2 has no tab" in e.value for e in at.error), [e.value for e in at.error]
 
 
 @pytest.mark.slow
 def test_train_a_tiny_model_then_translate_with_it(fresh_caches):
-    at = run_page(PAGE, query={"seq2seq_model": "scratch"})
+    at = run_page(PAGE, query={"seq2seq_model": "scratch"}, tab="Train")
     at.slider(key="seq2seq_n_pairs").set_value(200)
     at.slider(key="seq2seq_epochs").set_value(1)
     at.select_slider(key="seq2seq_hidden").set_value(32)
     at.select_slider(key="seq2seq_emb").set_value(16)
     at.slider(key="seq2seq_budget").set_value(10)
-    at.button[0].click().run()
+    at.button(key=TRAIN).click().run()
     assert_clean(at)
     hist = at.session_state["seq2seq_trained"]["history"]
     assert hist["steps"] and len(hist["epochs"]) == 1
     rec = hist["epochs"][0]
     assert rec["val_loss_tf"] > 0 and rec["val_loss_free"] > 0
     assert any("Your model" in s.value for s in at.success)
-    at.run()  # the session model is now offered and translates
+    open_tab(at, PAGE, "Translate")  # the session model is now offered and translates
     assert_clean(at)
     assert "tokens" in at.session_state["seq2seq_result"]
 
 
 @pytest.mark.slow
 def test_attention_experiment_runs_three_models(fresh_caches):
-    at = run_page(PAGE, query={"seq2seq_model": "scratch"})
+    at = run_page(PAGE, query={"seq2seq_model": "scratch"}, tab="Attention vs none")
     at.slider(key="seq2seq_toy_s").set_value(5)
     at.button(key="seq2seq_toy_go").click().run()
     assert_clean(at)

@@ -1,0 +1,96 @@
+"""Every tab of every page, opened FIRST in a fresh session (as a visitor arriving by a shared link
+does), renders cleanly, and every button it shows works when pressed in a fresh session.
+
+Pages run as they are served: lazy tabs, only the open tab's code runs. A tab that needs a value
+another tab computes fails here (it failed for the RNN race: "Something went wrong (NameError)").
+Training buttons get small budgets, set the way a permalink sets them (the page's URL keys).
+"""
+import pytest
+
+from tests.pages.conftest import new_app_at_tab, page_tabs
+
+# Small budgets so a pressed training button finishes in seconds (all within the pages' bounds).
+SMALL = {
+    "pages/word_vectors.py": {"wv_corpus": "lee", "wv_epochs": 1, "wv_dim": 10, "wv_min_count": 5},
+    "pages/rnn_text.py": {"rnn_steps": 3, "rnn_seconds": 2, "rnn_sample_every": 0, "rnn_hidden": 32,
+                          "rnn_cmp_steps": 2, "rnn_cmp_seconds": 1, "rnn_cmp_params": 10_000, "rnn_length": 40},
+    "pages/seq2seq.py": {"seq2seq_n_pairs": 200, "seq2seq_epochs": 1, "seq2seq_budget": 10, "seq2seq_hidden": 16,
+                         "seq2seq_emb": 16, "seq2seq_toy_s": 5},
+    "pages/bert.py": {},
+    "pages/gpt.py": {"gpt_max_new": 3, "gpt_n_samples": 1, "gpt_beams": 2, "gpt_tiny_steps": 10, "gpt_tiny_len": 20},
+}
+CASES = [(path, label) for path in SMALL for label in page_tabs(path)[1]]
+# the tiny GPT's training form shows only for "train your own"
+TINY = next(lbl for lbl in page_tabs("pages/gpt.py")[1] if "Tiny" in lbl)
+# Buttons that only appear while something runs (Stop) or whose effect is a rerun with a new value.
+PASSIVE = {"rnn_stop", "rnn_cmp_stop", "seq2seq_stop", "gpt_tiny_stop"}
+
+
+def _problems(at) -> list[str]:
+    """Uncaught exceptions and our own "Something went wrong" boxes (a ValueError's message is fine:
+    it tells the visitor what to change)."""
+    found = [f"exception: {e.value}" for e in at.exception]
+    found += [f"error: {e.value}" for e in at.error if "Something went wrong" in str(e.value)]
+    return found
+
+
+def _open(path: str, label: str, extra: dict | None = None):
+    at = new_app_at_tab(path, timeout=240)
+    for key, value in {**SMALL[path], **(extra or {})}.items():
+        at.session_state[key] = value
+    key, _ = page_tabs(path)
+    at.query_params[key] = label
+    return at.run()
+
+
+def _buttons(at) -> list:
+    """The buttons (st.button and form submit buttons) the open tab shows."""
+    return [b for b in at.button if (b.key or b.label) and b.key not in PASSIVE]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path,label,extra", [(p, lbl, None) for p, lbl in CASES]
+                         + [("pages/gpt.py", TINY, {"gpt_tiny_source": "scratch"})],
+                         ids=[f"{p.split('/')[-1][:-3]}:{lbl}" for p, lbl in CASES] + ["gpt:tiny-scratch"])
+def test_tab_opened_first_renders_and_its_buttons_work(fresh_caches, path, label, extra):
+    at = _open(path, label, extra)
+    key, _ = page_tabs(path)
+    assert at.session_state[key] == label
+    assert not _problems(at), (label, _problems(at))
+    for button in _buttons(at):
+        name = button.key or button.label
+        fresh = _open(path, label, extra)  # each button in its own fresh session, its tab opened first
+        pressed = next(b for b in _buttons(fresh) if (b.key or b.label) == name)
+        pressed.click().run()
+        assert not _problems(fresh), (label, name, _problems(fresh))
+        assert fresh.session_state[key] == label, f"{name} left the tab"
+
+
+@pytest.mark.slow
+def test_race_opened_first_then_its_models_in_the_gradient_tab(fresh_caches):
+    """The RNN race works from a fresh session that never opened the Train tab, and its trained
+    models then join the vanishing-gradient chart (that tab, too, used the Train tab's corpus)."""
+    path = "pages/rnn_text.py"
+    at = _open(path, next(lbl for lbl in page_tabs(path)[1] if "GRU" in lbl))
+    at.button(key="rnn_cmp_go").click().run()
+    assert not _problems(at), _problems(at)
+    race = at.session_state["rnn_compare"]
+    assert all(cell in race and race[cell]["history"] for cell in ("rnn", "gru", "lstm"))
+    at.session_state[page_tabs(path)[0]] = next(lbl for lbl in page_tabs(path)[1] if "Vanishing" in lbl)
+    at.run()
+    assert not _problems(at), _problems(at)
+    chart = at.get("plotly_chart")[0].proto.spec
+    assert "(race, trained)" in chart
+
+
+@pytest.mark.slow
+def test_session_model_joins_the_gradient_tab(fresh_caches):
+    """After training in the Train tab, the gradient tab draws the session model's curve."""
+    path = "pages/rnn_text.py"
+    at = _open(path, next(lbl for lbl in page_tabs(path)[1] if "Train" in lbl))
+    next(b for b in at.button if "Train a new model" in b.label).click().run()
+    assert not _problems(at), _problems(at)
+    at.session_state[page_tabs(path)[0]] = next(lbl for lbl in page_tabs(path)[1] if "Vanishing" in lbl)
+    at.run()
+    assert not _problems(at), _problems(at)
+    assert "(session, trained)" in at.get("plotly_chart")[0].proto.spec
