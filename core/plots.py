@@ -32,7 +32,10 @@ def heatmap(weights, x_labels: list[str], y_labels: list[str], title: str = "",
         texttemplate="%{text}" if show_text else None,
         hovertemplate=f"{y_title or 'row'}: %{{y}}<br>{x_title or 'column'}: %{{x}}<br>value: %{{z:.4f}}<extra></extra>",
     )], layout=dict(
-        title=dict(text=title), margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+        # the title starts below the plot toolbar (top right, ~30 px), so on a phone-width screen the
+        # toolbar never covers it
+        title=dict(text=title, x=0, xanchor="left", y=1, yref="container", yanchor="top", pad=dict(t=32)),
+        margin=dict(l=10, r=10, t=70 if title else 36, b=10),
         xaxis=dict(title=dict(text=x_title), side="bottom", tickangle=-45 if len(xs) > 8 else 0),
         yaxis=dict(title=dict(text=y_title), autorange="reversed"),
         height=height or max(260, 28 * len(ys) + 120)))

@@ -723,8 +723,9 @@ def beam_tree_figure(tree: dict, max_nodes: int = 600):
     # one layout dict at construction (plotly's update_layout keyword paths are slow)
     return go.Figure(data=traces, layout=dict(
         xaxis=dict(title=dict(text="decoding step (tokens generated)")),
-        yaxis=dict(title=dict(text="candidates (best at top)"), showticklabels=False), height=420,
-        margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=1.08)))
+        yaxis=dict(title=dict(text="candidates (best at top)"), showticklabels=False), height=460,
+        # legend below the plot: above it, it wrapped over the best path on narrow screens
+        margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", x=0, y=-0.18, yanchor="top")))
 
 
 # ---------------------------------------------------------------------------------------------

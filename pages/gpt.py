@@ -44,10 +44,11 @@ TINY_MAX_STEPS = 600
 TINY_MAX_SECONDS = 240
 # tiny GPT settings: in the URL too, so they survive while their tab is closed (lazy tabs)
 TINY_LRS = [3e-4, 1e-3, 2e-3, 3e-3]
-url_state({"gpt_tiny_layers": 2, "gpt_tiny_heads": 4, "gpt_tiny_width": 64, "gpt_tiny_context": 64,
+TINY_SOURCES = [s.name for s in sources.sources_for("tiny_gpt")]
+url_state({"gpt_tiny_source": TINY_SOURCES[0], "gpt_tiny_layers": 2, "gpt_tiny_heads": 4, "gpt_tiny_width": 64, "gpt_tiny_context": 64,
            "gpt_tiny_steps": 200, "gpt_tiny_lr": 2e-3, "gpt_tiny_prompt": "ROMEO:", "gpt_tiny_temp": 0.8,
            "gpt_tiny_len": 300},
-          choices={"gpt_tiny_layers": [1, 2, 3, 4], "gpt_tiny_heads": [1, 2, 4], "gpt_tiny_width": [32, 64, 96, 128],
+          choices={"gpt_tiny_source": TINY_SOURCES, "gpt_tiny_layers": [1, 2, 3, 4], "gpt_tiny_heads": [1, 2, 4], "gpt_tiny_width": [32, 64, 96, 128],
                    "gpt_tiny_context": [32, 64, 128], "gpt_tiny_lr": TINY_LRS},
           bounds={"gpt_tiny_steps": (10, TINY_MAX_STEPS), "gpt_tiny_temp": (0.0, 2.0), "gpt_tiny_len": (20, 1000)})
 

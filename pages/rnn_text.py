@@ -436,7 +436,7 @@ with tab_train:
                         status.update(label=f"Trained {res.steps} steps in {res.seconds:.1f} s · validation loss "
                                             f"{res.val_loss:.3f} nats/char", state="complete", expanded=False)
                 st.session_state["_rnn_use_session"] = True
-                st.rerun()  # redraw every tab with the new model (the Generate tab samples from it)
+                st.rerun()  # redraw with the new model; the Generate tab samples from it when it is opened
 
         sess = st.session_state.get(SESSION)
         if sess is not None and sess["history"]:

@@ -423,3 +423,5 @@ with tab_math:
         st.markdown("**BLEU** (0–100) compares $n$-gram overlap with the reference, $n = 1..4$, times a brevity "
                     "penalty; for Chinese the $n$-grams are characters:")
         st.latex(r"\mathrm{BLEU} = \min\!\left(1, e^{1 - r/c}\right) \exp\Big(\tfrac14 \sum_{n=1}^{4} \log p_n\Big)")
+
+sync_url()  # every tab's inputs (and the open tab) into the permalink

@@ -52,6 +52,14 @@ url_state({"wv_corpus": "lee", "wv_arch": "skip-gram", "wv_dim": 50, "wv_window"
 # ---------------------------------------------------------------------------------------------
 # which vectors
 # ---------------------------------------------------------------------------------------------
+# A training run that was stopped (any click interrupts it): keep the epochs it finished, whatever tab
+# the click opened, so every tab can use those vectors at once.
+_keep = st.session_state.get("wv_train_keep") or {}
+if st.session_state.get("wv_train_running") and _keep.get("kv") is not None:
+    st.session_state["wv_trained_kv"] = _keep["kv"]
+    st.session_state["wv_train_running"] = False
+    st.session_state["_wv_stopped_note"] = True  # the Train tab says so when it is next shown
+
 top = st.columns([2, 2, 1])
 top[0].selectbox("Vectors", list(SOURCES), format_func=SOURCES.get, key="wv_source",
                  help="Every tool on this page (analogies, neighbours, maps, scoreboard) uses these vectors.")
@@ -298,7 +306,7 @@ with tab_score:
                 rows.append(row)
             summary = pd.DataFrame(rows).set_index("vectors")
             st.dataframe(summary.style.format({"analogy accuracy": "{:.3f}", "WordSim-353 ρ": "{:.3f}",
-                                               "SimLex-999 ρ": "{:.3f}"}, na_rep="—"),
+                                               "SimLex-999 ρ": "{:.3f}", "seconds": "{:.1f}"}, na_rep="—"),
                          width="stretch", key="wv_score_table")
             fig = go.Figure()
             per_section = {}
@@ -331,8 +339,9 @@ with tab_train:
             st.markdown("**Skip-gram (跳字模型)** predicts each context word c from the centre word w; "
                         "**CBOW (连续词袋模型)** predicts w from the average of its context. "
                         "With **negative sampling (负采样)** each true pair is contrasted with K random words:")
-            st.latex(r"\log \sigma(u_c^\top v_w) + \sum_{k=1}^{K} \log \sigma(-u_{n_k}^\top v_w),\quad "
-                     r"n_k \sim P(w)^{3/4}")
+            # two lines: in this narrow column one line ran past the right edge
+            st.latex(r"\begin{aligned}&\log \sigma(u_c^\top v_w) \\ &+ \textstyle\sum_{k=1}^{K} "
+                     r"\log \sigma(-u_{n_k}^\top v_w),\\ &n_k \sim P(w)^{3/4}\end{aligned}")
             st.markdown("**Sub-sampling (下采样)** drops frequent words: a word with frequency f is kept with "
                         "probability (√(f/t) + 1)·t/f, so *the*, *and* stop crowding every window.")
         with t1:
@@ -388,10 +397,7 @@ with tab_train:
                 st.session_state["wv_trained_kv"] = trained
                 st.session_state.get("wv_scores", {}).pop("word2vec (this session)", None)
                 bar.progress(1.0, text=f"Trained {len(history)} epochs · {len(trained.index_to_key):,} words")
-        keep = st.session_state.get("wv_train_keep") or {}
-        if st.session_state.get("wv_train_running") and keep.get("kv") is not None:
-            st.session_state["wv_trained_kv"] = keep["kv"]  # a stopped run: keep the epochs it finished
-            st.session_state["wv_train_running"] = False
+        if st.session_state.pop("_wv_stopped_note", False):
             st.info(f"Training was stopped after {len(st.session_state.get('wv_train_history') or [])} epoch(s); "
                     "those vectors are kept.", icon="⏹️")
         trained = st.session_state.get("wv_trained_kv")
