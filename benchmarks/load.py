@@ -155,6 +155,9 @@ class Session:
             elif kind == "page_not_found":
                 self.stats["errors"].append(f"/{page}: page not found")
             elif kind == "script_finished":
+                if fm.script_finished == ForwardMsg.ScriptFinishedStatus.FINISHED_EARLY_FOR_RERUN:
+                    self.widgets = {}  # the page reran itself (st.rerun): its widgets come with the rerun
+                    continue
                 break
         self.stats["latency_ms"].append((label, (time.perf_counter() - start) * 1000))
         self.stats.setdefault("by_page", {}).setdefault(f"/{page} {label}", []).append(self.stats["latency_ms"][-1][1])
