@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core import wordvec  # noqa: E402
+from core.embeddings import wordvec  # noqa: E402
 
 
 def load_vectors(path: str | None):
@@ -25,7 +25,7 @@ def load_vectors(path: str | None):
         from core.loaders import load_glove
 
         return load_glove(), "glove-6b-50d"
-    from core.word2vec_train import load_word2vec_file
+    from core.embeddings.word2vec_train import load_word2vec_file
 
     return load_word2vec_file(path), Path(path).name
 

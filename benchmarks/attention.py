@@ -1,7 +1,7 @@
 """Time getting every layer's attention for a 64-token sentence from each packaged model (warm).
 
 Target: <= 500 ms per model on 2 CPU cores. Baseline in the same run: the plain HF forward pass
-of the full model with output_attentions=True (what a page would do without core.attention).
+of the full model with output_attentions=True (what a page would do without core.transformers.attention).
 
     .venv/bin/python benchmarks/attention.py [--threads 2] [--repeats 7]
 """
@@ -18,7 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
-from core import attention, loaders  # noqa: E402
+from core import loaders  # noqa: E402
+from core.transformers import attention
 
 TEXT = ("Attention lets every token look at every other token in the sentence and decide how much of "
         "each one it wants to copy into its own new representation, which is why transformers can "
@@ -65,7 +66,7 @@ def main() -> None:
         base, base_cpu = _median_ms(baseline, args.repeats)
         results[key] = (ours, ours_cpu)
         shape = tuple(res.attentions.shape)
-        print(f"{key}: {n_tok} tokens, attention {shape} (layers, heads, T, T): core.attention "
+        print(f"{key}: {n_tok} tokens, attention {shape} (layers, heads, T, T): core.transformers.attention "
               f"{ours:.1f} ms wall / {ours_cpu:.1f} ms CPU; HF full-model forward {base:.1f} ms wall / "
               f"{base_cpu:.1f} ms CPU (medians of {args.repeats}, warm)")
     load = os.getloadavg()

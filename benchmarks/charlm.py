@@ -26,7 +26,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core import charlm  # noqa: E402
+from core.sequence import charlm  # noqa: E402
 from core.corpora import SHAKESPEARE, VAL_FRACTION, shakespeare, split_text  # noqa: E402
 from core.sources import get_source  # noqa: E402
 

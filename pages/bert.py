@@ -15,7 +15,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import fillmask, sources, st_cache
+from core import sources, st_cache
+from core.transformers import fillmask
 from core.plots import heatmap
 
 st.title("BERT fill-mask")

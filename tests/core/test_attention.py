@@ -1,4 +1,4 @@
-"""core.attention: the step-by-step maths equals PyTorch's, and the properties attention must have."""
+"""core.transformers.attention: the step-by-step maths equals PyTorch's, and the properties attention must have."""
 import math
 
 import numpy as np
@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core import attention as A
+from core.transformers import attention as A
 
 
 def _sdpa(q, k, v, mask=None):
@@ -208,12 +208,12 @@ def test_cross_attention_wraps_translate_and_rejects_models_without_attention(mo
     import sys
     import types
 
-    fake = types.ModuleType("core.seq2seq")
+    fake = types.ModuleType("core.sequence.seq2seq")
     att = A.softmax(np.random.default_rng(0).normal(size=(3, 4)))
     fake.translate = lambda bundle, text, **kw: (
         {"text": "a b", "tokens": ["a", "b"], "source_tokens": ["x", "y", "z", "<eos>"], "attention": bundle,
          "attention_rows": ["a", "b", "<eos>"], "unknown": []})
-    monkeypatch.setitem(sys.modules, "core.seq2seq", fake)
+    monkeypatch.setitem(sys.modules, "core.sequence.seq2seq", fake)
     res = A.cross_attention(att, "x y z")
     assert res["target_tokens"] == ["a", "b", "<eos>"] and res["source_tokens"][-1] == "<eos>"
     np.testing.assert_allclose(res["attention"].sum(1), 1.0)

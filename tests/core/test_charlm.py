@@ -1,4 +1,4 @@
-"""Unit tests for core.charlm on tiny models (a few seconds in all)."""
+"""Unit tests for core.sequence.charlm on tiny models (a few seconds in all)."""
 import math
 
 import pytest
@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core import charlm as C
+from core.sequence import charlm as C
 
 TEXT = ("the cat sat on the mat. the dog sat on the log. " * 40)
 

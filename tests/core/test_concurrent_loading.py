@@ -11,7 +11,9 @@ import threading
 import pytest
 import torch
 
-from core import charlm, fillmask, loaders, seq2seq, sources, tinygpt
+from core import loaders, sources
+from core.sequence import charlm, seq2seq
+from core.transformers import fillmask, tinygpt
 
 pytestmark = pytest.mark.slow
 

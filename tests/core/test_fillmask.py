@@ -1,13 +1,13 @@
-"""core.fillmask and core.mlm_train on a tiny random BERT (real bert-base-uncased tokenizer)."""
+"""core.transformers.fillmask and core.transformers.mlm_train on a tiny random BERT (real bert-base-uncased tokenizer)."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
 
-from core import fillmask
+from core.transformers import fillmask
 from core.device import make_generator
-from core.fillmask import MLMHeadConfig
+from core.transformers.fillmask import MLMHeadConfig
 from core.loaders import LoadedModel, packaged_available, packaged_path
 
 pytestmark = pytest.mark.skipif(not packaged_available("minilm-l6"), reason="packaged MiniLM not installed")
@@ -217,7 +217,7 @@ def test_missing_checkpoint_is_a_clear_error(tmp_path):
 
 
 def test_training_changes_only_the_trainable_tensors(base_dir, tokenizer):
-    from core import mlm_train
+    from core.transformers import mlm_train
 
     cfg = MLMHeadConfig(num_layers=2, trained_layers=(1,), batch_size=8, hidden_size=32)
     model = fillmask.build_mlm(base_dir, cfg)
@@ -238,7 +238,7 @@ def test_training_changes_only_the_trainable_tensors(base_dir, tokenizer):
 
 
 def test_pack_rows_have_cls_and_sep(tokenizer):
-    from core import mlm_train
+    from core.transformers import mlm_train
 
     rows = mlm_train.pack(tokenizer, ["hello world. " * 50], 16)
     assert rows.shape[1] == 16 and len(rows) > 3

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from core import generate
+from core.transformers import generate
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")

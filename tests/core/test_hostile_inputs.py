@@ -22,11 +22,13 @@ import torch
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from core import attention as A
-from core import charlm as C
-from core import fillmask, generate, sampling, textio, tinygpt, wordvec
-from core import seq2seq as S
-from core import word2vec_train as w2v
+from core.transformers import attention as A
+from core.sequence import charlm as C
+from core import textio
+from core.embeddings import wordvec
+from core.transformers import fillmask, generate, sampling, tinygpt
+from core.sequence import seq2seq as S
+from core.embeddings import word2vec_train as w2v
 from core.device import MAX_SEED, check_seed, make_generator
 from core.loaders import LoadedModel, packaged_available, packaged_path
 from tests.core import test_charlm, test_seq2seq, test_tinygpt
@@ -191,7 +193,7 @@ def test_check_seed_and_make_generator(seed):
 
 
 # ---------------------------------------------------------------------------------------------
-# word vectors (core.wordvec, core.word2vec_train) on a small KeyedVectors built here
+# word vectors (core.embeddings.wordvec, core.embeddings.word2vec_train) on a small KeyedVectors built here
 # ---------------------------------------------------------------------------------------------
 KV_WORDS = (["man", "woman", "king", "queen", "Paris", "paris", "cat", "猫", "кот", "قط", "😀", "a", "ok",
              "x-ray", "don't", "e\u0301"] + [f"w{i}" for i in range(34)])
@@ -300,7 +302,7 @@ def test_word2vec_tokenize(text):
 
 
 # ---------------------------------------------------------------------------------------------
-# LLM generation (core.generate, core.sampling) on a tiny random Llama with SmolLM2's tokenizer
+# LLM generation (core.transformers.generate, core.transformers.sampling) on a tiny random Llama with SmolLM2's tokenizer
 # (the same tiny model as tests/core/test_generate.py)
 # ---------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
@@ -405,7 +407,7 @@ def test_distinct_n(tokens, n):
 
 
 # ---------------------------------------------------------------------------------------------
-# seq2seq translation (core.seq2seq) on tiny random models (tests/core/test_seq2seq.py's helper)
+# seq2seq translation (core.sequence.seq2seq) on tiny random models (tests/core/test_seq2seq.py's helper)
 # ---------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def s2s():
@@ -504,7 +506,7 @@ def test_seq2seq_train_config(epochs, batch, lr, decay, tf, clip, secs, seed, va
 
 
 # ---------------------------------------------------------------------------------------------
-# fill-mask (core.fillmask) on a tiny random BERT with the MiniLM tokenizer (as tests/core/test_fillmask.py)
+# fill-mask (core.transformers.fillmask) on a tiny random BERT with the MiniLM tokenizer (as tests/core/test_fillmask.py)
 # ---------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def bert():
@@ -584,7 +586,7 @@ def test_contextual_vectors(bert, word, lines):
 
 
 # ---------------------------------------------------------------------------------------------
-# attention (core.attention): toy maths and real (tiny) models
+# attention (core.transformers.attention): toy maths and real (tiny) models
 # ---------------------------------------------------------------------------------------------
 @MANY
 @given(sentence=text_or_hostile(["the cat sat on the mat", MIXED, EMOJI, "a " * 10, "x"], 200),

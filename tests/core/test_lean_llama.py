@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from core import generate, lean_llama
+from core.transformers import generate, lean_llama
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")

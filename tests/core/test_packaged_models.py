@@ -47,7 +47,7 @@ def test_low_memory_mode_serves_smollm_in_bfloat16():
     import sys
     from pathlib import Path
 
-    code = ("import json, torch; from core import loaders, settings, generate; lm = loaders.load_smollm(); "
+    code = ("import json, torch; from core import loaders, settings; from core.transformers import generate; lm = loaders.load_smollm(); "
             "print(json.dumps({'dtype': str(next(lm.model.parameters()).dtype), 'max_models': settings.MAX_MODELS, "
             "'glove': settings.GLOVE_MAX_WORDS, 'same': generate.model_for(lm, 'fast') is lm.model}))")
     out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2], text=True,

@@ -6,7 +6,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core import sampling
+from core.transformers import sampling
 from core.device import make_generator
 
 logit_vectors = st.lists(st.floats(-20, 20, allow_nan=False, allow_infinity=False), min_size=2, max_size=60)

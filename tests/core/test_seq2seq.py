@@ -1,4 +1,4 @@
-"""core.seq2seq on tiny models: tokenizers, masks, beam search vs brute force, training, checkpoints."""
+"""core.sequence.seq2seq on tiny models: tokenizers, masks, beam search vs brute force, training, checkpoints."""
 from __future__ import annotations
 
 import itertools
@@ -10,7 +10,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core import seq2seq as S
+from core.sequence import seq2seq as S
 
 A, B = 4, 5  # the two "real" tokens of the hand-made model (after the 4 specials)
 

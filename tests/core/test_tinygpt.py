@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from core import tinygpt
+from core.transformers import tinygpt
 
 TEXT = ("First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n\n"
         "First Citizen:\nYou are all resolved rather to die than to famish?\n\n") * 20

@@ -1,4 +1,4 @@
-"""core.wordvec on tiny KeyedVectors: analogies, neighbours, OOV hints, one-hot demo, maps, and the
+"""core.embeddings.wordvec on tiny KeyedVectors: analogies, neighbours, OOV hints, one-hot demo, maps, and the
 vectorized analogy evaluation matching gensim's evaluate_word_analogies exactly."""
 import copy
 
@@ -8,7 +8,7 @@ from gensim.models import KeyedVectors
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core import wordvec
+from core.embeddings import wordvec
 
 
 def make_kv(words, dim=8, seed=0, vectors=None):

@@ -1,8 +1,8 @@
-"""core.word2vec_train: tokenizing, config checks, a short training run, word2vec text export."""
+"""core.embeddings.word2vec_train: tokenizing, config checks, a short training run, word2vec text export."""
 import pytest
 
-from core import word2vec_train as w2v
-from core import wordvec
+from core.embeddings import word2vec_train as w2v
+from core.embeddings import wordvec
 
 
 def test_tokenize_lowercases_and_splits_lines():

@@ -98,9 +98,9 @@ def test_multi_head_positions_and_cross_attention_sections_render(fresh_caches):
 
 
 def test_cross_attention_waits_politely_for_the_translator(fresh_caches, monkeypatch):
-    from core import attention
+    from core.transformers import attention
 
-    monkeypatch.setattr(attention, "seq2seq_status", lambda: ([], "core.seq2seq is not available yet."))
+    monkeypatch.setattr(attention, "seq2seq_status", lambda: ([], "core.sequence.seq2seq is not available yet."))
     at = run_page(PAGE, query={"att_section": "Cross-attention"})
     assert_clean(at)
     assert at.info and "once that model is available" in at.info[0].value
@@ -108,7 +108,7 @@ def test_cross_attention_waits_politely_for_the_translator(fresh_caches, monkeyp
 
 @pytest.mark.slow
 def test_cross_attention_from_the_translator(fresh_caches):
-    from core import attention
+    from core.transformers import attention
 
     if not attention.seq2seq_status()[0]:
         pytest.skip("no seq2seq checkpoint with attention in assets/models yet")
@@ -121,7 +121,7 @@ def test_cross_attention_from_the_translator(fresh_caches):
 
 @pytest.mark.slow
 def test_tiny_gpt_attention_when_its_checkpoint_exists(fresh_caches):
-    from core import attention
+    from core.transformers import attention
 
     if not attention.tiny_gpt_status()[0]:
         pytest.skip("no tiny GPT checkpoint in assets/models yet")

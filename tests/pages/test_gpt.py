@@ -34,7 +34,7 @@ def test_greedy_generation_and_step_view(fresh_caches):
 
 @pytest.mark.slow
 def test_fast_mode_is_the_default_and_generates(fresh_caches):
-    from core import generate, lean_llama
+    from core.transformers import generate, lean_llama
 
     at = run_page(PAGE, timeout=600, query={"gpt_max_new": "8", "gpt_prompt": "The capital of France is"})
     assert at.radio(key="gpt_precision").value == "fast"  # it meets the bar (benchmarks/generation.py)
@@ -57,7 +57,7 @@ def test_same_seed_gives_the_same_sample_twice(fresh_caches):
     assert_clean(at)
     assert at.session_state["gpt_result"]["reused"] and at.session_state["gpt_result"]["res"].ids == first
     assert any("same inputs as an earlier run" in c.value for c in at.caption)
-    from core import generate
+    from core.transformers import generate
 
     generate._results.clear()  # computed afresh, the seeded sample is the same
     at.button(key="gpt_generate").click().run(timeout=600)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from core import generate, sources
+from core import sources
+from core.transformers import generate
 from tests.pages.conftest import open_tab, run_page
 
 EMOJI_3000 = "😀" * 3000

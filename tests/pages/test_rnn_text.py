@@ -1,7 +1,7 @@
 """AppTest tests for the RNN text generation page (tiny settings; ~30 s of CPU in all)."""
 import pytest
 
-from core import charlm as C
+from core.sequence import charlm as C
 from tests.pages.conftest import assert_clean, open_tab, run_page
 
 PAGE = "pages/rnn_text.py"

@@ -35,7 +35,7 @@ CELL_LABELS = {"rnn": "RNN (tanh)", "gru": "GRU", "lstm": "LSTM"}
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}
 
 MAX_GENERATE_CHARS = 2000  # longest sample one call may produce
-GREEDY_T = 1e-5  # temperatures at or below this pick the most likely character (as core.sampling does)
+GREEDY_T = 1e-5  # temperatures at or below this pick the most likely character (as core.transformers.sampling does)
 MAX_PRIME_CHARS = 500  # longest prime text
 MAX_VOCAB = 5000  # distinct characters a corpus may have (Chinese text has a few thousand)
 MIN_CORPUS_CHARS = 200  # a corpus shorter than this can't be split into training and validation
@@ -320,7 +320,9 @@ def hidden_for_params(cell: str, target: int, vocab_size: int, embed_size: int =
 @builds_models
 def build_model(config: CharLMConfig, seed: int = 0) -> CharLM:
     """A freshly initialized model whose weights depend only on `seed` (global RNG untouched)."""
-    return CharLM(config).init_weights(make_generator(seed))
+    with torch.device("meta"):  # no weights yet: nothing drawn from the process-wide RNG
+        model = CharLM(config)
+    return model.to_empty(device="cpu").init_weights(make_generator(seed))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ Public API
   cosine decay; appends ``{"step", "loss", "val_loss", "elapsed_s"}`` dicts to ``history`` *in
   place* (so a Streamlit stop button keeps what was learned so far).
 - ``generate(model, prompt, max_new_tokens, ...)`` / ``generate_stream(...)``: sampling with
-  ``core.sampling`` processors and a per-call seeded generator.
+  ``core.transformers.sampling`` processors and a per-call seeded generator.
 - ``evaluate(model, text)``: mean validation loss (nats/char) over the whole text.
 - ``save_checkpoint(model, folder, card=None)`` / ``load_checkpoint(ref)``: safetensors +
   config.json (+ README.md model card). ``load_checkpoint`` is the loader registered in
@@ -34,7 +34,8 @@ For the attention page
 
 Example::
 
-    from core import st_cache, tinygpt
+    from core import st_cache
+    from core.transformers import tinygpt
     model = st_cache.load("tiny_gpt", "shakespeare-char")
     tokens, maps = tinygpt.attention_maps(model, "ROMEO: But soft!")
     # plot maps[layer][head] with core.plots.attention_heatmap(maps[0][0], tokens, tokens)
@@ -397,7 +398,7 @@ def generate_stream(model: TinyGPT, prompt: str, max_new_tokens: int = 200, temp
     The prompt may be empty (generation then starts from a newline). Only the last
     ``block_size`` characters are fed to the model at each step.
     """
-    from core import sampling
+    from core.transformers import sampling
 
     max_new_tokens = _as_int(max_new_tokens)
     if not _whole(max_new_tokens) or not 1 <= max_new_tokens <= 5000:

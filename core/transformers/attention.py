@@ -16,8 +16,8 @@ Sections:
 - `saturation_curve`: how the softmax saturates as d_k grows without the 1/sqrt(d_k) scaling;
 - real models: `model_attention` (all layers x heads of a transformers model, token cap with
   truncation notice), `drop_tokens`, `head_entropy`;
-- optional models built elsewhere in the repo: `cross_attention` (core.seq2seq) and
-  `tiny_gpt_attention` (core.tinygpt), each guarded by an `*_status()` check;
+- optional models built elsewhere in the repo: `cross_attention` (core.sequence.seq2seq) and
+  `tiny_gpt_attention` (core.transformers.tinygpt), each guarded by an `*_status()` check;
 - plot builders (plotly) for the page: signed matrices, the -inf mask, the head-grid mosaic.
 """
 from __future__ import annotations
@@ -519,8 +519,8 @@ def _optional(module: str, family: str, func: str):
 
 
 def seq2seq_status():
-    """(available translators with attention, reason) for cross-attention from core.seq2seq."""
-    mod, found, reason = _optional("core.seq2seq", "seq2seq", "translate")
+    """(available translators with attention, reason) for cross-attention from core.sequence.seq2seq."""
+    mod, found, reason = _optional("core.sequence.seq2seq", "seq2seq", "translate")
     with_att = [s for s in found if "none" not in s.name]  # the no-attention model has no cross-attention
     if found and not with_att:
         reason = "Only a translator without attention is available."
@@ -530,12 +530,12 @@ def seq2seq_status():
 def cross_attention(bundle, text: str, **kwargs) -> dict:
     """Encoder-decoder attention of the seq2seq translator: Q from the decoder, K and V from the encoder.
 
-    Uses core.seq2seq.translate (greedy unless `method` is given). Returns {"text",
+    Uses core.sequence.seq2seq.translate (greedy unless `method` is given). Returns {"text",
     "source_tokens", "target_tokens", "attention" (T_target, T_source), "unknown"}.
     """
     from core.textio import check_text
 
-    mod = importlib.import_module("core.seq2seq")
+    mod = importlib.import_module("core.sequence.seq2seq")
     text = check_text(text, "sentence", max_chars=300)
     res = mod.translate(bundle, text, **kwargs)
     if res.get("attention") is None:
@@ -554,15 +554,15 @@ def cross_attention(bundle, text: str, **kwargs) -> dict:
 
 def tiny_gpt_status():
     """(available sources, reason) for the tiny character GPT trained in this repo."""
-    mod, found, reason = _optional("core.tinygpt", "tiny_gpt", "attention_maps")
+    mod, found, reason = _optional("core.transformers.tinygpt", "tiny_gpt", "attention_maps")
     return found, reason
 
 
 def tiny_gpt_attention(model, text: str) -> ModelAttention:
-    """All layers' attention of the tiny character GPT (core.tinygpt.attention_maps), as ModelAttention."""
+    """All layers' attention of the tiny character GPT (core.transformers.tinygpt.attention_maps), as ModelAttention."""
     from core.textio import check_text
 
-    mod = importlib.import_module("core.tinygpt")
+    mod = importlib.import_module("core.transformers.tinygpt")
     text = check_text(text, "text", max_chars=5000)
     cfg = getattr(model, "config", None)
     block = int(getattr(cfg, "block_size", 0) or 0)

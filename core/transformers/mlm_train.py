@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from core.fillmask import MLMHeadConfig, corrupt, trainable_names
+from core.transformers.fillmask import MLMHeadConfig, corrupt, trainable_names
 
 SOURCES = ("tatoeba", "shakespeare", "lee", "wiki", "misc")  # names of the text sources
 
@@ -133,7 +133,7 @@ def unigram_log_prior(rows: np.ndarray, vocab_size: int, special: list[int]) -> 
 
 
 def special_ids(tokenizer) -> dict:
-    from core.fillmask import random_pool_for
+    from core.transformers.fillmask import random_pool_for
 
     return {"mask": tokenizer.mask_token_id, "pad": tokenizer.pad_token_id,
             "special": sorted(set(tokenizer.all_special_ids)), "pool": random_pool_for(tokenizer).numpy()}

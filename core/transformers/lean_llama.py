@@ -17,7 +17,7 @@ product is compute-bound, and float32 is what this kind of CPU multiplies fastes
 Measured by benchmarks/generation.py: 2.2x HF `generate`, perplexity -0.12% (every token through
 the bfloat16 weights), time to first token 153 ms.
 
-It answers the calls `core.generate` makes on a model: `lean(input_ids=..., past_key_values=...,
+It answers the calls `core.transformers.generate` makes on a model: `lean(input_ids=..., past_key_values=...,
 use_cache=True, cache_position=..., logits_to_keep=...)` returns an object with `.logits` (B, T, V)
 and `.past_key_values` (a `LeanCache`, which supports `batch_repeat_interleave` and `reorder_cache`
 for beam search). `supports(model)` says whether a model can be wrapped.

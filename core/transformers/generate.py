@@ -2,7 +2,7 @@
 
 Why our own loop instead of ``model.generate``: every step is visible. ``stream(...)`` yields one
 ``TokenStep`` per new token, carrying the top candidates before and after the logit processors
-(``core.sampling``), the entropy, and the chosen token, so a page can draw tokens as they come.
+(``core.transformers.sampling``), the entropy, and the chosen token, so a page can draw tokens as they come.
 
 Decoding modes
 --------------
@@ -18,7 +18,7 @@ The prompt is run once ("prefill", filling the cache); each later step feeds one
 reuses the cached keys/values, so a step costs O(T) attention instead of O(T^2).
 ``exact`` precision runs the shared fp32 model (same ids as Hugging Face greedy ``generate``).
 ``fast`` runs a process-wide cached fast version: for Llama-architecture models (SmolLM2) the lean
-decoder of ``core.lean_llama`` with bfloat16 weights (2.2x HF generate here), else a bfloat16 copy
+decoder of ``core.transformers.lean_llama`` with bfloat16 weights (2.2x HF generate here), else a bfloat16 copy
 (``quantize(model, "int8")`` makes dynamic int8 Linear layers instead, measured worse: see
 FAST_METHOD); the shared model is never modified. ``fast_model(lm)`` builds it once and
 ``perplexity(quality_model(fast), ...)`` checks it.
@@ -36,7 +36,7 @@ from typing import Callable, Iterator
 
 import torch
 
-from core import lean_llama, sampling
+from core.transformers import lean_llama, sampling
 from core.device import builds_models, check_seed, make_generator
 
 MODES = ("greedy", "sample", "beam")
@@ -209,7 +209,7 @@ _fast_lock = threading.Lock()
 
 # How the fast copy is made. Measured by benchmarks/generation.py on this repo's AVX2-only 2-core
 # CPU (no native bf16), 128 greedy tokens of SmolLM2-135M against HF generate:
-# - "bf16" (default): for Llama-architecture models (SmolLM2) the lean decoder `core.lean_llama`
+# - "bf16" (default): for Llama-architecture models (SmolLM2) the lean decoder `core.transformers.lean_llama`
 #   (fused q/k/v and gate/up products, RMSNorm weights folded in, bfloat16 weights, float32
 #   attention and cache, float32 prompt prefill): 2.2x HF, perplexity -0.12%. Other models: a
 #   plain bfloat16 copy of the HF model (1.15x HF: the Python overhead of HF's modules remains).
