@@ -8,10 +8,12 @@ from __future__ import annotations
 import streamlit as st
 
 from core import sources
+from core.i18n import language
 from core.settings import MAX_MODELS
 
 
-@st.cache_resource(max_entries=MAX_MODELS, show_spinner="Loading model (first time only)…")
+# (a decorator's text is fixed for every visitor, so it is in both languages)
+@st.cache_resource(max_entries=MAX_MODELS, show_spinner="Loading model (first time only)… 正在加载模型（仅首次）…")
 def _load(family: str, kind: str, name: str, ref: str, loader: str):
     source = sources.Source(family, kind, name, name, ref, loader)
     return source.load()
@@ -28,7 +30,7 @@ def load(family: str, name: str):
 
 
 @st.cache_data(max_entries=512, show_spinner=False)
-def _memo(model_key: str, fn_name: str, args: tuple, kwargs: tuple, _model, _fn):
+def _memo(model_key: str, fn_name: str, args: tuple, kwargs: tuple, lang: str, _model, _fn):
     return _fn(_model, *args, **dict(kwargs))
 
 
@@ -39,7 +41,9 @@ def shared(fn, model, model_key: str, *args, **kwargs):
     is never trained): `model_key` names the model (e.g. the source name), the other arguments must
     be hashable values. A ValueError is not cached, so the page shows it each time.
     """
-    return _memo(model_key, f"{fn.__module__}.{fn.__qualname__}", args, tuple(sorted(kwargs.items())), model, fn)
+    # the language is part of the key: a result may hold words in the visitor's language
+    return _memo(model_key, f"{fn.__module__}.{fn.__qualname__}", args, tuple(sorted(kwargs.items())),
+                 language(), model, fn)
 
 
 def clear() -> None:

@@ -23,6 +23,7 @@ from streamlit.runtime.pages_manager import PagesManager  # noqa: E402
 from streamlit.runtime.scriptrunner import get_script_run_ctx  # noqa: E402
 
 from core.device import MAX_SEED  # noqa: E402
+from core.i18n import LANGUAGES, N_, _, from_locale, set_language  # noqa: E402
 
 log = logging.getLogger("nlp_playground")
 
@@ -59,7 +60,8 @@ def run_through_entry_point() -> None:
     """Called first by every page: a page run without the entry point reruns through it.
 
     That happens to visitors who opened a deep link on a cold server (see above). A page file run
-    on its own on purpose (AppTest of one page) has itself as its main script and runs normally.
+    on its own on purpose (AppTest of one page) has itself as its main script and runs normally,
+    in the language its URL asks for (`?lang=zh`).
     """
     if getattr(_run, "in_entry", False):
         return
@@ -67,6 +69,21 @@ def run_through_entry_point() -> None:
     if ctx is not None and Path(ctx.pages_manager.main_script_path).name == ENTRY:
         PagesManager.uses_pages_directory = False
         st.rerun()
+    choose_language()
+
+
+LANG_KEY = "lang"  # session_state key and URL parameter: ?lang=zh opens the app in Chinese
+
+
+def choose_language() -> str:
+    """Set this run's language (core.i18n): the session's choice or the link's `lang`, else the
+    browser's language (st.context.locale), else English."""
+    try:
+        locale = st.context.locale
+    except Exception:  # noqa: BLE001 - no browser (tests) or an older Streamlit
+        locale = None
+    url_state({LANG_KEY: from_locale(locale)}, choices={LANG_KEY: list(LANGUAGES)})
+    return set_language(st.session_state[LANG_KEY])
 
 
 SEED_KEY = "app_seed"
@@ -161,13 +178,13 @@ def guard(stop: bool = True):
     try:
         yield
     except ValueError as exc:
-        st.error(str(exc) or "That input can't be used. Change it and try again.", icon="⚠️")
+        st.error(str(exc) or _("That input can't be used. Change it and try again."), icon="⚠️")
         if stop:
             st.stop()
     except Exception as exc:  # noqa: BLE001 - a user must never see a traceback
         log.error("unexpected error: %s\n%s", exc, traceback.format_exc())
-        st.error(f"Something went wrong ({type(exc).__name__}). Try other settings; if it keeps "
-                 "happening, please report it with the link from the sidebar.", icon="🚨")
+        st.error(_("Something went wrong ({error}). Try other settings; if it keeps happening, please report "
+                   "it with the link from the sidebar.").format(error=type(exc).__name__), icon="🚨")
         if stop:
             st.stop()
 
@@ -181,6 +198,9 @@ def run(fn: Callable, *args, **kwargs):
 # ---------------------------------------------------------------------------------------------
 # waiting for a slot of heavy work
 # ---------------------------------------------------------------------------------------------
+KIND_NAMES = {"train": N_("training"), "generate": N_("generation"), "eval": N_("evaluation")}
+
+
 @contextlib.contextmanager
 def queued(kind: str, wait_s: float = 30.0):
     """Hold a slot of `core.limits.gate(kind)` for the block; while the server is busy, show the
@@ -191,8 +211,9 @@ def queued(kind: str, wait_s: float = 30.0):
     box = st.empty()
 
     def on_wait(position: int) -> None:
-        box.info(f"The server is busy. You are number {position} in the queue for a {kind} slot; "
-                 "this starts by itself as soon as one is free.", icon="⏳")
+        box.info(_("The server is busy. You are number {position} in the queue for a {kind} slot; this starts "
+                   "by itself as soon as one is free.").format(position=position, kind=_(KIND_NAMES.get(kind, kind))),
+                 icon="⏳")
 
     try:
         with gate(kind)(wait_s=wait_s, on_wait=on_wait):
@@ -208,21 +229,34 @@ def queued(kind: str, wait_s: float = 30.0):
 def lazy_tabs(labels: list[str], key: str):
     """st.tabs whose hidden tabs run no code: switching tabs reruns the page with only the open tab.
 
-    Pages guard each tab's body with `if tab.open is not False:`. The open tab is part of the
-    permalink (`key` in the URL), which is also how tests open a tab first.
+    Pages guard each tab's body with `if tab.open is not False:`. `labels` are English: they are
+    the tab's value in `st.session_state[key]` and in the permalink (so a link opens the same tab
+    in either language, and tests open a tab by it); the tabs show them translated. The widget
+    itself lives under another key, kept in step with `key` both ways: a click on a tab changes
+    the widget, a permalink or a test changes `key`.
     """
     url_state({key: labels[0]}, choices={key: labels})
-    return st.tabs(labels, key=key, on_change="rerun")
+    shown = [_(label) for label in labels]
+    widget, last = f"_{key}_shown", f"_{key}_last"
+    state = st.session_state
+    previous = state.get(last)  # (value, shown label) after the previous run
+    clicked = state.get(widget)
+    if previous is not None and clicked != previous[1] and clicked in shown and state[key] == previous[0]:
+        state[key] = labels[shown.index(clicked)]  # the visitor clicked a tab
+    state[widget] = shown[labels.index(state[key])]
+    state[last] = (state[key], state[widget])
+    return st.tabs(shown, key=widget, on_change="rerun")
 
 
 # ---------------------------------------------------------------------------------------------
 # progress
 # ---------------------------------------------------------------------------------------------
-def progress_callback(label: str = "Working…", every_s: float = 0.2):
+def progress_callback(label: str | None = None, every_s: float = 0.2):
     """An `on_step(done, total, info=None)` callback drawing an st.progress bar.
 
     Returns (callback, bar). Updates are throttled to one per `every_s` seconds.
     """
+    label = label or _("Working…")
     bar = st.progress(0.0, text=label)
     last = [0.0]
 
@@ -251,18 +285,18 @@ def figure_downloads(fig, name: str, key: str, data=None) -> None:
     bundle, which cost ~200 ms per figure on every rerun when it was done eagerly.
     """
     cols = st.columns(2 if data is not None else 1)
-    cols[0].download_button("Download figure (HTML)", lambda: fig.to_html(include_plotlyjs="cdn"),
+    cols[0].download_button(_("Download figure (HTML)"), lambda: fig.to_html(include_plotlyjs="cdn"),
                             file_name=f"{name}.html", mime="text/html", key=f"{key}_html")
     if data is not None:
-        cols[1].download_button("Download data (CSV)",
+        cols[1].download_button(_("Download data (CSV)"),
                                 lambda: data.to_csv(index=True) if hasattr(data, "to_csv") else str(data),
                                 file_name=f"{name}.csv", mime="text/csv", key=f"{key}_csv")
 
 
 def placeholder(title: str, coming: list[str]) -> None:
     st.title(title)
-    st.info("This page is being built. Coming here:\n\n" + "\n".join(f"- {c}" for c in coming))
+    st.info(_("This page is being built. Coming here:") + "\n\n" + "\n".join(f"- {c}" for c in coming))
 
 
-__all__ = ["leave_pages_directory_mode", "entry_point", "run_through_entry_point", "lazy_tabs", "queued", "url_state", "sync_url", "seed", "guard", "run", "progress_callback", "figure_downloads",
+__all__ = ["choose_language", "LANG_KEY", "leave_pages_directory_mode", "entry_point", "run_through_entry_point", "lazy_tabs", "queued", "url_state", "sync_url", "seed", "guard", "run", "progress_callback", "figure_downloads",
            "placeholder", "SEED_KEY", "MAX_SEED"]

@@ -1,0 +1,179 @@
+"""The course as the notes teach it: its sections and topics (the curriculum map on Home) and a
+bilingual glossary, each entry pointing at the page and tab that shows it.
+
+A topic or term with `page=None` is not in the app yet ("coming"). `tab` is the English label
+of the page's tab (`lazy_tabs`), which a link opens with `?<page>_tab=<label>`. English texts are
+marked with `N_` and translated where they are shown; the Chinese terms are the notes' own.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.i18n import N_
+
+# page file -> the key its lazy_tabs use in the URL
+TAB_KEYS = {"pages/word_vectors.py": "wv_tab", "pages/rnn_text.py": "rnn_tab", "pages/seq2seq.py": "seq2seq_tab",
+            "pages/bert.py": "bert_tab", "pages/gpt.py": "gpt_tab"}
+
+
+@dataclass(frozen=True)
+class Topic:
+    zh: str  # the notes' term, e.g. "词向量"
+    en: str  # English name (marked for translation, shown in English only in the English UI)
+    page: str | None = None  # page file that teaches it; None: coming
+    tab: str | None = None  # English label of the tab that shows it
+
+    def link(self) -> dict:
+        """st.page_link arguments (page and query params) for this topic; {} when it is coming."""
+        if self.page is None:
+            return {}
+        params = {TAB_KEYS[self.page]: self.tab} if self.tab and self.page in TAB_KEYS else {}
+        return {"page": self.page, "query_params": params}
+
+
+@dataclass(frozen=True)
+class Section:
+    zh: str
+    en: str
+    topics: tuple[Topic, ...]
+
+
+CURRICULUM: tuple[Section, ...] = (
+    Section("基础", N_("Basics"), (
+        Topic("线性回归与 softmax 回归", N_("Linear and softmax regression")),
+        Topic("多层感知机与激活函数", N_("MLP and activation functions")),
+        Topic("正向与反向传播", N_("Forward and backward propagation")),
+        Topic("优化算法", N_("Optimizers: SGD, momentum, AdaGrad, RMSProp, Adam")),
+        Topic("过拟合与批量归一化", N_("Over-fitting and batch normalisation")),
+        Topic("卷积神经网络", N_("Convolutional networks (LeNet, AlexNet)")),
+    )),
+    Section("经典 NLP", N_("Classic NLP"), (
+        Topic("词典分词", N_("Dictionary segmentation (maximum matching)")),
+        Topic("二元语法与词网", N_("Bigram model and word lattice (Viterbi)")),
+        Topic("HMM / CRF 序列标注", N_("HMM / CRF sequence labelling")),
+        Topic("词性标注与命名实体识别", N_("POS tagging and named-entity recognition")),
+        Topic("关键词提取", N_("Keywords: TF-IDF, TextRank")),
+    )),
+    Section("词向量", N_("Embeddings"), (
+        Topic("独热编码 vs 词向量", N_("One-hot vs dense vectors"), "pages/word_vectors.py", "🔢 One-hot vs dense"),
+        Topic("词类比", N_("Word analogies"), "pages/word_vectors.py", "🧮 Analogies"),
+        Topic("近邻与可视化", N_("Neighbours and maps"), "pages/word_vectors.py", "🗺️ Neighbours & maps"),
+        Topic("word2vec（跳字模型、CBOW、负采样）", N_("word2vec (skip-gram, CBOW, negative sampling)"),
+              "pages/word_vectors.py", "🏋️ Train word2vec"),
+        Topic("GloVe", N_("GloVe"), "pages/word_vectors.py", "🏁 Scoreboard"),
+        Topic("神经网络语言模型 NNLM", N_("Neural network language model (NNLM)")),
+        Topic("ELMo", N_("ELMo: contextual features from a biLSTM LM")),
+    )),
+    Section("序列模型", N_("Sequence models"), (
+        Topic("RNN 语言模型", N_("RNN language model"), "pages/rnn_text.py", "✍️ Generate"),
+        Topic("训练 RNN / GRU / LSTM", N_("Training RNN / GRU / LSTM"), "pages/rnn_text.py", "🏋️ Train"),
+        Topic("RNN vs GRU vs LSTM", N_("RNN vs GRU vs LSTM"), "pages/rnn_text.py", "⚖️ RNN vs GRU vs LSTM"),
+        Topic("梯度消失与梯度裁剪", N_("Vanishing gradients and clipping"), "pages/rnn_text.py",
+              "📉 Vanishing gradients & clipping"),
+        Topic("seq2seq 编码器-解码器", N_("Seq2seq encoder–decoder"), "pages/seq2seq.py", "🌐 Translate"),
+        Topic("束搜索", N_("Beam search"), "pages/seq2seq.py", "🌐 Translate"),
+        Topic("注意力 vs 定长上下文向量", N_("Attention vs one context vector"), "pages/seq2seq.py",
+              "📊 Attention vs none"),
+    )),
+    Section("Transformer 家族", N_("Transformers"), (
+        Topic("自注意力", N_("Self-attention, step by step"), "pages/attention.py"),
+        Topic("多头注意力与位置编码", N_("Multi-head attention and positional encoding"), "pages/attention.py"),
+        Topic("Transformer 编码器-解码器", N_("The whole Transformer encoder–decoder")),
+        Topic("BERT 掩码语言模型", N_("BERT: masked language model"), "pages/bert.py", "🎭 Fill-mask"),
+        Topic("MLM 的遮盖方式（80-10-10）", N_("How MLM corrupts text (80-10-10)"), "pages/bert.py",
+              "🧪 How MLM corrupts text"),
+        Topic("上下文词向量", N_("Contextual word vectors"), "pages/bert.py", "🧭 Contextual vectors"),
+        Topic("GPT 与采样（温度、top-k、核采样）", N_("GPT and sampling (temperature, top-k, top-p)"),
+              "pages/gpt.py", "✍️ Generate & look inside"),
+        Topic("贪心、束搜索与采样的比较", N_("Greedy vs beam vs sampling"), "pages/gpt.py", "⚖️ Compare decoders"),
+        Topic("从零训练小 GPT", N_("A tiny GPT trained from scratch"), "pages/gpt.py", "🐣 Tiny GPT from scratch"),
+        Topic("微调与文本分类", N_("Fine-tuning and text classification")),
+    )),
+)
+
+
+@dataclass(frozen=True)
+class Term:
+    en: str  # the English term (not translated: it is the term)
+    zh: str  # 术语
+    definition: str  # one line, English, marked for translation
+    where: Topic | None = None  # where the app shows it
+
+
+def _at(page: str, tab: str | None = None) -> Topic:
+    return Topic("", "", page, tab)
+
+
+GLOSSARY: tuple[Term, ...] = (
+    Term("one-hot vector", "独热向量", N_("A vector with a single 1 at the word's index: every pair of words is "
+                                        "equally far apart."), _at("pages/word_vectors.py", "🔢 One-hot vs dense")),
+    Term("word embedding", "词向量", N_("A dense, learned vector per word whose geometry reflects meaning."),
+         _at("pages/word_vectors.py", "🧮 Analogies")),
+    Term("skip-gram", "跳字模型", N_("word2vec variant that predicts the context words from the centre word."),
+         _at("pages/word_vectors.py", "🏋️ Train word2vec")),
+    Term("CBOW", "连续词袋模型", N_("word2vec variant that predicts the centre word from the average of its context."),
+         _at("pages/word_vectors.py", "🏋️ Train word2vec")),
+    Term("negative sampling", "负采样", N_("Train word vectors by telling true (word, context) pairs from K random "
+                                         "ones instead of a softmax over the whole vocabulary."),
+         _at("pages/word_vectors.py", "🏋️ Train word2vec")),
+    Term("subsampling", "下采样", N_("Randomly drop very frequent words (the, of) from the training windows."),
+         _at("pages/word_vectors.py", "🏋️ Train word2vec")),
+    Term("language model", "语言模型", N_("A model of p(next token | previous tokens); its quality is measured by "
+                                        "perplexity."), _at("pages/rnn_text.py", "✍️ Generate")),
+    Term("hidden state", "隐藏状态", N_("The vector an RNN carries from one step to the next: its memory of the "
+                                      "text so far."), _at("pages/rnn_text.py", "🏋️ Train")),
+    Term("vanishing gradient", "梯度消失", N_("Gradients shrink exponentially as they flow back through many "
+                                            "steps, so long-range dependencies are not learned."),
+         _at("pages/rnn_text.py", "📉 Vanishing gradients & clipping")),
+    Term("gradient clipping", "梯度裁剪", N_("Rescale the gradient when its norm exceeds a threshold, keeping its "
+                                           "direction: a guard against exploding gradients."),
+         _at("pages/rnn_text.py", "📉 Vanishing gradients & clipping")),
+    Term("LSTM", "长短期记忆网络", N_("An RNN cell with input, forget and output gates and an additive cell state."),
+         _at("pages/rnn_text.py", "⚖️ RNN vs GRU vs LSTM")),
+    Term("GRU", "门控循环单元", N_("An RNN cell with reset and update gates; fewer weights than an LSTM."),
+         _at("pages/rnn_text.py", "⚖️ RNN vs GRU vs LSTM")),
+    Term("encoder–decoder", "编码器-解码器", N_("One network reads the source into vectors, another writes the "
+                                             "target from them."), _at("pages/seq2seq.py", "🌐 Translate")),
+    Term("teacher forcing", "教师强制", N_("During training the decoder is fed the true previous token, not its own "
+                                         "prediction."), _at("pages/seq2seq.py", "🏋️ Train")),
+    Term("beam search", "束搜索", N_("Keep the k most likely prefixes at each step instead of only the best one."),
+         _at("pages/seq2seq.py", "🌐 Translate")),
+    Term("length penalty", "长度惩罚", N_("Divide a hypothesis' log-probability by L^α so longer outputs are not "
+                                        "unfairly penalised."), _at("pages/seq2seq.py", "🌐 Translate")),
+    Term("BLEU", "BLEU", N_("Translation score from n-gram overlap with a reference, times a brevity penalty."),
+         _at("pages/seq2seq.py", "📊 Attention vs none")),
+    Term("attention", "注意力", N_("A weighted average of value vectors, weights from query–key similarity: "
+                                 "softmax(QKᵀ/√d_k)V."), _at("pages/attention.py")),
+    Term("self-attention", "自注意力", N_("Attention in which queries, keys and values all come from the same "
+                                        "sequence."), _at("pages/attention.py")),
+    Term("multi-head attention", "多头注意力", N_("Several attentions in parallel on smaller projections, "
+                                              "concatenated."), _at("pages/attention.py")),
+    Term("mask", "掩码", N_("Scores set to −∞ before the softmax so some positions (padding, the future) get "
+                          "weight 0."), _at("pages/attention.py")),
+    Term("positional encoding", "位置编码", N_("Vectors added to the token embeddings so attention knows word "
+                                           "order."), _at("pages/attention.py")),
+    Term("masked language model", "掩码语言模型", N_("Pre-training by predicting hidden ([MASK]) tokens from both "
+                                                "sides' context: BERT."), _at("pages/bert.py", "🎭 Fill-mask")),
+    Term("next sentence prediction", "下一句预测", N_("BERT's second pre-training task: does sentence B follow "
+                                                 "sentence A?"), _at("pages/bert.py", "➕ Input embeddings")),
+    Term("contextual embedding", "上下文词向量", N_("A word's vector computed from its sentence, so 'bank' by a river "
+                                               "and 'bank' with money differ."),
+         _at("pages/bert.py", "🧭 Contextual vectors")),
+    Term("temperature", "温度", N_("Divide the logits by T before the softmax: T < 1 sharpens, T > 1 flattens."),
+         _at("pages/gpt.py", "✍️ Generate & look inside")),
+    Term("top-p (nucleus) sampling", "核采样", N_("Sample only from the smallest set of tokens whose probabilities "
+                                              "add up to p."), _at("pages/gpt.py", "✍️ Generate & look inside")),
+    Term("perplexity", "困惑度", N_("exp of the mean negative log-likelihood per token: lower is better."),
+         _at("pages/gpt.py", "🐣 Tiny GPT from scratch")),
+    Term("word segmentation", "分词", N_("Splitting Chinese text, written without spaces, into words."), None),
+    Term("hidden Markov model", "隐马尔可夫模型", N_("Tags emit words; tags follow a Markov chain; decoded with "
+                                                "Viterbi."), None),
+    Term("conditional random field", "条件随机场", N_("A discriminative sequence labeller over features of the "
+                                                  "whole input."), None),
+    Term("TF-IDF", "TF-IDF", N_("Term frequency times inverse document frequency: how characteristic a word is of "
+                                "a document."), None),
+    Term("momentum", "动量法", N_("An optimizer that keeps a running average of past gradients as a velocity."),
+         None),
+    Term("Adam", "Adam", N_("An optimizer with momentum and a per-parameter step size from the running mean of "
+                            "squared gradients."), None),
+)
