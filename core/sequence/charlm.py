@@ -27,7 +27,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from core.device import builds_models, check_seed, make_generator, model_device, on_device
+from core.device import builds_models, check_seed, get_device, make_generator, model_device, on_device
 
 CELLS = ("rnn", "gru", "lstm")
 CELL_LABELS = {"rnn": "RNN (tanh)", "gru": "GRU", "lstm": "LSTM"}
@@ -508,10 +508,13 @@ def train(model: CharLM, corpus: Corpus, tc: TrainConfig = TrainConfig(), seed: 
     gets one dict per step (loss, grad norms, update norm, lr) and one per evaluation (val_loss),
     appended in place so a page keeps everything trained so far when the run is interrupted.
     `on_step(done, total, info)` is called after every step. `threads` sets the intra-op thread
-    count for the run (None = the process default). `device` (e.g. "cuda" in a training script)
-    trains there (float32; TF32 matrix products on CUDA); the model goes back to where it was afterwards.
+    count for the run on the CPU (None = the process default; a GPU ignores it). `device` ("cuda",
+    "mps", "cpu"; None = the one `core.device.get_device()` picked for the process) trains there
+    (float32; TF32 matrix products on CUDA); the model goes back to where it was afterwards, so a
+    session's small model samples on the CPU, where its batch-1 steps are quickest.
     """
-    with on_device(model, device), torch_threads(threads):
+    device = device or get_device()
+    with on_device(model, device), torch_threads(threads if torch.device(device).type == "cpu" else None):
         return _train(model, corpus, tc, seed, on_step, history, samples, step_offset, sample_prime,
                       sample_temperature)
 

@@ -53,7 +53,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from core.device import builds_models, check_seed, make_generator, model_device, on_device
+from core.device import builds_models, check_seed, get_device, make_generator, model_device, on_device
 
 PAD, SOS, EOS, UNK = 0, 1, 2, 3
 SPECIALS = ["<pad>", "<sos>", "<eos>", "<unk>"]
@@ -879,8 +879,9 @@ def train(bundle: Seq2SeqBundle, train_pairs, val_pairs, tcfg: TrainConfig, on_s
           device: str | None = None) -> dict:
     """Train `bundle.model` in place; returns `history` (also updated in place as it goes).
 
-    `device` (e.g. "cuda" in a training script) runs the training steps there; validation runs
-    where the model was before, and the model ends up there again.
+    `device` ("cuda", "mps", "cpu"; None = the one `core.device.get_device()` picked for the process)
+    runs the training steps there; validation runs where the model was before, and the model ends
+    up there again.
 
     history = {"steps": [...], "loss": [...], "epochs": [{"epoch", "train_loss", "val_loss_tf",
     "val_loss_free", "val_bleu", "seconds", "steps", "partial"}], "pairs": n, "stopped": reason}.
@@ -900,7 +901,7 @@ def train(bundle: Seq2SeqBundle, train_pairs, val_pairs, tcfg: TrainConfig, on_s
     model = bundle.model
     with on_device(model):  # the epochs move it to `device` to train and back to validate
         return _train_epochs(bundle, items, val_sel, val_for_bleu, tcfg, on_step, on_epoch, history, should_stop,
-                             torch.device(device) if device else model_device(model))
+                             torch.device(device or get_device()))
 
 
 def _train_epochs(bundle, items, val_sel, val_for_bleu, tcfg, on_step, on_epoch, history, should_stop, device):

@@ -55,7 +55,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from core.device import autocast, builds_models, make_generator, model_device, on_device
+from core.device import autocast, builds_models, get_device, make_generator, model_device, on_device
 
 
 @dataclass(frozen=True)
@@ -308,8 +308,9 @@ def train(model: TinyGPT, train_text: str, val_text: str | None = None, steps: i
           on_step: Callable | None = None, history: list | None = None, device: str | None = None) -> list[dict]:
     """Train in place with AdamW (warm-up, cosine decay to min_lr). Returns `history`.
 
-    `device` (e.g. "cuda" in a training script) trains there with bfloat16 autocast on CUDA; the
-    model is moved back to where it was when training ends or is interrupted.
+    `device` ("cuda", "mps", "cpu"; None = the one `core.device.get_device()` picked for the process)
+    trains there, with bfloat16 autocast on CUDA; the model is moved back to where it was when
+    training ends or is interrupted.
 
     `history` (a list, appended in place) gets one dict per logged step:
     ``{"step", "loss", "val_loss" (None between evaluations), "elapsed_s"}``.
@@ -322,7 +323,7 @@ def train(model: TinyGPT, train_text: str, val_text: str | None = None, steps: i
     if not (0 < lr < 1):
         raise ValueError(f"Learning rate must be between 0 and 1, not {lr}.")
     block = model.config.block_size
-    device = torch.device(device) if device else model_device(model)
+    device = torch.device(device or get_device())
     data = torch.tensor(encode(model, train_text), dtype=torch.long, device=device)
     if len(data) < block + 2:
         raise ValueError(f"The training text has {len(data)} characters; it needs more than the context "
