@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8501
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install test-fast bench clean
+.PHONY: run test install test-fast i18n bench clean
 
 $(STAMP): requirements.txt requirements-models.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -25,6 +25,11 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow and not e2e"
+
+# after changing user-visible text: extract the messages, merge them into the Chinese catalogue,
+# compile it (the .mo is committed) and list what still needs a translation
+i18n: $(STAMP)
+	$(BIN)/python scripts/i18n.py all
 
 clean:
 	rm -rf $(VENV) .pytest_cache tests/e2e/screenshots
