@@ -95,7 +95,7 @@ def main() -> None:
         ids = mlm_train.special_ids(tok)
         prior = mlm_train.unigram_log_prior(data["train"], len(tok), ids["special"])
         top5_ids = prior.topk(5).indices.tolist()
-        top5_tok = [fillmask._token_str(tok, i) for i in top5_ids]
+        top5_tok = [fillmask.token_str(tok, i) for i in top5_ids]
         uni1 = sum(top5_tok[0] in a for _, a in items) / n
         uni5 = sum(any(t in a for t in top5_tok) for _, a in items) / n
         print(f"baseline unigram guesser ({', '.join(top5_tok)}) on the cloze set: top1={uni1:.3f} top5={uni5:.3f}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
+from core.i18n import _
 from core.sources import ASSETS
 
 DATA = ASSETS / "data"
@@ -49,7 +50,8 @@ def read_pairs(path: str | Path) -> list[tuple[str, str, str]]:
 def tatoeba(lang: str) -> list[tuple[str, str, str]]:
     """English–`lang` Tatoeba pairs (CC-BY 2.0 FR; attribution in the third field)."""
     if lang not in TATOEBA:
-        raise ValueError(f"No bundled pairs for {lang!r}; choose one of {sorted(TATOEBA)}.")
+        raise ValueError(_("No bundled pairs for {lang!r}; choose one of {choices}.").format(
+            lang=lang, choices=sorted(TATOEBA)))
     return read_pairs(TATOEBA[lang])
 
 

@@ -12,6 +12,8 @@ import threading
 
 import torch
 
+from core.i18n import _
+
 # Upper bound for user-supplied seeds (torch accepts 64-bit; we keep it readable in URLs).
 MAX_SEED = 2**31 - 1
 
@@ -25,7 +27,8 @@ def get_device() -> str:
     forced = os.environ.get("NLP_PLAYGROUND_DEVICE", "").strip().lower()
     if forced:
         if forced not in {"cpu", "cuda", "mps"}:
-            raise ValueError(f"NLP_PLAYGROUND_DEVICE must be cpu, cuda or mps, not {forced!r}.")
+            raise ValueError(_("NLP_PLAYGROUND_DEVICE must be cpu, cuda or mps, not {forced!r}.").format(
+                forced=forced))
         return forced
     if torch.cuda.is_available():
         return "cuda"
@@ -41,8 +44,8 @@ def device_label() -> str:
     if dev == "cuda":
         return f"cuda ({torch.cuda.get_device_name(0)})"
     if dev == "mps":
-        return "mps (Apple GPU)"
-    return f"cpu ({torch.get_num_threads()} threads)"
+        return _("mps (Apple GPU)")
+    return _("cpu ({threads} threads)").format(threads=torch.get_num_threads())
 
 
 def check_seed(seed) -> int:
@@ -50,9 +53,11 @@ def check_seed(seed) -> int:
     try:
         value = int(seed)
     except (TypeError, ValueError, OverflowError):
-        raise ValueError(f"The seed must be a whole number between 0 and {MAX_SEED}, not {seed!r}.") from None
+        raise ValueError(_("The seed must be a whole number between 0 and {max_seed}, not {seed!r}.").format(
+            max_seed=MAX_SEED, seed=seed)) from None
     if not 0 <= value <= MAX_SEED:
-        raise ValueError(f"The seed must be between 0 and {MAX_SEED}; got {value}.")
+        raise ValueError(_("The seed must be between 0 and {max_seed}; got {value}.").format(
+            max_seed=MAX_SEED, value=value))
     return value
 
 

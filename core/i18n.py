@@ -51,8 +51,9 @@ def from_locale(locale: str | None) -> str:
 
 
 def _(message: str) -> str:
-    """`message` in this run's language."""
-    return translations(language()).gettext(message)
+    """`message` in this run's language (an empty message stays empty: gettext would return the
+    catalogue's header for it)."""
+    return translations(language()).gettext(message) if message else message
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:

@@ -12,10 +12,14 @@ import os
 import threading
 import time
 
+from core.i18n import N_, _
+
 # Concurrent runs per kind of work, overridable with NLP_PLAYGROUND_MAX_<KIND> (e.g. _MAX_TRAIN=1).
 # Generations: one per core up to 4 (on this repo's 2-core machine, 2 instead of 4 cut the GPT page's
 # median click under `benchmarks/load.py --vary` from 7.9 s to 5.4 s: each run uses both cores anyway).
 DEFAULT_LIMITS = {"train": 2, "generate": max(2, min(4, os.cpu_count() or 2)), "eval": 2}
+# How the busy message names each kind (English: the kind itself, as before; translated where shown).
+_KIND_WORDS = {"train": N_("train"), "generate": N_("generate"), "eval": N_("eval")}
 
 
 class Gate:
@@ -54,10 +58,11 @@ class Gate:
                 while self._running >= self.limit or self._queue[0] != ticket:
                     left = deadline - time.monotonic()
                     if left <= 0:
-                        raise ValueError(
-                            f"The server is busy: {self._running} {self.name} run(s) are going and "
-                            f"{len(self._queue) - 1} other(s) are waiting. Try again in a minute."
-                        )
+                        raise ValueError(_(
+                            "The server is busy: {running} {kind} run(s) are going and "
+                            "{waiting} other(s) are waiting. Try again in a minute."
+                        ).format(running=self._running, kind=_(_KIND_WORDS.get(self.name, self.name)),
+                                 waiting=len(self._queue) - 1))
                     position = self._queue.index(ticket) + 1
                     if on_wait is not None and position != shown:
                         shown = position

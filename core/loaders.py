@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from core.device import builds_models
+from core.i18n import _
 from core.sources import check_hub_id, packaged_available, packaged_path  # noqa: F401 - re-exported
 
 @dataclass
@@ -59,10 +60,10 @@ def host_reachable(host: str, port: int = 443, timeout: float = 2.0) -> bool:
 
 
 def _offline_error(what: str, where: str) -> ValueError:
-    return ValueError(
-        f"'{what}' must be downloaded from {where}, and this machine can't reach it (no network). "
+    return ValueError(_(
+        "'{what}' must be downloaded from {where}, and this machine can't reach it (no network). "
         "Pick a packaged or shipped model instead - those work offline - or run the app where it has network."
-    )
+    ).format(what=what, where=where))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -80,7 +81,8 @@ def load_glove(ref: str = "glove-6b-50d"):
     words = pd.read_parquet(data / "glove_6B_index.parquet")["index"].astype(str).tolist()
     vectors, words = vectors[:GLOVE_MAX_WORDS], words[:GLOVE_MAX_WORDS]  # frequency-ordered
     if len(words) != vectors.shape[0]:
-        raise ValueError(f"GloVe index has {len(words)} words but {vectors.shape[0]} vectors; reinstall the package.")
+        raise ValueError(_("GloVe index has {words} words but {vectors} vectors; reinstall the package.").format(
+            words=len(words), vectors=vectors.shape[0]))
     # Keep the first (most frequent) of any repeated spelling, so every key maps to one row.
     seen: set[str] = set()
     keep = [i for i, w in enumerate(words) if not (w in seen or seen.add(w))]
@@ -98,17 +100,20 @@ def load_gensim_data(name: str):
     """A gensim-data model by name (downloads to ~/gensim-data; needs network the first time)."""
     base = Path(os.environ.get("GENSIM_DATA_DIR") or Path.home() / "gensim-data") / name
     if not base.exists() and not host_reachable("github.com"):
-        raise _offline_error(name, "gensim-data (GitHub releases)")
+        raise _offline_error(name, _("gensim-data (GitHub releases)"))
     import gensim.downloader
 
     try:
         model = gensim.downloader.load(name)
     except ValueError as exc:
-        raise ValueError(f"gensim-data has no model called '{name}'. Try 'glove-wiki-gigaword-100'.") from exc
+        raise ValueError(_("gensim-data has no model called '{name}'. Try 'glove-wiki-gigaword-100'.").format(
+            name=name)) from exc
     except Exception as exc:  # network errors of all kinds
-        raise ValueError(f"Could not download '{name}' from gensim-data: {exc}") from exc
+        raise ValueError(_("Could not download '{name}' from gensim-data: {error}").format(
+            name=name, error=exc)) from exc
     if not hasattr(model, "most_similar"):
-        raise ValueError(f"'{name}' is not a set of word vectors (it is a {type(model).__name__}).")
+        raise ValueError(_("'{name}' is not a set of word vectors (it is a {kind}).").format(
+            name=name, kind=type(model).__name__))
     return model
 
 
@@ -202,10 +207,12 @@ def _from_hub(auto_cls_name: str, hub_id: str, **kwargs) -> LoadedModel:
                                          attn_implementation="eager", **kwargs)
     except OSError as exc:
         if local_only:
-            raise _offline_error(hub_id, "the Hugging Face Hub") from exc
-        raise ValueError(f"Could not load '{hub_id}' from the Hugging Face Hub: {str(exc).splitlines()[0]}") from exc
+            raise _offline_error(hub_id, _("the Hugging Face Hub")) from exc
+        raise ValueError(_("Could not load '{hub_id}' from the Hugging Face Hub: {error}").format(
+            hub_id=hub_id, error=str(exc).splitlines()[0])) from exc
     except ValueError as exc:
-        raise ValueError(f"'{hub_id}' can't be used here: {str(exc).splitlines()[0]}") from exc
+        raise ValueError(_("'{hub_id}' can't be used here: {error}").format(
+            hub_id=hub_id, error=str(exc).splitlines()[0])) from exc
     return _finish(model, tokenizer, hub_id)
 
 

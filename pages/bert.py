@@ -16,15 +16,16 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import sources, st_cache
+from core.i18n import N_, _
 from core.transformers import fillmask
 from core.plots import heatmap
 
-st.title("BERT fill-mask")
-st.markdown(
+st.title(_("BERT fill-mask"))
+st.markdown(_(
     "BERT is a Transformer **encoder** pre-trained on a *cloze* task: hide some words, predict them from "
     "the words on **both** sides. Type a sentence with `[MASK]` and see what the model would put there; "
     "then see how training corrupts text, and how the same word gets a different vector in each context."
-)
+))
 
 CUSTOM = "__custom__"
 model_sources = {s.name: s for s in sources.sources_for("masked_lm")}
@@ -66,18 +67,19 @@ url_state(
 
 
 def _label(name: str) -> str:
-    return "Other Hugging Face id…" if name == CUSTOM else model_sources[name].label
+    return _("Other Hugging Face id…") if name == CUSTOM else _(model_sources[name].label)
 
 
 # ---- model choice --------------------------------------------------------------------------
 c1, c2, c3 = st.columns([3, 3, 2], vertical_alignment="bottom")
-c1.selectbox("Model", model_names, format_func=_label, key="bert_model",
-             help="The shipped MiniLM + MLM head works offline. Hub models download on first use (needs network).")
-c3.toggle("Compare models", key="bert_compare", help="Run the same sentence through a second model.")
+c1.selectbox(_("Model"), model_names, format_func=_label, key="bert_model",
+             help=_("The shipped MiniLM + MLM head works offline. Hub models download on first use (needs network)."))
+c3.toggle(_("Compare models"), key="bert_compare", help=_("Run the same sentence through a second model."))
 if st.session_state["bert_compare"]:
-    c2.selectbox("Second model", model_names, format_func=_label, key="bert_model_b")
+    c2.selectbox(_("Second model"), model_names, format_func=_label, key="bert_model_b")
 if CUSTOM in (st.session_state["bert_model"], st.session_state["bert_model_b"] if st.session_state["bert_compare"] else ""):
-    st.text_input("Hugging Face model id (a masked LM)", key="bert_hub_id", placeholder="e.g. distilroberta-base")
+    st.text_input(_("Hugging Face model id (a masked LM)"), key="bert_hub_id",
+                  placeholder=_("e.g. distilroberta-base"))
 
 
 def _source(name: str) -> sources.Source:
@@ -93,20 +95,22 @@ def _load(name: str, stop: bool = True):
 
 
 if not model_names[:-1] and st.session_state["bert_model"] != CUSTOM:
-    st.error("No masked-LM model is available. Train the shipped head with `python scripts/train_mlm_head.py`.")
+    st.error(_("No masked-LM model is available. Train the shipped head with `python scripts/train_mlm_head.py`."))
     st.stop()
 
 bundle = _load(st.session_state["bert_model"])
 bundle_b = _load(st.session_state["bert_model_b"], stop=False) if st.session_state["bert_compare"] else None
 n_layers = int(bundle.info.get("layers") or 6)
-st.caption(f"**{bundle.name}** · {n_layers} layers · {bundle.info.get('hidden')}-d · "
-           f"{(bundle.info.get('params') or 0) / 1e6:.1f}M parameters · vocabulary {bundle.info.get('vocab')}"
-           + (f" · head reads layer {bundle.info['head_from_layer']}, held-out masked-token top-1 "
-              f"{bundle.info.get('heldout_top1', float('nan')):.1%} / top-5 {bundle.info.get('heldout_top5', float('nan')):.1%}"
+st.caption(_("**{name}** · {layers} layers · {hidden}-d · {params:.1f}M parameters · vocabulary {vocab}").format(
+               name=bundle.name, layers=n_layers, hidden=bundle.info.get("hidden"),
+               params=(bundle.info.get("params") or 0) / 1e6, vocab=bundle.info.get("vocab"))
+           + (_(" · head reads layer {layer}, held-out masked-token top-1 {top1:.1%} / top-5 {top5:.1%}").format(
+                  layer=bundle.info["head_from_layer"], top1=bundle.info.get("heldout_top1", float("nan")),
+                  top5=bundle.info.get("heldout_top5", float("nan")))
               if "head_from_layer" in bundle.info else ""))
 
 tab_fill, tab_corrupt, tab_emb, tab_ctx, tab_card = lazy_tabs(
-    ["🎭 Fill-mask", "🧪 How MLM corrupts text", "➕ Input embeddings", "🧭 Contextual vectors", "📇 Model card"], key="bert_tab")
+    [N_("🎭 Fill-mask"), N_("🧪 How MLM corrupts text"), N_("➕ Input embeddings"), N_("🧭 Contextual vectors"), N_("📇 Model card")], key="bert_tab")
 
 
 # ---- fill-mask ------------------------------------------------------------------------------
@@ -115,41 +119,44 @@ def _bars(preds: list[dict], title: str) -> go.Figure:
     probs = [p["prob"] for p in preds][::-1]
     fig = go.Figure(go.Bar(x=probs, y=toks, orientation="h", text=[f"{p:.1%}" for p in probs],
                            textposition="auto", hovertemplate="%{y}: %{x:.4f}<extra></extra>"))
-    fig.update_layout(title=title, xaxis_title="probability", height=max(220, 26 * len(toks) + 90),
+    fig.update_layout(title=title, xaxis_title=_("probability"), height=max(220, 26 * len(toks) + 90),
                       margin=dict(l=10, r=10, t=40, b=10), xaxis_range=[0, max(probs + [0.01]) * 1.15])
     return fig
 
 
 def _show_fill(res: dict, key: str) -> None:
-    st.markdown(f"**Completed:** {res['completed']}")
+    st.markdown(_("**Completed:** {sentence}").format(sentence=res["completed"]))
     cols = st.columns(min(len(res["masks"]), 3))
     for j, m in enumerate(res["masks"]):
         with cols[j % len(cols)]:
-            title = f"mask {j + 1}" + (f" (filled at step {m['step']})" if res["mode"] == "left_to_right" else "")
+            title = (_("mask {n} (filled at step {step})").format(n=j + 1, step=m["step"])
+                     if res["mode"] == "left_to_right" else _("mask {n}").format(n=j + 1))
             st.plotly_chart(_bars(m["predictions"], title), use_container_width=True, key=f"{key}_bar{j}")
-    df = pd.DataFrame([{"mask": j + 1, "rank": r + 1, "token": p["token"], "probability": round(p["prob"], 5)}
+    cols_fill = {"mask": _("mask"), "rank": _("rank"), "token": _("token"), "probability": _("probability")}
+    df = pd.DataFrame([{cols_fill["mask"]: j + 1, cols_fill["rank"]: r + 1, cols_fill["token"]: p["token"],
+                        cols_fill["probability"]: round(p["prob"], 5)}
                        for j, m in enumerate(res["masks"]) for r, p in enumerate(m["predictions"])])
-    with st.expander("Sentences with the first mask's top choices, and all predictions"):
-        st.dataframe(pd.DataFrame([{"sentence": v["sentence"], "p(first mask)": round(v["prob"], 4)}
+    with st.expander(_("Sentences with the first mask's top choices, and all predictions")):
+        st.dataframe(pd.DataFrame([{_("sentence"): v["sentence"], _("p(first mask)"): round(v["prob"], 4)}
                                    for v in res["variants"]]), hide_index=True, use_container_width=True)
         st.dataframe(df, hide_index=True, use_container_width=True)
-    st.download_button("Download predictions (CSV)", df.to_csv(index=False), file_name="fill_mask.csv",
+    st.download_button(_("Download predictions (CSV)"), df.to_csv(index=False), file_name="fill_mask.csv",
                        mime="text/csv", key=f"{key}_csv")
 
 
 with tab_fill:
     if tab_fill.open is not False:  # lazy tabs: only the open tab's code runs
-        st.text_input("Sentence with [MASK] (up to 5 masks)", key="bert_text",
-                      help="Write [MASK] where a word is missing. Uncased models lower-case everything.")
+        st.text_input(_("Sentence with [MASK] (up to 5 masks)"), key="bert_text",
+                      help=_("Write [MASK] where a word is missing. Uncased models lower-case everything."))
         f1, f2 = st.columns([2, 3])
-        f1.slider("Predictions per mask (top-k)", 1, fillmask.MAX_TOP_K, key="bert_topk")
-        f2.radio("Several masks", ["independent", "left_to_right"], key="bert_mode", horizontal=True,
-                 format_func=lambda m: {"independent": "each mask independently (one pass)",
-                                        "left_to_right": "left to right, one at a time"}[m])
+        f1.slider(_("Predictions per mask (top-k)"), 1, fillmask.MAX_TOP_K, key="bert_topk")
+        f2.radio(_("Several masks"), ["independent", "left_to_right"], key="bert_mode", horizontal=True,
+                 format_func=lambda m: {"independent": _("each mask independently (one pass)"),
+                                        "left_to_right": _("left to right, one at a time")}[m])
         if bundle.name == "minilm-mlm":
-            st.caption("The shipped model is small and was trained for ~18 CPU-minutes on a few MB of text: it gets "
-                       "about 1 in 4 blanks right (see the Model card tab). With network, pick bert-base-uncased "
-                       "and compare the two side by side.")
+            st.caption(_("The shipped model is small and was trained for ~18 CPU-minutes on a few MB of text: it gets "
+                         "about 1 in 4 blanks right (see the Model card tab). With network, pick bert-base-uncased "
+                         "and compare the two side by side."))
         runs = [(bundle, "a")] + ([(bundle_b, "b")] if bundle_b is not None else [])
         out_cols = st.columns(len(runs))
         results = {}
@@ -167,94 +174,100 @@ with tab_fill:
                     with guard(stop=False):
                         alt = st_cache.shared(fillmask.fill_mask, b, b.name, st.session_state["bert_text"], top_k=1,
                                               mode=other)
-                        st.info(f"With **{other.replace('_', ' ')}** filling: *{alt['completed']}*")
-        with st.expander("The math: what the MLM head computes", expanded=False):
-            st.markdown("The encoder turns the (corrupted) sentence into vectors $h_i$. At a masked position the "
-                        "head maps $h_i$ back to the vocabulary; the decoder matrix is the word-embedding matrix "
-                        "$E$ itself (weight tying):")
+                        mode_name = {"independent": _("independent"), "left_to_right": _("left to right")}[other]
+                        st.info(_("With **{mode}** filling: *{sentence}*").format(mode=mode_name,
+                                                                                  sentence=alt["completed"]))
+        with st.expander(_("The math: what the MLM head computes"), expanded=False):
+            st.markdown(_("The encoder turns the (corrupted) sentence into vectors $h_i$. At a masked position the "
+                          "head maps $h_i$ back to the vocabulary; the decoder matrix is the word-embedding matrix "
+                          "$E$ itself (weight tying):"))
             st.latex(r"p(x_i = w \mid \tilde{x}) = \operatorname{softmax}\big(E\,\mathrm{LN}(\mathrm{GELU}(W h_i + c)) + b\big)_w")
-            st.markdown("With several masks, one pass predicts each from the *unmasked* words only, as if they "
-                        "were independent:")
+            st.markdown(_("With several masks, one pass predicts each from the *unmasked* words only, as if they "
+                          "were independent:"))
             st.latex(r"p(x_{m_1}, \dots, x_{m_k} \mid \tilde{x}) \approx \prod_{j} p(x_{m_j} \mid \tilde{x})")
-            st.markdown("so *new [MASK] [MASK]* may give 'new new'. Filling **left to right** puts each choice back "
-                        "into the input before predicting the next mask, so later masks see earlier ones.")
+            st.markdown(_("so *new [MASK] [MASK]* may give 'new new'. Filling **left to right** puts each choice back "
+                          "into the input before predicting the next mask, so later masks see earlier ones."))
 
 # ---- corruption -----------------------------------------------------------------------------
 with tab_corrupt:
     if tab_corrupt.open is not False:  # lazy tabs: only the open tab's code runs
-        st.markdown("During pre-training BERT picks **15%** of the word pieces of every sequence. Of those, "
-                    "**80%** become `[MASK]`, **10%** a random word piece and **10%** stay unchanged; the loss "
-                    "is computed only on the picked positions $M$:")
+        st.markdown(_("During pre-training BERT picks **15%** of the word pieces of every sequence. Of those, "
+                      "**80%** become `[MASK]`, **10%** a random word piece and **10%** stay unchanged; the loss "
+                      "is computed only on the picked positions $M$:"))
         st.latex(r"\mathcal{L} = -\frac{1}{|M|}\sum_{i \in M} \log p(x_i \mid \tilde{x})")
-        st.markdown("The random and unchanged cases keep the model from trusting that only `[MASK]` needs "
-                    "predicting: it must keep a good vector for **every** token, since any could be a target.")
-        st.text_area("Sentence", key="bert_corrupt_text", height=80)
+        st.markdown(_("The random and unchanged cases keep the model from trusting that only `[MASK]` needs "
+                      "predicting: it must keep a good vector for **every** token, since any could be a target."))
+        st.text_area(_("Sentence"), key="bert_corrupt_text", height=80)
         k1, k2 = st.columns(2)
-        k1.number_input("Seed (same seed → same corruption)", 0, 2**31 - 1, step=1, key="bert_corrupt_seed")
-        k2.slider("Masking rate", 0.05, 0.5, step=0.05, key="bert_mask_rate")
+        k1.number_input(_("Seed (same seed → same corruption)"), 0, 2**31 - 1, step=1, key="bert_corrupt_seed")
+        k2.slider(_("Masking rate"), 0.05, 0.5, step=0.05, key="bert_mask_rate")
         with guard():
             ct = fillmask.corruption_table(bundle.tokenizer, st.session_state["bert_corrupt_text"],
                                            int(st.session_state["bert_corrupt_seed"]), st.session_state["bert_mask_rate"])
-        st.markdown(f"{ct['n_chosen']} of {ct['n_tokens']} word pieces chosen "
-                    f"(round({st.session_state['bert_mask_rate']:.0%} × {ct['n_tokens']}), at least 1). "
-                    "Rows with **loss here** are the positions the model is trained to predict.")
-        ctdf = pd.DataFrame(ct["rows"])
-        st.dataframe(ctdf.style.apply(lambda r: ["background-color: #fff3cd" if r["loss here"] else "" for _ in r],
+        st.markdown(_("{chosen} of {n} word pieces chosen (round({rate:.0%} × {n}), at least 1). "
+                      "Rows with **loss here** are the positions the model is trained to predict.").format(
+                        chosen=ct["n_chosen"], n=ct["n_tokens"], rate=st.session_state["bert_mask_rate"]))
+        loss_col = _("loss here")
+        ctdf = pd.DataFrame(ct["rows"]).rename(columns={
+            "position": _("position"), "original": _("original"), "input to model": _("input to model"),
+            "what happened": _("what happened"), "loss here": loss_col})
+        st.dataframe(ctdf.style.apply(lambda r: ["background-color: #fff3cd" if r[loss_col] else "" for _c in r],
                                       axis=1), hide_index=True, use_container_width=True)
-        st.download_button("Download table (CSV)", ctdf.to_csv(index=False), file_name="mlm_corruption.csv",
+        st.download_button(_("Download table (CSV)"), ctdf.to_csv(index=False), file_name="mlm_corruption.csv",
                            mime="text/csv", key="bert_corrupt_csv")
-        with st.expander("Check the 15% / 80-10-10 rates over many draws"), guard(stop=False):
+        with st.expander(_("Check the 15% / 80-10-10 rates over many draws")), guard(stop=False):
             draws = st_cache.shared(fillmask.corruption_rates, bundle.tokenizer, bundle.name,
                                     st.session_state["bert_corrupt_text"], int(st.session_state["bert_corrupt_seed"]),
                                     float(st.session_state["bert_mask_rate"]))
-            rf = go.Figure(go.Bar(x=list(draws["rates"]), y=list(draws["rates"].values()),
+            rate_names = {"chosen": _("chosen"), "random": _("random"), "unchanged": _("unchanged")}
+            rf = go.Figure(go.Bar(x=[rate_names.get(k, k) for k in draws["rates"]], y=list(draws["rates"].values()),
                                   text=[f"{v:.1%}" for v in draws["rates"].values()], textposition="auto"))
-            rf.update_layout(title=f"{draws['draws']} corruptions of this sentence (seeds {draws['seed']}…)",
-                             yaxis_title="fraction", yaxis_tickformat=".0%", height=320, margin=dict(l=10, r=10, t=40, b=10))
+            rf.update_layout(title=_("{draws} corruptions of this sentence (seeds {seed}…)").format(
+                                 draws=draws["draws"], seed=draws["seed"]),
+                             yaxis_title=_("fraction"), yaxis_tickformat=".0%", height=320, margin=dict(l=10, r=10, t=40, b=10))
             st.plotly_chart(rf, use_container_width=True, key="bert_corrupt_rates")
-            st.caption("'chosen' is a fraction of all word pieces; the other three are fractions of the chosen ones.")
-        with st.expander("What the model predicts for this corrupted input"):
+            st.caption(_("'chosen' is a fraction of all word pieces; the other three are fractions of the chosen ones."))
+        with st.expander(_("What the model predicts for this corrupted input")):
             with guard(stop=False), queued("generate", 30):
-                ids = ct["input_ids"]
-                pos = [i for i, l in enumerate(ct["labels"]) if l != -100]
-                probs = fillmask.mask_distributions(bundle.model, ids, pos)  # (M, V)
-                rows = []
-                for j, i in enumerate(pos):
-                    top = int(probs[j].argmax())
-                    rows.append({"position": i, "target": ct["rows"][i]["original"], "model input": ct["rows"][i]["input to model"],
-                                 "top guess": fillmask._token_str(bundle.tokenizer, top),
-                                 "p(target)": round(float(probs[j, ct["labels"][i]]), 4),
-                                 "-log p(target)": round(float(-np.log(max(float(probs[j, ct["labels"][i]]), 1e-12))), 3)})
-                st.dataframe(pd.DataFrame(rows), hide_index=True, use_container_width=True)
-                if rows:
-                    st.markdown(f"Loss on this sequence: **{np.mean([r['-log p(target)'] for r in rows]):.3f}** nats.")
+                cp = fillmask.corruption_predictions(bundle, ct)
+                st.dataframe(pd.DataFrame(cp["rows"]).rename(columns={
+                    "position": _("position"), "target": _("target"), "model input": _("model input"),
+                    "top guess": _("top guess"), "p(target)": _("p(target)"), "-log p(target)": _("-log p(target)")}),
+                    hide_index=True, use_container_width=True)
+                if cp["rows"]:
+                    st.markdown(_("Loss on this sequence: **{loss:.3f}** nats.").format(loss=cp["loss"]))
 
 # ---- input embeddings -----------------------------------------------------------------------
 with tab_emb:
     if tab_emb.open is not False:  # lazy tabs: only the open tab's code runs
-        st.markdown("BERT reads a sentence **pair** as `[CLS] A [SEP] B [SEP]`. Each input vector is the sum of "
-                    "three learned embeddings, then layer-normalized:")
+        st.markdown(_("BERT reads a sentence **pair** as `[CLS] A [SEP] B [SEP]`. Each input vector is the sum of "
+                      "three learned embeddings, then layer-normalized:"))
         st.latex(r"e_t = \mathrm{LN}\big(E_{\text{token}}[x_t] + E_{\text{segment}}[s_t] + E_{\text{position}}[t]\big)")
-        st.markdown("$s_t$ is 0 for A (and `[CLS]`, the first `[SEP]`) and 1 for B; $t$ is the position "
-                    "0, 1, 2, …  Without position embeddings attention would see a bag of words.")
+        st.markdown(_("$s_t$ is 0 for A (and `[CLS]`, the first `[SEP]`) and 1 for B; $t$ is the position "
+                      "0, 1, 2, …  Without position embeddings attention would see a bag of words."))
         e1, e2 = st.columns(2)
-        e1.text_input("Sentence A", key="bert_pair_a")
-        e2.text_input("Sentence B", key="bert_pair_b")
+        e1.text_input(_("Sentence A"), key="bert_pair_a")
+        e2.text_input(_("Sentence B"), key="bert_pair_b")
         with guard():
             parts = st_cache.shared(fillmask.embedding_parts, bundle, bundle.name, st.session_state["bert_pair_a"],
                                     st.session_state["bert_pair_b"])
-        edf = pd.DataFrame({"token": parts["tokens"], "segment s_t": parts["segment_ids"], "position t": parts["position_ids"],
-                            "|token emb|": np.round(parts["token_norm"], 3), "|segment emb|": np.round(parts["segment_norm"], 3),
-                            "|position emb|": np.round(parts["position_norm"], 3), "|sum|": np.round(parts["sum_norm"], 3)})
+        edf = pd.DataFrame({_("token"): parts["tokens"], _("segment s_t"): parts["segment_ids"],
+                            _("position t"): parts["position_ids"],
+                            _("|token emb|"): np.round(parts["token_norm"], 3),
+                            _("|segment emb|"): np.round(parts["segment_norm"], 3),
+                            _("|position emb|"): np.round(parts["position_norm"], 3),
+                            _("|sum|"): np.round(parts["sum_norm"], 3)})
         st.dataframe(edf, hide_index=True, use_container_width=True)
-        comp = st.radio("Show the first 24 dimensions of", EMB_PARTS,
+        emb_names = {"token": _("token embedding"), "segment": _("segment embedding"),
+                     "position": _("position embedding"), "sum": _("sum embedding"), "input": _("input embedding")}
+        comp = st.radio(_("Show the first 24 dimensions of"), EMB_PARTS,
                         horizontal=True, key="bert_emb_part",
-                        format_func=lambda c: {"input": "input after LayerNorm"}.get(c, c + " embedding"))
+                        format_func=lambda c: _("input after LayerNorm") if c == "input" else emb_names[c])
         arr = parts[comp][:, :24]  # (T, 24)
         lim = float(np.abs(arr).max()) or 1.0
-        fig = heatmap(arr, [str(i) for i in range(arr.shape[1])], parts["tokens"], x_title="dimension",
-                      y_title="token", colorscale="RdBu", zmin=-lim, zmax=lim, text_fmt=None,
-                      title=f"{comp} embedding, dimensions 0-23")
+        fig = heatmap(arr, [str(i) for i in range(arr.shape[1])], parts["tokens"], x_title=_("dimension"),
+                      y_title=_("token"), colorscale="RdBu", zmin=-lim, zmax=lim, text_fmt=None,
+                      title=_("{part}, dimensions 0-23").format(part=emb_names[comp]))
         st.plotly_chart(fig, use_container_width=True, key="bert_emb_fig")
         figure_downloads(fig, "bert_input_embeddings", "bert_emb_dl", data=edf)
 
@@ -269,17 +282,18 @@ def _apply_preset() -> None:
 
 with tab_ctx:
     if tab_ctx.open is not False:  # lazy tabs: only the open tab's code runs
-        st.markdown("word2vec or GloVe give a word **one** vector. BERT's layers mix in the context, so 'bank' by a "
-                    "river and 'bank' with money drift apart as we go up. Write one sentence per line as "
-                    "`sense | sentence`; the word's vector (mean of its word pieces) is compared across sentences "
-                    "with cosine similarity $\\cos(u, v) = \\frac{u \\cdot v}{\\lVert u\\rVert\\,\\lVert v\\rVert}$.")
+        st.markdown(_("word2vec or GloVe give a word **one** vector. BERT's layers mix in the context, so 'bank' by a "
+                      "river and 'bank' with money drift apart as we go up. Write one sentence per line as "
+                      "`sense | sentence`; the word's vector (mean of its word pieces) is compared across sentences "
+                      "with cosine similarity $\\cos(u, v) = \\frac{u \\cdot v}{\\lVert u\\rVert\\,\\lVert v\\rVert}$."))
         x1, x2 = st.columns([2, 1])
-        x1.selectbox("Preset", PRESET_NAMES + ["custom"], key="bert_ctx_preset", on_change=_apply_preset)
-        x2.text_input("Word", key="bert_ctx_word")
-        st.text_area("Sentences (sense | sentence)", key="bert_ctx_lines", height=170)
+        x1.selectbox(_("Preset"), PRESET_NAMES + ["custom"], key="bert_ctx_preset", on_change=_apply_preset,
+                     format_func=lambda p: _("custom") if p == "custom" else _(p))
+        x2.text_input(_("Word"), key="bert_ctx_word")
+        st.text_area(_("Sentences (sense | sentence)"), key="bert_ctx_lines", height=170)
         if st.session_state["bert_ctx_layer"] > n_layers:
             st.session_state["bert_ctx_layer"] = n_layers
-        st.slider("Layer (0 = static word-piece embedding)", 0, n_layers, key="bert_ctx_layer")
+        st.slider(_("Layer (0 = static word-piece embedding)"), 0, n_layers, key="bert_ctx_layer")
         with guard(), queued("generate", 30):
             cv = st_cache.shared(fillmask.contextual_vectors, bundle, bundle.name, st.session_state["bert_ctx_word"],
                                  tuple(fillmask.parse_sense_lines(st.session_state["bert_ctx_lines"])))
@@ -288,28 +302,28 @@ with tab_ctx:
         m1, m2 = st.columns([1, 1])
         with m1:
             fig = heatmap(cv["sims"][layer], [str(i + 1) for i in range(len(labels))], labels,
-                          title=f"cosine similarity at layer {layer}",
-                          x_title="sentence", y_title="sentence", colorscale="Viridis",
+                          title=_("cosine similarity at layer {layer}").format(layer=layer),
+                          x_title=_("sentence"), y_title=_("sentence"), colorscale="Viridis",
                           zmin=float(min(0.0, cv["sims"][layer].min())), zmax=1.0)
             st.plotly_chart(fig, use_container_width=True, key="bert_ctx_matrix")
         with m2:
             lf = go.Figure()
             xs = list(range(cv["layers"]))
             if not np.all(np.isnan(cv["within"])):
-                lf.add_trace(go.Scatter(x=xs, y=cv["within"], mode="lines+markers", name="same sense"))
-                lf.add_trace(go.Scatter(x=xs, y=cv["across"], mode="lines+markers", name="different sense"))
+                lf.add_trace(go.Scatter(x=xs, y=cv["within"], mode="lines+markers", name=_("same sense")))
+                lf.add_trace(go.Scatter(x=xs, y=cv["across"], mode="lines+markers", name=_("different sense")))
             else:
                 mean_off = [float(s[~np.eye(len(s), dtype=bool)].mean()) for s in cv["sims"]]
-                lf.add_trace(go.Scatter(x=xs, y=mean_off, mode="lines+markers", name="all pairs"))
+                lf.add_trace(go.Scatter(x=xs, y=mean_off, mode="lines+markers", name=_("all pairs")))
             lf.add_vline(x=layer, line_dash="dot")
-            lf.update_layout(title="mean similarity by layer", xaxis_title="layer (0 = static)",
-                             yaxis_title="mean cosine similarity", height=380, margin=dict(l=10, r=10, t=40, b=10))
+            lf.update_layout(title=_("mean similarity by layer"), xaxis_title=_("layer (0 = static)"),
+                             yaxis_title=_("mean cosine similarity"), height=380, margin=dict(l=10, r=10, t=40, b=10))
             st.plotly_chart(lf, use_container_width=True, key="bert_ctx_lines_fig")
-        st.caption("Sentences: " + " · ".join(f"**{i + 1}.** {s} ({'+'.join(p)})"
-                                               for i, (s, p) in enumerate(zip(cv["sentences"], cv["pieces"]))))
+        st.caption(_("Sentences: {sentences}").format(sentences=" · ".join(
+            f"**{i + 1}.** {s} ({'+'.join(p)})" for i, (s, p) in enumerate(zip(cv["sentences"], cv["pieces"])))))
         if np.all(np.isnan(cv["within"])):
-            st.info("Label the sentences with at least two senses (`river | …`, `money | …`) to compare "
-                    "same-sense and different-sense similarity.")
+            st.info(_("Label the sentences with at least two senses (`river | …`, `money | …`) to compare "
+                      "same-sense and different-sense similarity."))
         simdf = pd.DataFrame(cv["sims"][layer], index=labels, columns=labels)
         figure_downloads(fig, f"bert_context_layer{layer}", "bert_ctx_dl", data=simdf)
 
@@ -321,7 +335,8 @@ with tab_card:
         if card is not None and card.exists():
             st.markdown(card.read_text(encoding="utf-8"))
         else:
-            st.markdown(f"**{bundle.name}**: {src.description if src else 'a Hugging Face model'}")
+            about = (_(src.description) if src.description else "") if src else _("a Hugging Face model")
+            st.markdown(f"**{bundle.name}**: {about}")  # _("") would give the catalogue's header
         st.json(json.loads(json.dumps(bundle.info, default=str)), expanded=False)
 
 sync_url()

@@ -9,6 +9,7 @@ run_through_entry_point()
 
 import html
 import math
+import re
 import time
 
 import pandas as pd
@@ -16,19 +17,21 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import sources, st_cache
+from core.i18n import N_, _
 from core.transformers import generate, tinygpt
 from core.settings import LOW_MEMORY
 from core.textio import check_text, decode_upload
 
-st.title("GPT sampling")
-st.caption("A language model gives a probability for every possible next token. Decoding is how we "
-           "turn those probabilities into text, one token at a time.")
+st.title(_("GPT sampling"))
+st.caption(_("A language model gives a probability for every possible next token. Decoding is how we "
+             "turn those probabilities into text, one token at a time."))
 
 MODELS = {s.name: s for s in sources.sources_for("causal_lm")}
-MODES = {"greedy": "Greedy (argmax)", "sample": "Sampling", "beam": "Beam search"}
-PRECISION = {"fast": f"Fast ({generate.FAST_METHOD} weights)", "exact": "Exact (fp32)"}
+MODES = {"greedy": _("Greedy (argmax)"), "sample": _("Sampling"), "beam": _("Beam search")}
+MODE_WORDS = {"greedy": _("greedy"), "sample": _("sample"), "beam": _("beam")}  # short, in the result's caption
+PRECISION = {"fast": _("Fast ({method} weights)").format(method=generate.FAST_METHOD), "exact": _("Exact (fp32)")}
 if LOW_MEMORY:  # the shared model itself is bfloat16 and no second copy is made
-    PRECISION = {"exact": "bfloat16 (low-memory host)"}
+    PRECISION = {"exact": _("bfloat16 (low-memory host)")}
 DEFAULT_PRECISION = "fast" if generate.FAST_DEFAULT and "fast" in PRECISION else "exact"
 
 url_state(
@@ -54,7 +57,7 @@ url_state({"gpt_tiny_source": TINY_SOURCES[0], "gpt_tiny_layers": 2, "gpt_tiny_h
           bounds={"gpt_tiny_steps": (10, TINY_MAX_STEPS), "gpt_tiny_temp": (0.0, 2.0), "gpt_tiny_len": (20, 1000)})
 
 tab_gen, tab_cmp, tab_tiny = lazy_tabs(
-    ["✍️ Generate & look inside", "⚖️ Compare decoders", "🐣 Tiny GPT from scratch"], key="gpt_tab")
+    [N_("✍️ Generate & look inside"), N_("⚖️ Compare decoders"), N_("🐣 Tiny GPT from scratch")], key="gpt_tab")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -71,11 +74,12 @@ def _config(max_new: int | None = None, mode: str | None = None) -> generate.Gen
 def _load():
     src = MODELS.get(st.session_state.gpt_model)
     if src is None:
-        raise ValueError("Pick a model from the list.")
+        raise ValueError(_("Pick a model from the list."))
     lm = st_cache.load_source(src)
     precision = st.session_state.gpt_precision
-    if precision == "fast" and (src.name, id(lm.model)) not in generate._fast_models:
-        with st.spinner(f"Preparing the fast {generate.FAST_METHOD} weights (first time only)…"):
+    if precision == "fast" and not generate.fast_model_ready(lm):
+        with st.spinner(_("Preparing the fast {method} weights (first time only)…").format(
+                method=generate.FAST_METHOD)):
             model = generate.model_for(lm, precision)
     else:
         model = generate.model_for(lm, precision)
@@ -85,7 +89,7 @@ def _load():
 def _generate(model, tokenizer, ids, cfg, notice, prompt, out_box, meter) -> generate.GenResult:
     """`generate.run`; greedy and sampled tokens stream into `out_box` with a tokens/s meter."""
     if cfg.mode == "beam":
-        with st.spinner(f"Beam search with {cfg.num_beams} beams…"):
+        with st.spinner(_("Beam search with {beams} beams…").format(beams=cfg.num_beams)):
             return generate.run(model, tokenizer, ids, cfg, notice=notice)
     steps: list = []
     shown = [-1.0]  # elapsed time of the last screen refresh
@@ -97,8 +101,8 @@ def _generate(model, tokenizer, ids, cfg, notice, prompt, out_box, meter) -> gen
         shown[0] = step.elapsed_s
         text = tokenizer.decode([x.id for x in steps], skip_special_tokens=True)
         out_box.markdown(f"**{html.escape(prompt[-300:])}**{_show(text)}▌", unsafe_allow_html=True)
-        meter.caption(f"⏱ {len(steps)} tokens · {len(steps) / max(step.elapsed_s, 1e-9):.1f} tokens/s · "
-                      f"first token after {steps[0].elapsed_s * 1000:.0f} ms")
+        meter.caption(_("⏱ {n} tokens · {speed:.1f} tokens/s · first token after {ttft:.0f} ms").format(
+            n=len(steps), speed=len(steps) / max(step.elapsed_s, 1e-9), ttft=steps[0].elapsed_s * 1000))
 
     return generate.run(model, tokenizer, ids, cfg, on_token=on_token, notice=notice)
 
@@ -132,19 +136,44 @@ def _step_figure(step: generate.TokenStep, top_p: float, mode: str) -> go.Figure
     cum = pd.Series(before).cumsum().tolist()
     colors = ["#e45756" if c["id"] == step.id else "#4c78a8" for c in cands]
     fig = go.Figure()
-    fig.add_bar(x=uniq, y=before, name="before (model, T=1)", marker_color="#bab0ac")
-    fig.add_bar(x=uniq, y=after, name="after temperature / top-k / top-p", marker_color=colors)
-    fig.add_scatter(x=uniq, y=cum, name="cumulative mass (before)", mode="lines+markers",
+    fig.add_bar(x=uniq, y=before, name=_("before (model, T=1)"), marker_color="#bab0ac")
+    fig.add_bar(x=uniq, y=after, name=_("after temperature / top-k / top-p"), marker_color=colors)
+    fig.add_scatter(x=uniq, y=cum, name=_("cumulative mass (before)"), mode="lines+markers",
                     line=dict(color="#54a24b", dash="dot"))
     if mode == "sample" and top_p < 1:
         fig.add_hline(y=top_p, line_dash="dash", line_color="#54a24b", annotation_text=f"top-p = {top_p:.2f}")
     if step.kept <= len(cands):
         fig.add_vline(x=step.kept - 0.5, line_dash="dash", line_color="#f58518",
-                      annotation_text=f"cut: {step.kept} kept")
+                      annotation_text=_("cut: {kept} kept").format(kept=step.kept))
     fig.update_layout(barmode="group", height=420, margin=dict(l=10, r=10, t=90, b=10),
-                      yaxis_title="probability", legend=dict(orientation="h", y=1.02, yanchor="bottom"),
-                      title=dict(text=f"Step {step.index}: chose {step.token!r} (red)", y=0.97))
+                      yaxis_title=_("probability"), legend=dict(orientation="h", y=1.02, yanchor="bottom"),
+                      title=dict(text=_("Step {index}: chose {token} (red)").format(index=step.index,
+                                                                                    token=repr(step.token)), y=0.97))
     return fig
+
+
+# the comparison rows keep English names and column keys (compare_summary and the tests read them);
+# these are what the visitor reads
+def _decoder_label(name: str) -> str:
+    """A decoder row's name ("greedy", "beam (width 3)", "sample, seed 4") in the visitor's language."""
+    if name == "greedy":
+        return _("greedy")
+    if m := re.fullmatch(r"beam \(width (\d+)\)", name):
+        return _("beam (width {width})").format(width=m[1])
+    if m := re.fullmatch(r"sample, seed (\d+)", name):
+        return _("sample, seed {seed}").format(seed=m[1])
+    return name
+
+
+def _compare_columns() -> dict:
+    return {"decoder": _("decoder"), "tokens": _("tokens"), "log-prob": _("log-prob"),
+            "log-prob / token": _("log-prob / token")}
+
+
+def _loss_chart(history: list) -> pd.DataFrame:
+    """Training and validation loss by step, with the visitor's column names (for st.line_chart)."""
+    df = pd.DataFrame(history).set_index("step")[["loss", "val_loss"]].ffill()
+    return df.rename(columns={"loss": _("loss"), "val_loss": _("val_loss")}).rename_axis(_("step"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -154,30 +183,31 @@ with tab_gen:
     if tab_gen.open is not False:  # lazy tabs: only the open tab's code runs
         left, right = st.columns([3, 2])
         with left:
-            st.selectbox("Model", list(MODELS), key="gpt_model", format_func=lambda n: MODELS[n].label,
-                         help="The packaged SmolLM2 works offline; hub models need network.")
-            st.text_area("Prompt", key="gpt_prompt", height=100, max_chars=generate.MAX_PROMPT_CHARS)
+            st.selectbox(_("Model"), list(MODELS), key="gpt_model", format_func=lambda n: _(MODELS[n].label),
+                         help=_("The packaged SmolLM2 works offline; hub models need network."))
+            st.text_area(_("Prompt"), key="gpt_prompt", height=100, max_chars=generate.MAX_PROMPT_CHARS)
             c1, c2, c3 = st.columns(3)
-            c1.radio("Decoding", list(MODES), key="gpt_mode", format_func=MODES.get, horizontal=False)
-            c2.radio("Precision", list(PRECISION), key="gpt_precision", format_func=PRECISION.get,
-                     help=f"Fast: {generate.FAST_METHOD} weights (half the memory traffic per token); for SmolLM2 a lean "
-                          "decoder with fused products, ~2× the speed of Hugging Face `generate` on a CPU, perplexity "
-                          "within 0.2%. Exact: the original fp32 weights, identical to Hugging Face `generate`.")
-            c3.checkbox("Chat template", key="gpt_chat",
-                        help="Wrap the prompt as a user message (for Instruct models) instead of continuing it.")
-            c3.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="gpt_seed",
-                            help="Sampling draws from a generator seeded with this: same seed, same text.")
+            c1.radio(_("Decoding"), list(MODES), key="gpt_mode", format_func=MODES.get, horizontal=False)
+            c2.radio(_("Precision"), list(PRECISION), key="gpt_precision", format_func=PRECISION.get,
+                     help=_("Fast: {method} weights (half the memory traffic per token); for SmolLM2 a lean "
+                            "decoder with fused products, ~2× the speed of Hugging Face `generate` on a CPU, "
+                            "perplexity within 0.2%. Exact: the original fp32 weights, identical to Hugging Face "
+                            "`generate`.").format(method=generate.FAST_METHOD))
+            c3.checkbox(_("Chat template"), key="gpt_chat",
+                        help=_("Wrap the prompt as a user message (for Instruct models) instead of continuing it."))
+            c3.number_input(_("Seed"), min_value=0, max_value=2**31 - 1, step=1, key="gpt_seed",
+                            help=_("Sampling draws from a generator seeded with this: same seed, same text."))
         with right:
-            st.slider("New tokens", 1, 200, key="gpt_max_new")
+            st.slider(_("New tokens"), 1, 200, key="gpt_max_new")
             mode = st.session_state.gpt_mode
-            st.slider("Temperature T", 0.0, 2.0, step=0.05, key="gpt_temperature", disabled=mode != "sample",
-                      help="logits / T before softmax: < 1 sharpens, > 1 flattens; 0 is greedy.")
-            st.slider("top-k (0 = off)", 0, 200, key="gpt_top_k", disabled=mode != "sample")
-            st.slider("top-p (1 = off)", 0.05, 1.0, step=0.01, key="gpt_top_p", disabled=mode != "sample")
-            st.slider("Repetition penalty (1 = off)", 0.5, 2.0, step=0.05, key="gpt_rep")
-            st.slider("Beam width", 1, 6, key="gpt_beams", disabled=mode != "beam")
+            st.slider(_("Temperature T"), 0.0, 2.0, step=0.05, key="gpt_temperature", disabled=mode != "sample",
+                      help=_("logits / T before softmax: < 1 sharpens, > 1 flattens; 0 is greedy."))
+            st.slider(_("top-k (0 = off)"), 0, 200, key="gpt_top_k", disabled=mode != "sample")
+            st.slider(_("top-p (1 = off)"), 0.05, 1.0, step=0.01, key="gpt_top_p", disabled=mode != "sample")
+            st.slider(_("Repetition penalty (1 = off)"), 0.5, 2.0, step=0.05, key="gpt_rep")
+            st.slider(_("Beam width"), 1, 6, key="gpt_beams", disabled=mode != "beam")
 
-        go_btn = st.button("Generate", type="primary", key="gpt_generate")
+        go_btn = st.button(_("Generate"), type="primary", key="gpt_generate")
         out_box = st.empty()
         meter = st.empty()
         if go_btn:
@@ -185,7 +215,7 @@ with tab_gen:
                 prompt = check_text(st.session_state.gpt_prompt, "prompt", generate.MAX_PROMPT_CHARS)
                 cfg = _config()
                 if cfg.mode == "sample" and cfg.top_k == 1:
-                    st.info("top-k = 1 keeps only the most likely token: that is greedy decoding.")
+                    st.info(_("top-k = 1 keeps only the most likely token: that is greedy decoding."))
                 lm, model = _load()
                 ids, notice = generate.encode_prompt(lm.tokenizer, prompt, lm.model, cfg.max_new_tokens,
                                                      chat=st.session_state.gpt_chat)
@@ -210,63 +240,65 @@ with tab_gen:
         if result:
             res = result["res"]
             out_box.markdown(f"**{_show(result['prompt'][-300:])}**{_show(res.text)}", unsafe_allow_html=True)
-            meter.caption(f"⏱ {len(res.ids)} tokens in {res.seconds:.2f} s · {res.tok_s:.1f} tokens/s · first token "
-                          f"after {res.ttft_s * 1000:.0f} ms · total log-probability {res.logprob:.2f} · "
-                          f"{result['mode']} · {PRECISION[result['precision']]}"
-                          + (" · same inputs as an earlier run, so its result is shown again (generation is "
-                             "deterministic: same model, prompt, settings and seed ⇒ same tokens)"
-                             if result.get("reused") else ""))
-            st.download_button("Download text", result["prompt"] + res.text, file_name="gpt_generation.txt",
+            caption = _("⏱ {n} tokens in {seconds:.2f} s · {speed:.1f} tokens/s · first token after {ttft:.0f} ms · "
+                        "total log-probability {logprob:.2f} · {mode} · {precision}").format(
+                n=len(res.ids), seconds=res.seconds, speed=res.tok_s, ttft=res.ttft_s * 1000, logprob=res.logprob,
+                mode=MODE_WORDS.get(result["mode"], result["mode"]), precision=PRECISION[result["precision"]])
+            if result.get("reused"):
+                caption += " · " + _("same inputs as an earlier run, so its result is shown again (generation is "
+                                     "deterministic: same model, prompt, settings and seed ⇒ same tokens)")
+            meter.caption(caption)
+            st.download_button(_("Download text"), result["prompt"] + res.text, file_name="gpt_generation.txt",
                                key="gpt_dl_text")
             if res.steps:
-                st.subheader("Look inside a step")
-                st.markdown("Tokens coloured by the probability the model gave them "
-                            "(green = likely, red = surprising); hover for the number.")
+                st.subheader(_("Look inside a step"))
+                st.markdown(_("Tokens coloured by the probability the model gave them "
+                              "(green = likely, red = surprising); hover for the number."))
                 st.markdown(f'<div style="line-height:2">{_colored(res.steps)}</div>', unsafe_allow_html=True)
                 n = len(res.steps)
                 if st.session_state.get("gpt_step", 0) > n - 1:
                     st.session_state["gpt_step"] = n - 1
                 if n > 1:
-                    st.slider("Position (new token #)", 0, n - 1, key="gpt_step")
+                    st.slider(_("Position (new token #)"), 0, n - 1, key="gpt_step")
                 idx = min(int(st.session_state.get("gpt_step", 0)), n - 1)
                 step = res.steps[idx]
                 m1, m2, m3, m4 = st.columns(4)
-                m1.metric("Chosen token", repr(step.token))
-                m2.metric("p(token) before", f"{math.exp(step.logprob):.3f}")
-                m3.metric("Entropy before → after", f"{step.entropy_before:.2f} → {step.entropy_after:.2f}",
-                          help="nats; H = -Σ p log p of the model's distribution and of the one sampled from")
-                m4.metric("Candidates kept", f"{step.kept:,}")
+                m1.metric(_("Chosen token"), repr(step.token))
+                m2.metric(_("p(token) before"), f"{math.exp(step.logprob):.3f}")
+                m3.metric(_("Entropy before → after"), f"{step.entropy_before:.2f} → {step.entropy_after:.2f}",
+                          help=_("nats; H = -Σ p log p of the model's distribution and of the one sampled from"))
+                m4.metric(_("Candidates kept"), f"{step.kept:,}")
                 fig = _step_figure(step, result["top_p"], result["mode"])
                 st.plotly_chart(fig, use_container_width=True, key="gpt_step_chart")
                 table = pd.DataFrame([{"step": s.index, "token": s.token, "id": s.id, "p_before": math.exp(s.logprob),
                                        "p_after": s.prob_after, "entropy_before": s.entropy_before,
                                        "entropy_after": s.entropy_after, "kept": s.kept} for s in res.steps])
                 figure_downloads(fig, "gpt_step", "gpt_step_dl", data=table)
-        with st.expander("The math: softmax, temperature, top-k, top-p, entropy"):
-            st.markdown("The model outputs a score (logit) $z_v$ for every token $v$ of the vocabulary. "
-                        "With temperature $T$ they become probabilities")
+        with st.expander(_("The math: softmax, temperature, top-k, top-p, entropy")):
+            st.markdown(_("The model outputs a score (logit) $z_v$ for every token $v$ of the vocabulary. "
+                          "With temperature $T$ they become probabilities"))
             st.latex(r"p_T(v \mid x_{<t}) = \frac{\exp(z_v / T)}{\sum_{u} \exp(z_u / T)}")
-            st.markdown("- **Greedy** picks $\\arg\\max_v p(v)$; $T \\to 0$ gives the same.\n"
-                        "- **top-k** keeps the $k$ most likely tokens; **top-p** keeps the smallest set whose "
-                        "mass $\\sum p \\ge p$ (the dashed line in the chart), then renormalises.\n"
-                        "- **Repetition penalty** $r$: $z_v \\leftarrow z_v / r$ (or $z_v \\cdot r$ if negative) for "
-                        "tokens already in the text.\n"
-                        "- **Beam search** keeps the $B$ sequences with the highest total log-probability "
-                        "$\\sum_t \\log p(x_t \\mid x_{<t})$.\n"
-                        "- **Entropy** $H = -\\sum_v p(v) \\log p(v)$ (nats): 0 when the model is sure, "
-                        "$\\log |V|$ when every token is equally likely.\n"
-                        "- Speed: keys and values of earlier tokens are cached (KV cache), so each new token costs "
-                        "one forward pass of length 1.")
+            st.markdown(_("- **Greedy** picks $\\arg\\max_v p(v)$; $T \\to 0$ gives the same.\n"
+                          "- **top-k** keeps the $k$ most likely tokens; **top-p** keeps the smallest set whose "
+                          "mass $\\sum p \\ge p$ (the dashed line in the chart), then renormalises.\n"
+                          "- **Repetition penalty** $r$: $z_v \\leftarrow z_v / r$ (or $z_v \\cdot r$ if negative) for "
+                          "tokens already in the text.\n"
+                          "- **Beam search** keeps the $B$ sequences with the highest total log-probability "
+                          "$\\sum_t \\log p(x_t \\mid x_{<t})$.\n"
+                          "- **Entropy** $H = -\\sum_v p(v) \\log p(v)$ (nats): 0 when the model is sure, "
+                          "$\\log |V|$ when every token is equally likely.\n"
+                          "- Speed: keys and values of earlier tokens are cached (KV cache), so each new token costs "
+                          "one forward pass of length 1."))
 
 # ---------------------------------------------------------------------------------------------
 # tab 2: compare decoders
 # ---------------------------------------------------------------------------------------------
 with tab_cmp:
     if tab_cmp.open is not False:  # lazy tabs: only the open tab's code runs
-        st.markdown("Runs greedy, beam search (beam width from the first tab) and several samples (temperature, "
-                    "top-k, top-p and seed from the first tab; sample *i* uses seed + *i*) on the same prompt.")
-        st.slider("Samples", 1, 5, key="gpt_n_samples")
-        if st.button("Compare", key="gpt_compare", type="primary"):
+        st.markdown(_("Runs greedy, beam search (beam width from the first tab) and several samples (temperature, "
+                      "top-k, top-p and seed from the first tab; sample *i* uses seed + *i*) on the same prompt."))
+        st.slider(_("Samples"), 1, 5, key="gpt_n_samples")
+        if st.button(_("Compare"), key="gpt_compare", type="primary"):
             with guard():
                 prompt = check_text(st.session_state.gpt_prompt, "prompt", generate.MAX_PROMPT_CHARS)
                 n_new = min(int(st.session_state.gpt_max_new), 60)
@@ -275,6 +307,7 @@ with tab_cmp:
                                                      chat=st.session_state.gpt_chat)
                 if notice:
                     st.warning(notice)
+                # the names are the rows' keys (English); _decoder_label shows them
                 runs = [("greedy", _config(n_new, "greedy"))]
                 runs.append((f"beam (width {st.session_state.gpt_beams})", _config(n_new, "beam")))
                 base = _config(n_new, "sample")
@@ -282,29 +315,32 @@ with tab_cmp:
                     runs.append((f"sample, seed {base.seed + i}", generate.GenConfig(**{**base.__dict__,
                                                                                         "seed": base.seed + i})))
                 rows = []
-                on_step, bar = progress_callback("Decoding")
+                on_step, bar = progress_callback(_("Decoding"))
                 with queued("generate", 30):
                     for j, (name, cfg) in enumerate(runs):
-                        on_step(j, len(runs), {"now": name})
+                        on_step(j, len(runs), {_("now"): _decoder_label(name)})
                         rows.append(generate.decoder_row(name, lm.tokenizer, generate.run(model, lm.tokenizer, ids, cfg)))
                     on_step(len(runs), len(runs), None)
                 st.session_state["gpt_compare_rows"] = rows
         rows = st.session_state.get("gpt_compare_rows")
         if rows:
             df = pd.DataFrame(rows)
-            st.dataframe(df[["decoder", "tokens", "log-prob", "log-prob / token", "distinct-1", "distinct-2"]],
-                         width="stretch", hide_index=True)
-            for row in rows:  # the texts in full, one under the other (a table column would cut them off)
-                st.markdown(f"**{row['decoder']}**")
+            labels = [_decoder_label(name) for name in df["decoder"]]
+            shown = df[["decoder", "tokens", "log-prob", "log-prob / token", "distinct-1", "distinct-2"]].assign(
+                decoder=labels).rename(columns=_compare_columns())
+            st.dataframe(shown, width="stretch", hide_index=True)
+            # the texts in full, one under the other (a table column would cut them off)
+            for row, label in zip(rows, labels):
+                st.markdown(f"**{label}**")
                 st.text(row["text"])
             fig = go.Figure()
-            fig.add_bar(x=df["decoder"], y=df["log-prob / token"], name="log-prob / token", yaxis="y")
-            fig.add_scatter(x=df["decoder"], y=df["distinct-2"], name="distinct-2", yaxis="y2", mode="markers",
+            fig.add_bar(x=labels, y=df["log-prob / token"], name=_("log-prob / token"), yaxis="y")
+            fig.add_scatter(x=labels, y=df["distinct-2"], name="distinct-2", yaxis="y2", mode="markers",
                             marker=dict(size=14, color="#e45756"))
             fig.update_layout(height=340, margin=dict(l=10, r=10, t=30, b=10),
-                              yaxis=dict(title="mean log p per token (higher = more likely)"),
-                              yaxis2=dict(title="distinct-2 (higher = less repetitive)", overlaying="y", side="right",
-                                          range=[0, 1.05]), legend=dict(orientation="h", y=1.15))
+                              yaxis=dict(title=_("mean log p per token (higher = more likely)")),
+                              yaxis2=dict(title=_("distinct-2 (higher = less repetitive)"), overlaying="y",
+                                          side="right", range=[0, 1.05]), legend=dict(orientation="h", y=1.15))
             st.plotly_chart(fig, use_container_width=True, key="gpt_cmp_chart")
             figure_downloads(fig, "gpt_compare", "gpt_cmp_dl", data=df)
             st.markdown(generate.compare_summary(rows))
@@ -316,30 +352,30 @@ with tab_cmp:
 
 with tab_tiny:
     if tab_tiny.open is not False:  # lazy tabs: only the open tab's code runs
-        st.markdown("A decoder-only transformer small enough to train here: characters in, next character out. "
-                    "Each block is $x \\leftarrow x + \\mathrm{Attn}(\\mathrm{LN}(x))$, "
-                    "$x \\leftarrow x + \\mathrm{MLP}(\\mathrm{LN}(x))$ with causal self-attention "
-                    "$\\mathrm{softmax}(QK^\\top/\\sqrt{d} + M)V$ ($M = -\\infty$ above the diagonal) and learned "
-                    "position embeddings. It is trained to minimise the cross-entropy $-\\log p(x_t\\mid x_{<t})$ "
-                    "in nats per character ($\\log 65 \\approx 4.17$ is guessing uniformly). Its attention maps can "
-                    "be viewed on the **Attention** page.")
+        st.markdown(_("A decoder-only transformer small enough to train here: characters in, next character out. "
+                      "Each block is $x \\leftarrow x + \\mathrm{Attn}(\\mathrm{LN}(x))$, "
+                      "$x \\leftarrow x + \\mathrm{MLP}(\\mathrm{LN}(x))$ with causal self-attention "
+                      "$\\mathrm{softmax}(QK^\\top/\\sqrt{d} + M)V$ ($M = -\\infty$ above the diagonal) and learned "
+                      "position embeddings. It is trained to minimise the cross-entropy $-\\log p(x_t\\mid x_{<t})$ "
+                      "in nats per character ($\\log 65 \\approx 4.17$ is guessing uniformly). Its attention maps can "
+                      "be viewed on the **Attention** page."))
         tiny_sources = {s.name: s for s in sources.sources_for("tiny_gpt")}
-        st.radio("Tiny GPT", list(tiny_sources), key="gpt_tiny_source", horizontal=True,
-                 format_func=lambda n: tiny_sources[n].label)
+        st.radio(_("Tiny GPT"), list(tiny_sources), key="gpt_tiny_source", horizontal=True,
+                 format_func=lambda n: _(tiny_sources[n].label))
         chosen = tiny_sources.get(st.session_state.get("gpt_tiny_source"))
         tiny_model = None
         if chosen is not None and chosen.kind == "scratch":
             with st.form("gpt_tiny_form"):
                 f1, f2, f3 = st.columns(3)
-                f1.selectbox("Layers", [1, 2, 3, 4], key="gpt_tiny_layers")
-                f1.selectbox("Heads", [1, 2, 4], key="gpt_tiny_heads")
-                f2.selectbox("Width", [32, 64, 96, 128], key="gpt_tiny_width")
-                f2.selectbox("Context (characters)", [32, 64, 128], key="gpt_tiny_context")
-                f3.number_input("Steps", 10, TINY_MAX_STEPS, step=10, key="gpt_tiny_steps")
-                f3.select_slider("Learning rate", TINY_LRS, key="gpt_tiny_lr")
-                upload = st.file_uploader("Training text (optional, .txt; default: Tiny Shakespeare)", type=["txt"],
+                f1.selectbox(_("Layers"), [1, 2, 3, 4], key="gpt_tiny_layers")
+                f1.selectbox(_("Heads"), [1, 2, 4], key="gpt_tiny_heads")
+                f2.selectbox(_("Width"), [32, 64, 96, 128], key="gpt_tiny_width")
+                f2.selectbox(_("Context (characters)"), [32, 64, 128], key="gpt_tiny_context")
+                f3.number_input(_("Steps"), 10, TINY_MAX_STEPS, step=10, key="gpt_tiny_steps")
+                f3.select_slider(_("Learning rate"), TINY_LRS, key="gpt_tiny_lr")
+                upload = st.file_uploader(_("Training text (optional, .txt; default: Tiny Shakespeare)"), type=["txt"],
                                           key="gpt_tiny_upload")
-                train_btn = st.form_submit_button("Train", type="primary")
+                train_btn = st.form_submit_button(_("Train"), type="primary")
             if train_btn:
                 with guard():
                     from core import corpora
@@ -347,7 +383,8 @@ with tab_tiny:
 
                     text = decode_upload(upload.getvalue(), what="upload") if upload is not None else corpora.shakespeare()
                     if len(text) < 1000:
-                        raise ValueError(f"The text has {len(text)} characters; upload at least 1,000 to train on.")
+                        raise ValueError(_("The text has {n} characters; upload at least 1,000 to train on.").format(
+                            n=len(text)))
                     train_text, val_text = corpora.split_text(text)
                     cfg = tinygpt.TinyGPTConfig(vocab=tinygpt.vocab_of(text),
                                                 block_size=int(st.session_state.gpt_tiny_context),
@@ -359,48 +396,52 @@ with tab_tiny:
                     st.session_state["gpt_tiny_model"] = model
                     st.session_state["gpt_tiny_history"] = history = []
                     chart = st.empty()
-                    on_bar, _ = progress_callback("Training")
+                    on_bar, _bar = progress_callback(_("Training"))
+                    shown_keys = {"loss": _("loss"), "val_loss": _("val_loss")}
 
                     def on_step(done, total, info=None):
-                        on_bar(done, total, info)
+                        on_bar(done, total, {shown_keys.get(k, k): v for k, v in info.items()} if info else info)
                         if done % 20 == 0 or done == total:
-                            chart.line_chart(pd.DataFrame(history).set_index("step")[["loss", "val_loss"]].ffill())
+                            chart.line_chart(_loss_chart(history))
 
                     with queued("train", 30):
                         # Any click interrupts this run; the model and its history are already in the session.
-                        st.button("⏹ Stop (keeps the model trained so far)", key="gpt_tiny_stop")
+                        st.button(_("⏹ Stop (keeps the model trained so far)"), key="gpt_tiny_stop")
                         tinygpt.train(model, train_text, val_text, steps=int(st.session_state.gpt_tiny_steps),
                                       batch_size=16, lr=float(st.session_state.gpt_tiny_lr), warmup=20,
                                       eval_every=50, eval_chars=5000, max_seconds=TINY_MAX_SECONDS,
                                       seed=int(st.session_state.gpt_seed), on_step=on_step, history=history)
-                    st.success(f"Trained {history[-1]['step']} steps in {history[-1]['elapsed_s']:.0f} s; "
-                               f"last validation loss {history[-1]['val_loss']:.3f} nats/char.")
+                    st.success(_("Trained {steps} steps in {seconds:.0f} s; last validation loss {loss:.3f} "
+                                 "nats/char.").format(steps=history[-1]["step"], seconds=history[-1]["elapsed_s"],
+                                                      loss=history[-1]["val_loss"]))
             tiny_model = st.session_state.get("gpt_tiny_model")
             hist = st.session_state.get("gpt_tiny_history")
             if hist and not train_btn:
-                st.line_chart(pd.DataFrame(hist).set_index("step")[["loss", "val_loss"]].ffill())
+                st.line_chart(_loss_chart(hist))
             if tiny_model is None:
-                st.info(f"Set the size and press **Train** (at most {TINY_MAX_SECONDS} s; a **Stop** button appears "
-                        "while it trains and keeps the model trained so far).")
+                st.info(_("Set the size and press **Train** (at most {seconds} s; a **Stop** button appears "
+                          "while it trains and keeps the model trained so far).").format(seconds=TINY_MAX_SECONDS))
             elif hist and hist[-1]["step"] < int(st.session_state.gpt_tiny_steps) and not train_btn:
-                st.info(f"Training stopped after {hist[-1]['step']} steps: the model trained so far is kept and "
-                        "samples below.")
+                st.info(_("Training stopped after {steps} steps: the model trained so far is kept and "
+                          "samples below.").format(steps=hist[-1]["step"]))
         elif chosen is not None:
             with guard():
                 tiny_model = st_cache.load_source(chosen)
             cfg = tiny_model.config
-            st.caption(f"{cfg.n_layer} layers · {cfg.n_head} heads · width {cfg.n_embd} · context {cfg.block_size} · "
-                       f"{tiny_model.num_params():,} parameters · see its model card in assets/models/.")
+            st.caption(_("{layers} layers · {heads} heads · width {width} · context {context} · "
+                         "{params:,} parameters · see its model card in assets/models/.").format(
+                layers=cfg.n_layer, heads=cfg.n_head, width=cfg.n_embd, context=cfg.block_size,
+                params=tiny_model.num_params()))
         else:
-            st.info("No tiny GPT is available: train one here or run scripts/train_tinygpt.py.")
+            st.info(_("No tiny GPT is available: train one here or run scripts/train_tinygpt.py."))
 
         if tiny_model is not None:
-            st.markdown("**Sample from it**")
+            st.markdown(_("**Sample from it**"))
             s1, s2, s3 = st.columns([3, 1, 1])
-            s1.text_input("Start with", key="gpt_tiny_prompt", max_chars=500)
-            s2.slider("Temperature", 0.0, 2.0, step=0.05, key="gpt_tiny_temp")
-            s3.slider("Characters", 20, 1000, step=20, key="gpt_tiny_len")
-            if st.button("Sample", key="gpt_tiny_sample"):
+            s1.text_input(_("Start with"), key="gpt_tiny_prompt", max_chars=500)
+            s2.slider(_("Temperature"), 0.0, 2.0, step=0.05, key="gpt_tiny_temp")
+            s3.slider(_("Characters"), 20, 1000, step=20, key="gpt_tiny_len")
+            if st.button(_("Sample"), key="gpt_tiny_sample"):
                 with guard():
                     box = st.empty()
                     text = ""
@@ -414,7 +455,8 @@ with tab_tiny:
                             if i % 5 == 0:
                                 box.code(st.session_state.gpt_tiny_prompt + text + "▌", language=None)
                     box.code(st.session_state.gpt_tiny_prompt + text, language=None)
-                    st.caption(f"{len(text)} characters · {len(text) / (time.perf_counter() - t0):.0f} chars/s")
+                    st.caption(_("{n} characters · {speed:.0f} chars/s").format(
+                        n=len(text), speed=len(text) / (time.perf_counter() - t0)))
                     st.session_state["gpt_tiny_text"] = st.session_state.gpt_tiny_prompt + text
             elif st.session_state.get("gpt_tiny_text"):
                 st.code(st.session_state["gpt_tiny_text"], language=None)

@@ -18,19 +18,27 @@ st.markdown(_(
     "open the page and tab that teaches it."))
 
 
+def _pair(zh: str, en: str) -> str:
+    """A name as the notes write it and in the interface's language (once, where they are the same)."""
+    shown = _(en)
+    if language() == "zh":
+        return zh if shown == zh else f"{zh} · {shown}"
+    return f"{shown} · {zh}"
+
+
 def _name(topic) -> str:
-    """The topic as a Chinese reader knows it from the notes, with the English name beside it."""
-    return f"{topic.zh} · {_(topic.en)}" if language() == "zh" else f"{_(topic.en)} · {topic.zh}"
+    return _pair(topic.zh, topic.en)
 
 
 cols = st.columns(len(CURRICULUM))
 for col, section in zip(cols, CURRICULUM):
     with col:
-        st.subheader(f"{section.zh} · {_(section.en)}" if language() == "zh" else f"{_(section.en)} · {section.zh}")
+        st.subheader(_pair(section.zh, section.en))
         for topic in section.topics:
             link = topic.link()
             if not link:
-                st.markdown(f"<span style='color:#999'>{_name(topic)} · <i>{_('coming')}</i></span>",
+                coming = _("coming")
+                st.markdown(f"<span style='color:#999'>{_name(topic)} · <i>{coming}</i></span>",
                             unsafe_allow_html=True)
                 continue
             try:

@@ -26,17 +26,18 @@ from core.sequence import charlm as C
 from core import st_cache
 from core.corpora import VAL_FRACTION
 from core.device import MAX_SEED
+from core.i18n import N_, _
 from core.sources import sources_for
 from core.st_cache import load_source
 
 MAX_STEPS = 2000  # per training run in the page
 MAX_SECONDS = 120  # per training run in the page (per model in the side-by-side race)
 TRAIN_THREADS = 1  # small models on a shared server: one thread each is faster than two fighting
-CORPORA = {"shakespeare": "Tiny Shakespeare (1.1 M characters)",
-           "chinese": "Chinese sentences (Tatoeba, ~4k characters in use)",
-           "upload": "Upload a .txt file (≤ 2 MB)"}
-GEN_MODELS = {"shipped": "Shipped LSTM (Tiny Shakespeare)", "session": "Model trained in this session",
-              "cmp_rnn": "Race: RNN", "cmp_gru": "Race: GRU", "cmp_lstm": "Race: LSTM"}
+CORPORA = {"shakespeare": _("Tiny Shakespeare (1.1 M characters)"),
+           "chinese": _("Chinese sentences (Tatoeba, ~4k characters in use)"),
+           "upload": _("Upload a .txt file (≤ 2 MB)")}
+GEN_MODELS = {"shipped": _("Shipped LSTM (Tiny Shakespeare)"), "session": _("Model trained in this session"),
+              "cmp_rnn": _("Race: RNN"), "cmp_gru": _("Race: GRU"), "cmp_lstm": _("Race: LSTM")}
 COLORS = {"rnn": "#d62728", "gru": "#2ca02c", "lstm": "#1f77b4", "shipped": "#9467bd", "session": "#ff7f0e"}
 SESSION = "rnn_session"  # session_state: the model trained in the Train tab (+ history, samples)
 COMPARE = "rnn_compare"  # session_state: the three race models
@@ -46,10 +47,10 @@ LR_CHOICES = [1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2, 2e-2, 5e-2]
 TC = C.TrainConfig()  # the tuned defaults (benchmarks/charlm.py measures them); the form starts from these
 PARAM_CHOICES = [10_000, 25_000, 50_000, 100_000, 200_000]
 
-st.title("RNN text generation")
-st.caption("A character-level language model reads text one character at a time, keeps a hidden state "
-           "h_t, and predicts the next character. Train RNN, GRU and LSTM cells here and watch them go "
-           "from noise to words.")
+st.title(_("RNN text generation"))
+st.caption(_("A character-level language model reads text one character at a time, keeps a hidden state "
+             "h_t, and predicts the next character. Train RNN, GRU and LSTM cells here and watch them go "
+             "from noise to words."))
 
 url_state(
     {"rnn_gen_model": "shipped", "rnn_prime": "ROMEO:\n", "rnn_length": 400, "rnn_temperature": 0.8,
@@ -85,7 +86,7 @@ def _shipped():
     return load_source(source) if source is not None else None
 
 
-@st.cache_resource(show_spinner="Reading the corpus…")
+@st.cache_resource(show_spinner=_("Reading the corpus…"))
 def _bundled_corpus(name: str) -> C.Corpus:
     return C.make_corpus(C.corpus_text(name), name)
 
@@ -149,16 +150,16 @@ def _loss_figure(runs: dict[str, list], title: str, uniform: float | None = None
             for h in steps:
                 ema = h["loss"] if ema is None else 0.9 * ema + 0.1 * h["loss"]
                 smooth.append(ema)
-            fig.add_scatter(x=[h["step"] for h in steps], y=smooth, mode="lines", name=f"{name} train",
-                            line=dict(color=color, width=1.5), opacity=0.55)
+            fig.add_scatter(x=[h["step"] for h in steps], y=smooth, mode="lines",
+                            name=_("{name} train").format(name=name), line=dict(color=color, width=1.5), opacity=0.55)
         vals = [h for h in history if "val_loss" in h]
         if vals:
             fig.add_scatter(x=[h["step"] for h in vals], y=[h["val_loss"] for h in vals], mode="lines+markers",
-                            name=f"{name} validation", line=dict(color=color, width=3))
+                            name=_("{name} validation").format(name=name), line=dict(color=color, width=3))
     if uniform:
         fig.add_hline(y=uniform, line_dash="dot", line_color="#999",
-                      annotation_text=f"uniform guess ln V = {uniform:.2f}")
-    fig.update_layout(title=title, xaxis_title="step", yaxis_title="loss (nats/char)", height=360,
+                      annotation_text=_("uniform guess ln V = {value:.2f}").format(value=uniform))
+    fig.update_layout(title=title, xaxis_title=_("step"), yaxis_title=_("loss (nats/char)"), height=360,
                       margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.25))
     return fig
 
@@ -208,7 +209,7 @@ def _model_bytes(model: C.CharLM, vocab: C.Vocab, info: dict) -> bytes:
 
 
 tab_gen, tab_train, tab_cmp, tab_vg = lazy_tabs(
-    ["✍️ Generate", "🏋️ Train", "⚖️ RNN vs GRU vs LSTM", "📉 Vanishing gradients & clipping"], key="rnn_tab")
+    [N_("✍️ Generate"), N_("🏋️ Train"), N_("⚖️ RNN vs GRU vs LSTM"), N_("📉 Vanishing gradients & clipping")], key="rnn_tab")
 
 # =============================================================================================
 # Generate
@@ -217,8 +218,8 @@ with tab_gen:
     if tab_gen.open is not False:  # lazy tabs: only the open tab's code runs
         choices = _gen_choices()
         if not choices:
-            st.info("No model yet: the shipped checkpoint is missing (run scripts/train_charlm.py) and nothing "
-                    "was trained in this session. Train one in the **Train** tab.")
+            st.info(_("No model yet: the shipped checkpoint is missing (run scripts/train_charlm.py) and nothing "
+                      "was trained in this session. Train one in the **Train** tab."))
         else:
             if st.session_state.pop("_rnn_use_session", False) and "session" in choices:
                 st.session_state["rnn_gen_model"] = "session"  # a model was just trained: generate with it
@@ -229,27 +230,27 @@ with tab_gen:
                 st.session_state["rnn_gen_model"] = choices[0]
             c1, c2 = st.columns([3, 2])
             with c1:
-                st.selectbox("Model", choices, format_func=GEN_MODELS.get, key="rnn_gen_model")
-                st.text_area("Prime text (the model reads this first, then continues it)", key="rnn_prime",
+                st.selectbox(_("Model"), choices, format_func=GEN_MODELS.get, key="rnn_gen_model")
+                st.text_area(_("Prime text (the model reads this first, then continues it)"), key="rnn_prime",
                              height=80, max_chars=C.MAX_PRIME_CHARS)
             with c2:
-                st.slider("Length (characters to generate)", 1, C.MAX_GENERATE_CHARS, step=1, key="rnn_length")
-                st.slider("Temperature", 0.0, 2.0, step=0.05, key="rnn_temperature",
-                          help="Divides the logits before the softmax: below 1 sharpens the distribution (safer, "
-                               "more repetitive), above 1 flattens it (more surprising, more typos); 0 = always "
-                               "take the most likely character.")
+                st.slider(_("Length (characters to generate)"), 1, C.MAX_GENERATE_CHARS, step=1, key="rnn_length")
+                st.slider(_("Temperature"), 0.0, 2.0, step=0.05, key="rnn_temperature",
+                          help=_("Divides the logits before the softmax: below 1 sharpens the distribution (safer, "
+                                 "more repetitive), above 1 flattens it (more surprising, more typos); 0 = always "
+                                 "take the most likely character."))
                 s1, s2 = st.columns([1, 1], vertical_alignment="bottom")
-                s1.number_input("Sampling seed", 0, MAX_SEED, step=1, key="rnn_gen_seed",
-                                help="Same seed + same inputs ⇒ same text.")
+                s1.number_input(_("Sampling seed"), 0, MAX_SEED, step=1, key="rnn_gen_seed",
+                                help=_("Same seed + same inputs ⇒ same text."))
 
                 def _next_seed():
                     st.session_state["rnn_gen_seed"] = (int(st.session_state["rnn_gen_seed"]) + 1) % (MAX_SEED + 1)
 
-                s2.button("🎲 Reseed", key="rnn_gen_reseed", on_click=_next_seed, width="stretch")
-            st.caption("Temperature rescales the scores z_i before the softmax: "
-                       "T < 1 makes likely characters likelier, T > 1 gives rare ones a chance, T → 0 is greedy.")
+                s2.button(_("🎲 Reseed"), key="rnn_gen_reseed", on_click=_next_seed, width="stretch")
+            st.caption(_("Temperature rescales the scores z_i before the softmax: "
+                         "T < 1 makes likely characters likelier, T > 1 gives rare ones a chance, T → 0 is greedy."))
             st.latex(r"p_i = \frac{\exp(z_i / T)}{\sum_j \exp(z_j / T)}")
-            clicked = st.button("Generate", key="rnn_generate", type="primary")
+            clicked = st.button(_("Generate"), key="rnn_generate", type="primary")
             choice = st.session_state["rnn_gen_model"]
             signature = (choice, st.session_state["rnn_prime"], int(st.session_state["rnn_length"]),
                          float(st.session_state["rnn_temperature"]), int(st.session_state["rnn_gen_seed"]),
@@ -258,7 +259,7 @@ with tab_gen:
             if clicked or last is None or last["signature"] != signature:
                 with guard(stop=False):
                     model, vocab, label = _gen_model(choice)
-                    with queued("generate", 30), st.spinner("Sampling…"):
+                    with queued("generate", 30), st.spinner(_("Sampling…")):
                         t0 = time.perf_counter()
                         args = (st.session_state["rnn_prime"], int(st.session_state["rnn_length"]),
                                 float(st.session_state["rnn_temperature"]), int(st.session_state["rnn_gen_seed"]))
@@ -278,91 +279,97 @@ with tab_gen:
                 probs = result.chosen_probs
                 mean_nll = -sum(math.log(max(p, 1e-12)) for p in probs) / max(1, len(probs))
                 m1, m2, m3 = st.columns(3)
-                m1.metric("Characters generated", len(result.text))
-                m2.metric("Mean surprisal of the sample", f"{mean_nll:.2f} nats/char",
-                          help="−mean log p of the characters drawn (at this temperature). Low = the model was sure.")
-                m3.metric("Time", f"{last['seconds']:.2f} s",
-                          help="How long sampling took. Generation is deterministic (same model, prime, settings "
-                               "and seed ⇒ same text), so a sample that was made before is shown again at once.")
+                m1.metric(_("Characters generated"), len(result.text))
+                m2.metric(_("Mean surprisal of the sample"), _("{value:.2f} nats/char").format(value=mean_nll),
+                          help=_("−mean log p of the characters drawn (at this temperature). Low = the model was sure."))
+                m3.metric(_("Time"), f"{last['seconds']:.2f} s",
+                          help=_("How long sampling took. Generation is deterministic (same model, prime, settings "
+                                 "and seed ⇒ same text), so a sample that was made before is shown again at once."))
                 if last.get("reused"):
-                    st.caption(f"🔁 Same inputs as an earlier run, so its sample is shown again (it took "
-                               f"{last['seconds']:.2f} s to make). Change the seed or press 🎲 Reseed for a new one.")
+                    st.caption(_("🔁 Same inputs as an earlier run, so its sample is shown again (it took "
+                                 "{seconds:.2f} s to make). Change the seed or press 🎲 Reseed for a new one.").format(
+                                     seconds=last["seconds"]))
                 st.markdown(_colored(result.prime, result.text, probs), unsafe_allow_html=True)
-                st.caption("Grey = your prime. Orange shading = how unlikely the drawn character was "
-                           "(hover for its probability).")
-                with st.expander("Plain text"):
+                st.caption(_("Grey = your prime. Orange shading = how unlikely the drawn character was "
+                             "(hover for its probability)."))
+                with st.expander(_("Plain text")):
                     st.code(result.prime + result.text, language=None)
-                st.download_button("Download the text", result.prime + result.text, file_name="rnn_sample.txt",
+                st.download_button(_("Download the text"), result.prime + result.text, file_name="rnn_sample.txt",
                                    mime="text/plain", key="rnn_gen_download")
                 top = result.last_top
                 fig = go.Figure(go.Bar(x=[_shown(c) for c, _ in top], y=[p for _, p in top],
                                        marker_color="#1f77b4", text=[f"{p:.2f}" for _, p in top],
                                        textposition="outside"))
-                fig.update_layout(title=f"What the model would write next (top {len(top)}, T = "
-                                        f"{st.session_state['rnn_temperature']:.2f})",
-                                  xaxis_title="next character (⏎ newline, ␣ space)", yaxis_title="probability",
+                fig.update_layout(title=_("What the model would write next (top {k}, T = {temperature:.2f})").format(
+                                      k=len(top), temperature=st.session_state["rnn_temperature"]),
+                                  xaxis_title=_("next character (⏎ newline, ␣ space)"), yaxis_title=_("probability"),
                                   height=320, margin=dict(l=10, r=10, t=40, b=10), yaxis_range=[0, 1.1])
                 st.plotly_chart(fig, width="stretch", key="rnn_gen_top")
             if choice == "shipped":
                 bundle = _shipped()
-                with st.expander("About the shipped model (model card)"):
+                with st.expander(_("About the shipped model (model card)")):
                     info = bundle.info
-                    st.write(f"{bundle.config.n_layers}-layer {bundle.config.cell.upper()}, "
-                             f"{bundle.config.hidden_size} units, {C.count_params(bundle.model):,} parameters; "
-                             f"{info.get('steps', '?')} steps, validation loss {info.get('val_loss', '?')} nats/char.")
+                    st.write(_("{layers}-layer {cell}, {hidden} units, {params:,} parameters; "
+                               "{steps} steps, validation loss {val_loss} nats/char.").format(
+                                   layers=bundle.config.n_layers, cell=bundle.config.cell.upper(),
+                                   hidden=bundle.config.hidden_size, params=C.count_params(bundle.model),
+                                   steps=info.get("steps", "?"), val_loss=info.get("val_loss", "?")))
                     card = _shipped_source().ref + "/README.md"
                     try:
                         st.markdown(open(card, encoding="utf-8").read())
                     except OSError:
-                        st.caption("Model card not found.")
+                        st.caption(_("Model card not found."))
 
 # =============================================================================================
 # Train
 # =============================================================================================
 with tab_train:
     if tab_train.open is not False:  # lazy tabs: only the open tab's code runs
-        st.markdown(
+        st.markdown(_(
             "Training minimises the cross-entropy of the next character. The text is cut into **B** parallel "
             "streams read **T** characters at a time (*truncated back-propagation through time*); the hidden "
             "state is carried from one chunk to the next, so the model sees context longer than T, but "
-            "gradients flow back only T steps.")
+            "gradients flow back only T steps."))
         st.latex(r"h_t = f(h_{t-1}, \mathrm{emb}(x_t)), \qquad p_\theta(\cdot \mid x_{\le t}) = \mathrm{softmax}(W h_t + b)")
         st.latex(r"\mathcal{L} = -\frac{1}{BT}\sum_{b,t} \log p_\theta(x_{b,t+1} \mid x_{b,\le t})"
                  r"\quad \text{(nats/char; divide by } \ln 2 \text{ for bits)}")
-        st.radio("Corpus", list(CORPORA), format_func=CORPORA.get, key="rnn_corpus", horizontal=True)
+        st.radio(_("Corpus"), list(CORPORA), format_func=CORPORA.get, key="rnn_corpus", horizontal=True)
         if st.session_state["rnn_corpus"] == "upload":
-            st.file_uploader("Your text (.txt, UTF-8, ≤ 2 MB)", type=["txt"], key="rnn_upload")
+            st.file_uploader(_("Your text (.txt, UTF-8, ≤ 2 MB)"), type=["txt"], key="rnn_upload")
         corpus = _chosen_corpus()
         if corpus is not None:
-            st.caption(f"{corpus.name}: {corpus.train_ids.numel():,} training and {corpus.val_ids.numel():,} "
-                       f"validation characters (the last {VAL_FRACTION:.0%}), {len(corpus.vocab):,} distinct characters.")
+            st.caption(_("{name}: {train:,} training and {val:,} validation characters (the last {fraction:.0%}), "
+                         "{vocab:,} distinct characters.").format(
+                             name=corpus.name, train=corpus.train_ids.numel(), val=corpus.val_ids.numel(),
+                             fraction=VAL_FRACTION, vocab=len(corpus.vocab)))
         elif st.session_state["rnn_corpus"] == "upload" and st.session_state.get("rnn_upload") is None:
-            st.info("Upload a .txt file to train on it.")
+            st.info(_("Upload a .txt file to train on it."))
 
         with st.form("rnn_train_form", border=True):
-            st.markdown("**Model**")
+            st.markdown(_("**Model**"))
             a1, a2, a3, a4, a5 = st.columns(5)
-            a1.selectbox("Cell", list(C.CELLS), format_func=C.CELL_LABELS.get, key="rnn_cell")
-            a2.number_input("Layers", 1, 3, step=1, key="rnn_layers")
-            a3.select_slider("Hidden size", HIDDEN_CHOICES, key="rnn_hidden")
-            a4.select_slider("Embedding size", EMBED_CHOICES, key="rnn_embed")
-            a5.slider("Dropout", 0.0, 0.5, step=0.05, key="rnn_dropout")
-            st.markdown("**Training** (bounded: at most "
-                        f"{MAX_STEPS} steps and {MAX_SECONDS} s per run)")
+            a1.selectbox(_("Cell"), list(C.CELLS), format_func=C.CELL_LABELS.get, key="rnn_cell")
+            a2.number_input(_("Layers"), 1, 3, step=1, key="rnn_layers")
+            a3.select_slider(_("Hidden size"), HIDDEN_CHOICES, key="rnn_hidden")
+            a4.select_slider(_("Embedding size"), EMBED_CHOICES, key="rnn_embed")
+            a5.slider(_("Dropout"), 0.0, 0.5, step=0.05, key="rnn_dropout")
+            st.markdown(_("**Training** (bounded: at most {steps} steps and {seconds} s per run)").format(
+                steps=MAX_STEPS, seconds=MAX_SECONDS))
             b1, b2, b3, b4, b5 = st.columns(5)
-            b1.slider("Batch size B", 1, 128, step=1, key="rnn_batch")
-            b2.slider("Sequence length T", 8, 256, step=8, key="rnn_seq")
-            b3.select_slider("Peak learning rate", LR_CHOICES, key="rnn_lr",
-                             help="AdamW; linear warm-up, then cosine decay over the run.")
-            b4.number_input("Max steps", 1, MAX_STEPS, step=50, key="rnn_steps")
-            b5.number_input("Max seconds", 1, MAX_SECONDS, step=5, key="rnn_seconds")
+            b1.slider(_("Batch size B"), 1, 128, step=1, key="rnn_batch")
+            b2.slider(_("Sequence length T"), 8, 256, step=8, key="rnn_seq")
+            b3.select_slider(_("Peak learning rate"), LR_CHOICES, key="rnn_lr",
+                             help=_("AdamW; linear warm-up, then cosine decay over the run."))
+            b4.number_input(_("Max steps"), 1, MAX_STEPS, step=50, key="rnn_steps")
+            b5.number_input(_("Max seconds"), 1, MAX_SECONDS, step=5, key="rnn_seconds")
             c1, c2, c3 = st.columns(3)
-            c1.checkbox("Clip the gradient norm", key="rnn_clip_on")
-            c2.number_input("Clip threshold τ", 0.1, 10.0, step=0.1, key="rnn_clip")
-            c3.number_input("Print a sample every N steps (0 = off)", 0, 500, step=10, key="rnn_sample_every")
+            c1.checkbox(_("Clip the gradient norm"), key="rnn_clip_on")
+            c2.number_input(_("Clip threshold τ"), 0.1, 10.0, step=0.1, key="rnn_clip")
+            c3.number_input(_("Print a sample every N steps (0 = off)"), 0, 500, step=10, key="rnn_sample_every")
             d1, d2 = st.columns(2)
-            train_new = d1.form_submit_button("🏋️ Train a new model", type="primary", width="stretch")
-            train_more = d2.form_submit_button("➕ Continue training the session model", width="stretch")
+            # no key=: the submit buttons' ids come from their labels (tests click the English one)
+            train_new = d1.form_submit_button(_("🏋️ Train a new model"), type="primary", width="stretch")
+            train_more = d2.form_submit_button(_("➕ Continue training the session model"), width="stretch")
 
         def _configs(vocab_size: int):
             ss = st.session_state
@@ -378,21 +385,21 @@ with tab_train:
 
         if corpus is not None:
             with guard(stop=False):
-                cfg_preview, _ = _configs(len(corpus.vocab))
-                st.caption(f"This model has **{C.param_count(cfg_preview):,}** parameters.")
+                cfg_preview, _tc_preview = _configs(len(corpus.vocab))
+                st.caption(_("This model has **{params:,}** parameters.").format(params=C.param_count(cfg_preview)))
 
         if train_new or train_more:
             with guard(stop=False):
                 if corpus is None:
-                    raise ValueError("Choose a corpus (or upload a usable .txt file) first.")
+                    raise ValueError(_("Choose a corpus (or upload a usable .txt file) first."))
                 cfg, tc = _configs(len(corpus.vocab))
                 if train_more:
                     sess = st.session_state.get(SESSION)
                     if sess is None:
-                        raise ValueError("There is no session model yet: click 'Train a new model' first.")
+                        raise ValueError(_("There is no session model yet: click 'Train a new model' first."))
                     if sess["corpus_name"] != corpus.name:
-                        raise ValueError(f"The session model was trained on {sess['corpus_name']}; switch the corpus "
-                                         "back to continue, or train a new model.")
+                        raise ValueError(_("The session model was trained on {corpus}; switch the corpus "
+                                           "back to continue, or train a new model.").format(corpus=sess["corpus_name"]))
                 else:
                     # store the new model and its history before the loop: Stop keeps what was trained so far
                     sess = {"model": C.build_model(cfg, seed()), "vocab": corpus.vocab, "corpus_name": corpus.name,
@@ -402,9 +409,10 @@ with tab_train:
                 history, samples = sess["history"], sess["samples"]
                 offset = max((h["step"] for h in history), default=0)
                 with queued("train", 20):
-                    st.button("⏹ Stop (keeps the model trained so far)", key="rnn_stop")
-                    with st.status(f"Training a {cfg.cell.upper()} on {corpus.name}…", expanded=True) as status:
-                        bar = st.progress(0.0, text="starting…")
+                    st.button(_("⏹ Stop (keeps the model trained so far)"), key="rnn_stop")
+                    with st.status(_("Training a {cell} on {corpus}…").format(cell=cfg.cell.upper(), corpus=corpus.name),
+                                   expanded=True) as status:
+                        bar = st.progress(0.0, text=_("starting…"))
                         chart = st.empty()
                         sample_box = st.empty()
                         tick = {"t": 0.0, "n": 0}
@@ -415,15 +423,19 @@ with tab_train:
                                 return
                             tick["t"], tick["n"] = now, tick["n"] + 1
                             frac = max(done / total, (history[-1]["time_s"] / tc.max_seconds) if history else 0)
-                            text = f"step {done}/{total} · loss {info['loss']:.3f}"
                             if "val_loss" in info:
-                                text += f" · val {info['val_loss']:.3f}"
+                                text = _("step {done}/{total} · loss {loss:.3f} · val {val_loss:.3f}").format(
+                                    done=done, total=total, loss=info["loss"], val_loss=info["val_loss"])
+                            else:
+                                text = _("step {done}/{total} · loss {loss:.3f}").format(
+                                    done=done, total=total, loss=info["loss"])
                             bar.progress(min(1.0, frac), text=text)
-                            chart.plotly_chart(_loss_figure({cfg.cell: history}, "Loss while training",
+                            chart.plotly_chart(_loss_figure({cfg.cell: history}, _("Loss while training"),
                                                             sess["uniform"]),
                                                width="stretch", key=f"rnn_live_{tick['n']}")
                             if samples:
-                                sample_box.code(f"step {samples[-1][0]}:\n{samples[-1][1]}", language=None)
+                                sample_box.code(_("step {step}:").format(step=samples[-1][0]) + "\n" + samples[-1][1],
+                                                language=None)
 
                         res = C.train(sess["model"], corpus, tc, seed=seed(), on_step=on_step, history=history,
                                       samples=samples, step_offset=offset,
@@ -431,10 +443,15 @@ with tab_train:
                                       threads=TRAIN_THREADS)
                         chart.empty()
                         sample_box.empty()
-                        bar.progress(1.0, text=f"done: {res.steps} steps in {res.seconds:.1f} s "
-                                               f"(stopped by {res.stopped_by})")
-                        status.update(label=f"Trained {res.steps} steps in {res.seconds:.1f} s · validation loss "
-                                            f"{res.val_loss:.3f} nats/char", state="complete", expanded=False)
+                        if res.stopped_by == "time":
+                            done_text = _("done: {steps} steps in {seconds:.1f} s (stopped by time)")
+                        else:
+                            done_text = _("done: {steps} steps in {seconds:.1f} s (stopped by steps)")
+                        bar.progress(1.0, text=done_text.format(steps=res.steps, seconds=res.seconds))
+                        status.update(label=_("Trained {steps} steps in {seconds:.1f} s · validation loss "
+                                              "{val_loss:.3f} nats/char").format(
+                                                  steps=res.steps, seconds=res.seconds, val_loss=res.val_loss),
+                                      state="complete", expanded=False)
                 st.session_state["_rnn_use_session"] = True
                 st.rerun()  # redraw with the new model; the Generate tab samples from it when it is opened
 
@@ -445,50 +462,53 @@ with tab_train:
             vals = [h["val_loss"] for h in history if "val_loss" in h]
             steps = [h for h in history if "loss" in h]
             c = model.config
-            st.subheader(f"Session model: {c.n_layers}×{c.hidden_size} {C.CELL_LABELS[c.cell]} on {sess['corpus_name']}")
+            st.subheader(_("Session model: {layers}×{hidden} {cell} on {corpus}").format(
+                layers=c.n_layers, hidden=c.hidden_size, cell=C.CELL_LABELS[c.cell], corpus=sess["corpus_name"]))
             m1, m2, m3, m4 = st.columns(4)
-            m1.metric("Parameters", f"{C.count_params(model):,}")
-            m2.metric("Steps trained", steps[-1]["step"] if steps else 0)
-            m3.metric("Validation loss", f"{vals[-1]:.3f}" if vals else "–",
-                      help=f"nats per character on held-out text (the last {VAL_FRACTION:.0%} of the corpus)")
-            m4.metric("Bits per character", f"{vals[-1] / math.log(2):.2f}" if vals else "–")
-            fig = _loss_figure({model.config.cell: history}, f"Loss on {sess['corpus_name']}", sess["uniform"])
+            m1.metric(_("Parameters"), f"{C.count_params(model):,}")
+            m2.metric(_("Steps trained"), steps[-1]["step"] if steps else 0)
+            m3.metric(_("Validation loss"), f"{vals[-1]:.3f}" if vals else "–",
+                      help=_("nats per character on held-out text (the last {fraction:.0%} of the corpus)").format(
+                          fraction=VAL_FRACTION))
+            m4.metric(_("Bits per character"), f"{vals[-1] / math.log(2):.2f}" if vals else "–")
+            fig = _loss_figure({model.config.cell: history}, _("Loss on {corpus}").format(corpus=sess["corpus_name"]),
+                               sess["uniform"])
             st.plotly_chart(fig, width="stretch", key="rnn_train_curve")
             figure_downloads(fig, "rnn_loss_curve", "rnn_train_dl", data=_history_frame(history))
             if sess["samples"]:
-                st.markdown("**Samples along the way** (temperature 0.8): from noise to words")
+                st.markdown(_("**Samples along the way** (temperature 0.8): from noise to words"))
                 step_no, text = sess["samples"][-1]
-                st.code(f"step {step_no}:\n{text}", language=None)
-                with st.expander(f"All {len(sess['samples'])} samples"):
+                st.code(_("step {step}:").format(step=step_no) + "\n" + text, language=None)
+                with st.expander(_("All {n} samples").format(n=len(sess["samples"]))):
                     for step_no, text in sess["samples"]:
-                        st.text(f"step {step_no}:\n{text}")
-            st.download_button("Download the trained model (.safetensors)",
+                        st.text(_("step {step}:").format(step=step_no) + "\n" + text)
+            st.download_button(_("Download the trained model (.safetensors)"),
                                _model_bytes(model, sess["vocab"], {"corpus": sess["corpus_name"]}),
                                file_name=f"charlm-{model.config.cell}.safetensors", key="rnn_model_dl")
-            st.caption("Generate with it in the **Generate** tab (model: 'Model trained in this session').")
+            st.caption(_("Generate with it in the **Generate** tab (model: 'Model trained in this session')."))
 
 # =============================================================================================
 # Side by side
 # =============================================================================================
 with tab_cmp:
     if tab_cmp.open is not False:  # lazy tabs: only the open tab's code runs
-        st.markdown(
+        st.markdown(_(
             "Three cells, one budget. The parameter count is matched by choosing the hidden size: a layer "
             "has one weight block for the RNN, three for the GRU (reset, update, candidate) and four for the "
-            "LSTM (input, forget, cell, output), so the RNN gets the widest hidden state.")
+            "LSTM (input, forget, cell, output), so the RNN gets the widest hidden state."))
         st.latex(r"\text{params} \approx V E + g\,H\,(E + H + 2) + H V + V,\qquad g_{\mathrm{RNN}}=1,\ "
                  r"g_{\mathrm{GRU}}=3,\ g_{\mathrm{LSTM}}=4")
         e1, e2, e3 = st.columns(3)
-        e1.select_slider("Parameters per model", PARAM_CHOICES, key="rnn_cmp_params",
+        e1.select_slider(_("Parameters per model"), PARAM_CHOICES, key="rnn_cmp_params",
                          format_func=lambda n: f"{n // 1000}k")
-        e2.number_input("Max steps per model", 1, MAX_STEPS, step=50, key="rnn_cmp_steps")
-        e3.number_input("Max seconds per model", 1, 60, step=5, key="rnn_cmp_seconds")
-        st.caption("Uses the corpus, batch size, sequence length, learning rate and clipping from the **Train** tab.")
-        if st.button("⚖️ Train all three", key="rnn_cmp_go", type="primary"):
+        e2.number_input(_("Max steps per model"), 1, MAX_STEPS, step=50, key="rnn_cmp_steps")
+        e3.number_input(_("Max seconds per model"), 1, 60, step=5, key="rnn_cmp_seconds")
+        st.caption(_("Uses the corpus, batch size, sequence length, learning rate and clipping from the **Train** tab."))
+        if st.button(_("⚖️ Train all three"), key="rnn_cmp_go", type="primary"):
             corpus = _chosen_corpus()
             with guard(stop=False):
                 if corpus is None:
-                    raise ValueError("Choose a corpus (or upload a usable .txt file) in the Train tab first.")
+                    raise ValueError(_("Choose a corpus (or upload a usable .txt file) in the Train tab first."))
                 ss = st.session_state
                 race = {"vocab": corpus.vocab, "corpus_name": corpus.name, "uniform": math.log(len(corpus.vocab))}
                 st.session_state[COMPARE] = race
@@ -497,106 +517,95 @@ with tab_cmp:
                                    clip=float(ss["rnn_clip"]) if ss["rnn_clip_on"] else 0.0,
                                    eval_every=max(10, int(ss["rnn_cmp_steps"]) // 10), eval_chars=10_000,
                                    eval_every_s=float(ss["rnn_cmp_seconds"]) / 10)
-                embed = 32
                 with queued("train", 20):
-                    st.button("⏹ Stop", key="rnn_cmp_stop")
-                    bar = st.progress(0.0, text="starting…")
-                    for i, cell in enumerate(C.CELLS):
-                        hidden = C.hidden_for_params(cell, int(ss["rnn_cmp_params"]), len(corpus.vocab), embed)
-                        cfg = C.CharLMConfig(cell, len(corpus.vocab), 1, hidden, embed)
-                        entry = {"model": C.build_model(cfg, seed()), "history": [], "hidden": hidden}
-                        race[cell] = entry
-                        last_t = [0.0]
+                    st.button(_("⏹ Stop"), key="rnn_cmp_stop")
+                    bar = st.progress(0.0, text=_("starting…"))
+                    last_t: dict[int, float] = {}  # cell index -> when its progress was last drawn
 
-                        def on_step(done, total, info, i=i, cell=cell, entry=entry):
-                            now = time.monotonic()
-                            if done < total and now - last_t[0] < 0.5:
-                                return
-                            last_t[0] = now
-                            frac = max(done / total, entry["history"][-1]["time_s"] / tc.max_seconds)
-                            bar.progress(min(1.0, (i + min(1.0, frac)) / 3),
-                                         text=f"{cell.upper()} (H={entry['hidden']}): step {done} · loss {info['loss']:.3f}")
+                    def on_step(i, cell, done, total, info, entry):
+                        now = time.monotonic()
+                        if done < total and now - last_t.get(i, 0.0) < 0.5:
+                            return
+                        last_t[i] = now
+                        frac = max(done / total, entry["history"][-1]["time_s"] / tc.max_seconds)
+                        bar.progress(min(1.0, (i + min(1.0, frac)) / 3),
+                                     text=_("{cell} (H={hidden}): step {done} · loss {loss:.3f}").format(
+                                         cell=cell.upper(), hidden=entry["hidden"], done=done, loss=info["loss"]))
 
-                        res = C.train(entry["model"], corpus, tc, seed=seed(), on_step=on_step, history=entry["history"],
-                                      threads=TRAIN_THREADS)
-                        entry["result"] = res
-                        entry["sample"] = C.generate(entry["model"], corpus.vocab,
-                                                     "\n" if "\n" in corpus.vocab.stoi else corpus.vocab.chars[0],
-                                                     200, 0.8, seed()).text
-                    bar.progress(1.0, text="done")
+                    # fills `race` (already in session_state) cell by cell: Stop keeps the cells trained so far
+                    C.race(corpus, int(ss["rnn_cmp_params"]), tc, seed(), embed=32, results=race, on_step=on_step,
+                           threads=TRAIN_THREADS)
+                    bar.progress(1.0, text=_("done"))
         race = st.session_state.get(COMPARE)
         raced = [c for c in C.CELLS if race and c in race and race[c]["history"]]
         if raced:
             if len(raced) < len(C.CELLS):
-                st.warning("The race was stopped early: showing the cells trained so far.")
-            fig = _loss_figure({c: race[c]["history"] for c in raced}, f"RNN vs GRU vs LSTM on {race['corpus_name']}",
-                               race["uniform"])
+                st.warning(_("The race was stopped early: showing the cells trained so far."))
+            fig = _loss_figure({c: race[c]["history"] for c in raced},
+                               _("RNN vs GRU vs LSTM on {corpus}").format(corpus=race["corpus_name"]), race["uniform"])
             st.plotly_chart(fig, width="stretch", key="rnn_cmp_curve")
             rows = []
             for c in raced:
                 e = race[c]
                 vals = [h["val_loss"] for h in e["history"] if "val_loss" in h]
                 res = e.get("result")
-                rows.append({"cell": C.CELL_LABELS[c], "hidden size": e["hidden"],
-                             "parameters": C.count_params(e["model"]),
-                             "steps": res.steps if res else len([h for h in e["history"] if "loss" in h]),
-                             "seconds": round(res.seconds, 1) if res else None,
-                             "validation loss": round(vals[-1], 4) if vals else None})
-            table = pd.DataFrame(rows).set_index("cell")
+                rows.append({_("cell"): C.CELL_LABELS[c], _("hidden size"): e["hidden"],
+                             _("parameters"): C.count_params(e["model"]),
+                             _("steps"): res.steps if res else len([h for h in e["history"] if "loss" in h]),
+                             _("seconds"): round(res.seconds, 1) if res else None,
+                             _("validation loss"): round(vals[-1], 4) if vals else None})
+            table = pd.DataFrame(rows).set_index(_("cell"))
             st.dataframe(table, width="stretch")
             figure_downloads(fig, "rnn_vs_gru_vs_lstm", "rnn_cmp_dl", data=table)
             cols = st.columns(3)
             for col, c in zip(cols, raced):
                 with col:
-                    st.markdown(f"**{C.CELL_LABELS[c]}** sample")
-                    st.text(race[c].get("sample", "(stopped before the end)"))
+                    st.markdown(_("**{cell}** sample").format(cell=C.CELL_LABELS[c]))
+                    st.text(race[c].get("sample", _("(stopped before the end)")))
         else:
-            st.info("Click **Train all three** to race the cells (about 3 × the seconds budget).")
+            st.info(_("Click **Train all three** to race the cells (about 3 × the seconds budget)."))
 
 # =============================================================================================
 # Vanishing gradients & clipping
 # =============================================================================================
 with tab_vg:
     if tab_vg.open is not False:  # lazy tabs: only the open tab's code runs
-        st.markdown(
+        st.markdown(_(
             "How much does the loss at the **last** character depend on the state **k steps earlier**? "
-            "Back-propagation multiplies one Jacobian per step:")
+            "Back-propagation multiplies one Jacobian per step:"))
         st.latex(r"\frac{\partial \mathcal{L}_T}{\partial h_{T-k}} = \frac{\partial \mathcal{L}_T}{\partial h_T}"
                  r"\prod_{t=T-k+1}^{T} \frac{\partial h_t}{\partial h_{t-1}}, \qquad "
                  r"\text{RNN: } \frac{\partial h_t}{\partial h_{t-1}} = \mathrm{diag}(1-h_t^2)\,W_{hh}")
-        st.markdown(
+        st.markdown(_(
             "For a tanh RNN each factor has norm about $\\lVert W_{hh} \\rVert (1-h^2) < 1$, so the product "
             "shrinks **exponentially** in k: the gradient vanishes and the model cannot learn long-range "
             "dependencies. The LSTM's cell state is updated additively, $c_t = f_t \\odot c_{t-1} + i_t \\odot g_t$, "
             "so $\\partial c_t / \\partial c_{t-1} = \\mathrm{diag}(f_t)$: with forget gates near 1 the gradient "
             "survives many steps (GRUs do the same with their update gate). The chart plots "
             "$\\lVert \\partial \\mathcal{L}_T / \\partial s_{T-k} \\rVert$ ($s$ = every layer's $h$, and $c$ for "
-            "the LSTM), averaged over 8 random windows of the validation text, on a log scale.")
+            "the LSTM), averaged over 8 random windows of the validation text, on a log scale."))
         v1, v2 = st.columns(2)
-        v1.slider("Window length (steps back)", 10, 200, step=10, key="rnn_vg_len")
-        v2.checkbox("Normalise each curve to 1 at k = 0", key="rnn_vg_norm")
+        v1.slider(_("Window length (steps back)"), 10, 200, step=10, key="rnn_vg_len")
+        v2.checkbox(_("Normalise each curve to 1 at k = 0"), key="rnn_vg_norm")
 
-        @st.cache_data(show_spinner="Back-propagating through fresh models…", max_entries=16)
+        @st.cache_data(show_spinner=_("Back-propagating through fresh models…"), max_entries=16)
         def _fresh_profiles(params: int, length: int, seed_: int) -> dict:
-            corpus_ = _bundled_corpus("shakespeare")
-            out = {}
-            for cell in C.CELLS:
-                hidden = C.hidden_for_params(cell, params, len(corpus_.vocab), 32)
-                model = C.build_model(C.CharLMConfig(cell, len(corpus_.vocab), 1, hidden, 32), seed_)
-                out[f"{cell} (untrained)"] = C.grad_norm_profile(model, corpus_.val_ids, length, 8, seed_)
-            return out
+            return C.fresh_grad_profiles(_bundled_corpus("shakespeare"), params, length, seed_)
 
-        @st.cache_data(show_spinner="Back-propagating through the shipped LSTM…", max_entries=16)
+        @st.cache_data(show_spinner=_("Back-propagating through the shipped LSTM…"), max_entries=16)
         def _shipped_profile(length: int, seed_: int) -> list[float]:
             bundle = _shipped()
             return C.grad_norm_profile(bundle.model, _bundled_corpus("shakespeare").val_ids, length, 8, seed_)
 
-        profiles: dict[str, list[float]] = {}
+        profiles: dict[str, list[float]] = {}  # English name (picks colour and dash) -> norms
+        shown: dict[str, str] = {}  # English name -> legend label in the visitor's language
         length = int(st.session_state["rnn_vg_len"])
         with guard(stop=False), queued("eval", 30):
             profiles.update(_fresh_profiles(int(st.session_state["rnn_cmp_params"]), length, seed()))
+            shown.update({f"{c} (untrained)": _("{cell} (untrained)").format(cell=c) for c in C.CELLS})
             if _shipped_source() is not None:
                 profiles["shipped LSTM (trained)"] = _shipped_profile(length, seed())
+                shown["shipped LSTM (trained)"] = _("shipped LSTM (trained)")
             race = st.session_state.get(COMPARE)
             if race and all(c in race and "result" in race[c] for c in C.CELLS):
                 race_corpus = _corpus_named(race["corpus_name"])
@@ -604,11 +613,14 @@ with tab_vg:
                     for c in C.CELLS:
                         profiles[f"{c} (race, trained)"] = C.grad_norm_profile(
                             race[c]["model"], race_corpus.val_ids, length, 8, seed())
+                        shown[f"{c} (race, trained)"] = _("{cell} (race, trained)").format(cell=c)
             sess = st.session_state.get(SESSION)
             sess_corpus = _corpus_named(sess["corpus_name"]) if sess is not None else None
             if sess_corpus is not None:
                 profiles[f"{sess['model'].config.cell} (session, trained)"] = C.grad_norm_profile(
                     sess["model"], sess_corpus.val_ids, length, 8, seed())
+                shown[f"{sess['model'].config.cell} (session, trained)"] = _("{cell} (session, trained)").format(
+                    cell=sess["model"].config.cell)
         if profiles:
             fig = go.Figure()
             for name, norms in profiles.items():
@@ -617,50 +629,52 @@ with tab_vg:
                 ys = [max(y, 1e-30) for y in ys]
                 dash = "dot" if "untrained" in name else "solid"
                 color = COLORS["shipped"] if name.startswith("shipped") else COLORS.get(cell, "#555")
-                fig.add_scatter(x=list(range(len(ys))), y=ys, mode="lines", name=name,
+                fig.add_scatter(x=list(range(len(ys))), y=ys, mode="lines", name=shown.get(name, name),
                                 line=dict(color=color, dash=dash, width=2.5))
-            fig.update_layout(title="Gradient norm vs distance from the predicted character",
-                              xaxis_title="k = steps before the last character",
-                              yaxis_title="‖∂L_T / ∂s_{T−k}‖" + (" (relative)" if st.session_state["rnn_vg_norm"] else ""),
+            fig.update_layout(title=_("Gradient norm vs distance from the predicted character"),
+                              xaxis_title=_("k = steps before the last character"),
+                              yaxis_title="‖∂L_T / ∂s_{T−k}‖"
+                              + (" " + _("(relative)") if st.session_state["rnn_vg_norm"] else ""),
                               yaxis_type="log", height=420, margin=dict(l=10, r=10, t=40, b=10),
                               legend=dict(orientation="h", y=-0.25))
             st.plotly_chart(fig, width="stretch", key="rnn_vg_curve")
-            frame = pd.DataFrame(profiles)
+            frame = pd.DataFrame({shown.get(k, k): v for k, v in profiles.items()})
             frame.index.name = "k"
             figure_downloads(fig, "rnn_vanishing_gradients", "rnn_vg_dl", data=frame)
-            st.caption("Dotted: freshly initialised models with equal parameter counts (the 'Parameters per model' "
-                       "setting of the race). Solid: trained models. Race the cells or train a model to add them.")
+            st.caption(_("Dotted: freshly initialised models with equal parameter counts (the 'Parameters per model' "
+                         "setting of the race). Solid: trained models. Race the cells or train a model to add them."))
 
-        st.subheader("Gradient clipping")
-        st.markdown("When the product of Jacobians has norm > 1 the opposite happens: gradients **explode** and "
-                    "one step can throw the weights far away. Clipping rescales the whole gradient when its norm "
-                    "exceeds a threshold τ, keeping its direction:")
+        st.subheader(_("Gradient clipping"))
+        st.markdown(_("When the product of Jacobians has norm > 1 the opposite happens: gradients **explode** and "
+                      "one step can throw the weights far away. Clipping rescales the whole gradient when its norm "
+                      "exceeds a threshold τ, keeping its direction:"))
         st.latex(r"g \leftarrow g \cdot \min\!\left(1, \frac{\tau}{\lVert g \rVert}\right)")
         sess = st.session_state.get(SESSION)
         steps = [h for h in sess["history"] if "grad_norm" in h] if sess else []
         if steps:
             fig = go.Figure()
             xs = [h["step"] for h in steps]
-            fig.add_scatter(x=xs, y=[h["grad_norm"] for h in steps], mode="lines", name="‖g‖ before clipping",
+            fig.add_scatter(x=xs, y=[h["grad_norm"] for h in steps], mode="lines", name=_("‖g‖ before clipping"),
                             line=dict(color="#d62728", dash="dot", width=2.5))
-            fig.add_scatter(x=xs, y=[h["clipped_norm"] for h in steps], mode="lines", name="‖g‖ after clipping",
+            fig.add_scatter(x=xs, y=[h["clipped_norm"] for h in steps], mode="lines", name=_("‖g‖ after clipping"),
                             line=dict(color="#1f77b4"))
-            fig.add_scatter(x=xs, y=[h["update_norm"] for h in steps], mode="lines", name="‖Δθ‖ (AdamW update)",
+            fig.add_scatter(x=xs, y=[h["update_norm"] for h in steps], mode="lines", name=_("‖Δθ‖ (AdamW update)"),
                             line=dict(color="#2ca02c"), yaxis="y2")
-            fig.update_layout(title="Gradient and update norms of the session model, step by step",
-                              xaxis_title="step", yaxis_title="gradient norm", yaxis_type="log",
-                              yaxis2=dict(title="update norm", overlaying="y", side="right", type="log",
+            fig.update_layout(title=_("Gradient and update norms of the session model, step by step"),
+                              xaxis_title=_("step"), yaxis_title=_("gradient norm"), yaxis_type="log",
+                              yaxis2=dict(title=_("update norm"), overlaying="y", side="right", type="log",
                                           tickformat=".0e", showgrid=False),
                               height=380, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.25))
             st.plotly_chart(fig, width="stretch", key="rnn_clip_curve")
             clipped = sum(1 for h in steps if h["grad_norm"] > h["clipped_norm"] + 1e-12)
-            st.caption(f"{clipped} of {len(steps)} steps were clipped. With AdamW the update size is set mostly by "
-                       "the learning rate (Adam divides by a running RMS of the gradient), so clipping matters most "
-                       "on spikes: it keeps a single exploding batch from dominating the running averages. "
-                       "Try a plain RNN with a high learning rate, once with clipping off and once on.")
+            st.caption(_("{clipped} of {total} steps were clipped. With AdamW the update size is set mostly by "
+                         "the learning rate (Adam divides by a running RMS of the gradient), so clipping matters most "
+                         "on spikes: it keeps a single exploding batch from dominating the running averages. "
+                         "Try a plain RNN with a high learning rate, once with clipping off and once on.").format(
+                             clipped=clipped, total=len(steps)))
             figure_downloads(fig, "rnn_clipping", "rnn_clip_dl", data=_history_frame(steps))
         else:
-            st.info("Train a model in the **Train** tab to see its gradient norms before and after clipping "
-                    "(a plain RNN with learning rate 0.02 shows spikes well).")
+            st.info(_("Train a model in the **Train** tab to see its gradient norms before and after clipping "
+                      "(a plain RNN with learning rate 0.02 shows spikes well)."))
 
 sync_url()

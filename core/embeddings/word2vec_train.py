@@ -19,6 +19,8 @@ from typing import Callable
 
 import numpy as np
 
+from core.i18n import N_, _
+
 OnStep = Callable[[int, int, "dict | None"], None]
 
 MAX_CORPUS_CHARS = 2_000_000  # uploads are capped at 2 MB by core.textio; bundled ones fit too
@@ -48,45 +50,46 @@ class W2VConfig:
         not_ints = [n for n in ("vector_size", "window", "negative", "epochs", "min_count", "seed")
                     if not isinstance(getattr(self, n), numbers.Integral)]
         if not_ints:
-            raise ValueError(f"{', '.join(not_ints)} must be whole numbers.")
+            raise ValueError(_("{names} must be whole numbers.").format(names=", ".join(not_ints)))
         if not all(isinstance(getattr(self, n), (int, float)) for n in ("sample", "alpha", "min_alpha")):
-            raise ValueError("The sub-sampling threshold and the learning rates must be numbers.")
+            raise ValueError(_("The sub-sampling threshold and the learning rates must be numbers."))
         if not 0 < self.alpha <= 1:
-            raise ValueError("The initial learning rate alpha must be in (0, 1] (typical: 0.025).")
+            raise ValueError(_("The initial learning rate alpha must be in (0, 1] (typical: 0.025)."))
         if not 0 <= self.min_alpha <= self.alpha:
-            raise ValueError("The final learning rate min_alpha must be between 0 and alpha (typical: 0.0001).")
+            raise ValueError(_("The final learning rate min_alpha must be between 0 and alpha (typical: 0.0001)."))
         if not 2 <= self.vector_size <= MAX_DIM:
-            raise ValueError(f"Vector dimension must be between 2 and {MAX_DIM}.")
+            raise ValueError(_("Vector dimension must be between 2 and {most}.").format(most=MAX_DIM))
         if not 1 <= self.window <= MAX_WINDOW:
-            raise ValueError(f"Window must be between 1 and {MAX_WINDOW}.")
+            raise ValueError(_("Window must be between 1 and {most}.").format(most=MAX_WINDOW))
         if not 1 <= self.negative <= MAX_NEGATIVE:
-            raise ValueError(f"Negative samples must be between 1 and {MAX_NEGATIVE}.")
+            raise ValueError(_("Negative samples must be between 1 and {most}.").format(most=MAX_NEGATIVE))
         if not 0 <= self.sample <= 0.1:
-            raise ValueError("The sub-sampling threshold must be between 0 and 0.1 (typical: 1e-3 to 1e-5).")
+            raise ValueError(_("The sub-sampling threshold must be between 0 and 0.1 (typical: 1e-3 to 1e-5)."))
         if not 1 <= self.epochs <= MAX_EPOCHS:
-            raise ValueError(f"Epochs must be between 1 and {MAX_EPOCHS}.")
+            raise ValueError(_("Epochs must be between 1 and {most}.").format(most=MAX_EPOCHS))
         if not 1 <= self.min_count <= 100:
-            raise ValueError("Minimum count must be between 1 and 100.")
+            raise ValueError(_("Minimum count must be between 1 and 100."))
         if not 0 <= self.seed < 2**31:
-            raise ValueError("The seed must be between 0 and 2^31 - 1.")
+            raise ValueError(_("The seed must be between 0 and 2^31 - 1."))
         return self
 
 
 def tokenize(text: str, max_chars: int = MAX_CORPUS_CHARS) -> list[list[str]]:
     """Lower-cased word tokens, one sentence per non-empty line."""
     if not isinstance(text, str) or not text.strip():
-        raise ValueError("The corpus is empty. Pick a bundled corpus or upload a .txt file.")
+        raise ValueError(_("The corpus is empty. Pick a bundled corpus or upload a .txt file."))
     text = text[:max_chars]
     sentences = [_TOKEN_RE.findall(line.lower()) for line in text.splitlines()]
     sentences = [s for s in sentences if s]
     if sum(len(s) for s in sentences) < 50:
-        raise ValueError("The corpus has fewer than 50 words; upload a longer text (a few pages at least).")
+        raise ValueError(_("The corpus has fewer than 50 words; upload a longer text (a few pages at least)."))
     return sentences
 
 
+# keys: option values (English); values: labels, translated where shown
 BUNDLED = {
-    "lee": "Lee background corpus (news, 300 documents, ~60k words)",
-    "shakespeare": "Tiny Shakespeare (~200k words)",
+    "lee": N_("Lee background corpus (news, 300 documents, ~60k words)"),
+    "shakespeare": N_("Tiny Shakespeare (~200k words)"),
 }
 
 
@@ -100,7 +103,8 @@ def bundled_text(name: str) -> str:
         from core.corpora import shakespeare
 
         return shakespeare()
-    raise ValueError(f"No bundled corpus called {name!r}; choose one of {sorted(BUNDLED)}.")
+    raise ValueError(_("No bundled corpus called {name!r}; choose one of {names}.").format(
+        name=name, names=sorted(BUNDLED)))
 
 
 def corpus_stats(sentences: list[list[str]]) -> dict:
@@ -124,10 +128,10 @@ def train_word2vec(sentences: list[list[str]], config: W2VConfig, on_step: OnSte
     config = config.check()
     stats = corpus_stats(sentences)
     if stats["tokens"] * config.epochs > MAX_TOKENS_X_EPOCHS:
-        raise ValueError(
-            f"{stats['tokens']:,} tokens × {config.epochs} epochs is over this server's limit of "
-            f"{MAX_TOKENS_X_EPOCHS:,}. Use fewer epochs or a shorter corpus."
-        )
+        raise ValueError(_(
+            "{tokens:,} tokens × {epochs} epochs is over this server's limit of "
+            "{limit:,}. Use fewer epochs or a shorter corpus."
+        ).format(tokens=stats['tokens'], epochs=config.epochs, limit=MAX_TOKENS_X_EPOCHS))
     history = history if history is not None else []
 
     class _Progress(CallbackAny2Vec):
@@ -151,10 +155,10 @@ def train_word2vec(sentences: list[list[str]], config: W2VConfig, on_step: OnSte
                      compute_loss=True)
     model.build_vocab(sentences)
     if len(model.wv.index_to_key) < 10:
-        raise ValueError(
-            f"Only {len(model.wv.index_to_key)} words occur at least {config.min_count} times; "
+        raise ValueError(_(
+            "Only {n} words occur at least {min_count} times; "
             "lower the minimum count or use a longer corpus."
-        )
+        ).format(n=len(model.wv.index_to_key), min_count=config.min_count))
     if on_step:
         on_step(0, config.epochs, None)
     model.train(sentences, total_examples=model.corpus_count, epochs=config.epochs, compute_loss=True,
@@ -179,7 +183,7 @@ def load_word2vec_file(path: str):
     try:
         return KeyedVectors.load_word2vec_format(str(path), binary=str(path).endswith(".bin"))
     except (OSError, UnicodeDecodeError, ValueError, EOFError) as exc:
-        raise ValueError(f"Could not read {path} as word2vec format: {exc}") from exc
+        raise ValueError(_("Could not read {path} as word2vec format: {error}").format(path=path, error=exc)) from exc
 
 
 def config_dict(config: W2VConfig) -> dict:

@@ -25,6 +25,8 @@ from typing import Callable
 import numpy as np
 import torch
 
+from core.i18n import N_, _
+
 OnStep = Callable[[int, int, "dict | None"], None]
 
 MAX_WORD_CHARS = 60  # longer "words" are rejected before any lookup
@@ -113,7 +115,8 @@ def _restrict(kv, restrict_vocab: int | None) -> int:
     n = len(kv.index_to_key)
     if restrict_vocab is None:
         return n
-    limit = _number(restrict_vocab, f"The vocabulary limit must be a whole number of words, not {restrict_vocab!r}.")
+    limit = _number(restrict_vocab, _("The vocabulary limit must be a whole number of words, not {value!r}.").format(
+        value=restrict_vocab))
     if limit <= 0 or limit >= n:
         return n
     return max(1, int(limit))
@@ -121,7 +124,8 @@ def _restrict(kv, restrict_vocab: int | None) -> int:
 
 def _topk(topk) -> int:
     """The number of answers asked for, clamped to 1..MAX_TOPK (ValueError if it is not a number)."""
-    k = _number(topk, f"The number of answers must be a whole number between 1 and {MAX_TOPK}, not {topk!r}.")
+    k = _number(topk, _("The number of answers must be a whole number between 1 and {most}, not {value!r}.").format(
+        most=MAX_TOPK, value=topk))
     return int(min(max(k, 1), MAX_TOPK))
 
 
@@ -141,14 +145,15 @@ def _number(value, message: str) -> float:
 # ---------------------------------------------------------------------------------------------
 def clean_word(word) -> str:
     if not isinstance(word, str):
-        raise ValueError("Type a word.")
+        raise ValueError(_("Type a word."))
     word = word.strip()
     if not word:
-        raise ValueError("One of the words is empty. Type a word in each box.")
+        raise ValueError(_("One of the words is empty. Type a word in each box."))
     if len(word) > MAX_WORD_CHARS:
-        raise ValueError(f"'{word[:30]}…' is {len(word)} characters long; words here are at most {MAX_WORD_CHARS}.")
+        raise ValueError(_("'{start}…' is {length} characters long; words here are at most {most}.").format(
+            start=word[:30], length=len(word), most=MAX_WORD_CHARS))
     if any(ch.isspace() for ch in word):
-        raise ValueError(f"'{word}' has a space in it: type a single word (no spaces).")
+        raise ValueError(_("'{word}' has a space in it: type a single word (no spaces).").format(word=word))
     return word
 
 
@@ -172,14 +177,17 @@ def word_index(kv, word: str, restrict_vocab: int | None = None) -> int:
             return idx
     idx = kv.key_to_index.get(word, kv.key_to_index.get(word.lower()))
     if idx is not None:
-        raise ValueError(
-            f"'{word}' is word #{idx + 1:,} by frequency, outside the top {limit:,} you restricted to. "
+        raise ValueError(_(
+            "'{word}' is word #{rank:,} by frequency, outside the top {limit:,} you restricted to. "
             "Raise the vocabulary limit or pick a more common word."
-        )
+        ).format(word=word, rank=idx + 1, limit=limit))
     close = close_spellings(kv, word, restrict_vocab=min(limit, 100_000))
-    hint = f" Close spellings in the vocabulary: {', '.join(close)}." if close else \
-        " No close spelling found either; try a more common word."
-    raise ValueError(f"'{word}' is not in the vocabulary of these vectors ({limit:,} words).{hint}")
+    if close:
+        raise ValueError(_("'{word}' is not in the vocabulary of these vectors ({limit:,} words). "
+                           "Close spellings in the vocabulary: {close}.").format(
+            word=word, limit=limit, close=", ".join(close)))
+    raise ValueError(_("'{word}' is not in the vocabulary of these vectors ({limit:,} words). "
+                       "No close spelling found either; try a more common word.").format(word=word, limit=limit))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -199,7 +207,7 @@ def analogy(kv, a: str, b: str, c: str, topk: int = 10, method: str = "3CosAdd",
     input words can't be answers (otherwise b or c usually wins: b − a + c stays close to them).
     """
     if method not in ("3CosAdd", "3CosMul"):
-        raise ValueError("Method must be 3CosAdd or 3CosMul.")
+        raise ValueError(_("Method must be 3CosAdd or 3CosMul."))
     topk = _topk(topk)
     limit = _restrict(kv, restrict_vocab)
     ia, ib, ic = (word_index(kv, w, limit) for w in (a, b, c))
@@ -236,7 +244,7 @@ def neighbours(kv, word: str, topk: int = 10, restrict_vocab: int | None = None)
 def parse_words(text: str, max_words: int = MAX_MAP_WORDS) -> list[str]:
     """Split a typed list (commas, spaces or new lines) into unique words, in order."""
     if not isinstance(text, str):
-        raise ValueError("Type some words separated by commas.")
+        raise ValueError(_("Type some words separated by commas."))
     words, seen = [], set()
     for raw in text.replace("\n", ",").replace(";", ",").replace(" ", ",").split(","):
         w = raw.strip()
@@ -244,9 +252,9 @@ def parse_words(text: str, max_words: int = MAX_MAP_WORDS) -> list[str]:
             seen.add(w.lower())
             words.append(w)
     if not words:
-        raise ValueError("The word list is empty. Type a few words separated by commas.")
+        raise ValueError(_("The word list is empty. Type a few words separated by commas."))
     if len(words) > max_words:
-        raise ValueError(f"That is {len(words)} words; the limit is {max_words}. Remove some.")
+        raise ValueError(_("That is {n} words; the limit is {most}. Remove some.").format(n=len(words), most=max_words))
     return words
 
 
@@ -277,12 +285,12 @@ class OneHotDemo:
 
 def one_hot_demo(kv, words: list[str]) -> OneHotDemo:
     if len(words) < 2:
-        raise ValueError("Pick at least two words to compare.")
+        raise ValueError(_("Pick at least two words to compare."))
     if len(words) > MAX_ONEHOT_WORDS:
-        raise ValueError(f"Pick at most {MAX_ONEHOT_WORDS} words for the one-hot demo.")
+        raise ValueError(_("Pick at most {most} words for the one-hot demo.").format(most=MAX_ONEHOT_WORDS))
     idx = [word_index(kv, w) for w in words]
     if len(set(idx)) != len(idx):
-        raise ValueError("Each word must be different.")
+        raise ValueError(_("Each word must be different."))
     n, vocab = len(idx), len(kv.index_to_key)
     emb = torch.from_numpy(np.asarray(kv.vectors, dtype=np.float32))  # (V, D) shared: read only
     onehot = torch.zeros(n, vocab)  # (n, V)
@@ -300,12 +308,13 @@ def one_hot_demo(kv, words: list[str]) -> OneHotDemo:
 # ---------------------------------------------------------------------------------------------
 # maps: PCA / t-SNE projections and a plotly figure with analogy arrows
 # ---------------------------------------------------------------------------------------------
+# keys: option values and URL values (English); N_: the page shows them translated
 PRESETS = {
-    "countries–capitals": "france, paris, germany, berlin, italy, rome, spain, madrid, japan, tokyo, "
+    N_("countries–capitals"): "france, paris, germany, berlin, italy, rome, spain, madrid, japan, tokyo, "
                           "china, beijing, russia, moscow, egypt, cairo",
-    "gender pairs": "man, woman, king, queen, boy, girl, brother, sister, uncle, aunt, father, mother, "
+    N_("gender pairs"): "man, woman, king, queen, boy, girl, brother, sister, uncle, aunt, father, mother, "
                     "prince, princess, husband, wife",
-    "verb tenses": "walk, walked, swim, swam, run, ran, go, went, eat, ate, write, wrote, see, saw, "
+    N_("verb tenses"): "walk, walked, swim, swam, run, ran, go, went, eat, ate, write, wrote, see, saw, "
                    "take, took",
 }
 
@@ -314,12 +323,13 @@ def project(vectors: np.ndarray, method: str = "PCA", dims: int = 2, seed: int =
     """(n, D) vectors -> (n, dims) coordinates by PCA (SVD of the centred rows) or t-SNE (cosine)."""
     x = np.asarray(vectors, dtype=np.float64)  # (n, D)
     if dims not in (2, 3):
-        raise ValueError("Maps are 2-D or 3-D.")
+        raise ValueError(_("Maps are 2-D or 3-D."))
     if x.ndim != 2 or x.shape[0] < dims + 1:
-        raise ValueError(f"A {dims}-D map needs at least {dims + 1} words that are in the vocabulary.")
+        raise ValueError(_("A {dims}-D map needs at least {n} words that are in the vocabulary.").format(
+            dims=dims, n=dims + 1))
     if method == "PCA":
         centred = x - x.mean(axis=0, keepdims=True)  # (n, D)
-        _, _, vt = np.linalg.svd(centred, full_matrices=False)  # vt: (min(n,D), D)
+        vt = np.linalg.svd(centred, full_matrices=False)[2]  # vt: (min(n,D), D)
         coords = centred @ vt[:dims].T  # (n, dims)
         # fix the sign of each axis so the picture does not flip between runs
         signs = np.sign(coords[np.abs(coords).argmax(axis=0), np.arange(dims)])
@@ -331,7 +341,7 @@ def project(vectors: np.ndarray, method: str = "PCA", dims: int = 2, seed: int =
         tsne = TSNE(n_components=dims, perplexity=perplexity, metric="cosine", init="pca",
                     random_state=int(seed) % (2**32 - 1), max_iter=500)
         return tsne.fit_transform(x)
-    raise ValueError("Projection must be PCA or t-SNE.")
+    raise ValueError(_("Projection must be PCA or t-SNE."))
 
 
 def pair_arrows(words: list[str]) -> list[tuple[str, str]]:
@@ -351,7 +361,7 @@ def map_figure(words: list[str], coords: np.ndarray, arrows: list[tuple[str, str
     fig = go.Figure()
     if coords.shape[1] == 3:
         fig.add_trace(go.Scatter3d(x=coords[:, 0], y=coords[:, 1], z=coords[:, 2], mode="markers+text",
-                                   text=words, marker=dict(size=4, color=colors), name="words",
+                                   text=words, marker=dict(size=4, color=colors), name=_("words"),
                                    hovertemplate="%{text}<extra></extra>"))
         for src, dst in arrows:
             if src in pos and dst in pos:
@@ -366,7 +376,7 @@ def map_figure(words: list[str], coords: np.ndarray, arrows: list[tuple[str, str
         fig.update_layout(height=600)
     else:
         fig.add_trace(go.Scatter(x=coords[:, 0], y=coords[:, 1], mode="markers+text", text=words,
-                                 textposition="top center", marker=dict(size=8, color=colors), name="words",
+                                 textposition="top center", marker=dict(size=8, color=colors), name=_("words"),
                                  hovertemplate="%{text}<extra></extra>"))
         for src, dst in arrows:
             if src in pos and dst in pos:
@@ -374,7 +384,7 @@ def map_figure(words: list[str], coords: np.ndarray, arrows: list[tuple[str, str
                 fig.add_annotation(x=q[0], y=q[1], ax=p[0], ay=p[1], xref="x", yref="y", axref="x", ayref="y",
                                    showarrow=True, arrowhead=3, arrowsize=1.2, arrowwidth=1.5,
                                    arrowcolor="rgba(100,100,100,0.7)", text="")
-        fig.update_layout(height=520, xaxis_title="axis 1", yaxis_title="axis 2")
+        fig.update_layout(height=520, xaxis_title=_("axis 1"), yaxis_title=_("axis 2"))
     fig.update_layout(title=title, showlegend=False, margin=dict(l=10, r=10, t=40 if title else 10, b=10))
     return fig
 
@@ -404,7 +414,7 @@ def read_analogies(path: str | Path) -> list[tuple[str, list[tuple[str, str, str
                 sections.append((line.lstrip(": ").strip(), []))
                 continue
             if not sections:
-                raise ValueError(f"Missing section header before line #{line_no} in {path}.")
+                raise ValueError(_("Missing section header before line #{line} in {path}.").format(line=line_no, path=path))
             parts = [w.upper() for w in line.split()]
             if len(parts) != 4:
                 continue  # gensim skips invalid lines too
@@ -700,11 +710,11 @@ def evaluate_analogies(kv, path: str | Path | None = None, restrict_vocab: int =
     started = time.perf_counter()
     path = Path(path) if path is not None else analogy_file()
     if strategy not in ("scan", "bounds", "dense"):
-        raise ValueError("strategy must be 'scan', 'bounds' or 'dense'.")
+        raise ValueError(_("strategy must be 'scan', 'bounds' or 'dense'."))
     if precision == "auto":
         precision = fast_precision()
     if precision not in ("fp32", "bf16"):
-        raise ValueError("precision must be 'auto', 'fp32' or 'bf16'.")
+        raise ValueError(_("precision must be 'auto', 'fp32' or 'bf16'."))
     limit = _restrict(kv, restrict_vocab)
     uppers = [key.upper() for key in kv.index_to_key[:limit]]
     ok = _upper_vocab(kv, limit, uppers)
@@ -713,7 +723,7 @@ def evaluate_analogies(kv, path: str | Path | None = None, restrict_vocab: int =
     # flatten the answerable questions
     quads, owner = [], []
     skipped = 0
-    for s, (_, questions) in enumerate(sections):
+    for s, (_name, questions) in enumerate(sections):
         for q in questions:
             if all(w in ok for w in q):
                 quads.append(q)
@@ -754,7 +764,7 @@ def evaluate_analogies(kv, path: str | Path | None = None, restrict_vocab: int =
             if _gensim_prediction(quads[q_idx], idx[q_idx].tolist(), b_best, keys) == quads[q_idx][3]:
                 correct_by_section[owner[q_idx]] += 1
     sec_rows = []
-    for s, (name, _) in enumerate(sections):
+    for s, (name, _questions) in enumerate(sections):
         tot, cor = int(total_by_section[s]), int(correct_by_section[s])
         sec_rows.append({"section": name, "correct": cor, "total": tot, "accuracy": cor / tot if tot else 0.0})
     correct = int(correct_by_section.sum())
@@ -807,8 +817,9 @@ def evaluate_pairs(kv, path: str | Path, restrict_vocab: int = 300_000, delimite
             ia.append(ok[a])
             ib.append(ok[b])
     if len(gold) < 3:
-        raise ValueError(f"Too few word pairs of {Path(path).name} are in these vectors' vocabulary "
-                         f"({len(gold)} of {len(gold) + oov}); train on a bigger corpus.")
+        raise ValueError(_("Too few word pairs of {file} are in these vectors' vocabulary "
+                           "({found} of {total}); train on a bigger corpus.").format(
+            file=Path(path).name, found=len(gold), total=len(gold) + oov))
     model = (unit[ia] * unit[ib]).sum(dim=1).numpy()  # (P,) cosine per pair
     spearman = stats.spearmanr(gold, model).statistic
     pearson = stats.pearsonr(gold, model).statistic

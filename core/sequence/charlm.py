@@ -8,7 +8,9 @@ Everything the RNN text page computes lives here:
   the hidden state carried across consecutive chunks, optional gradient clipping, bounded by steps
   and seconds, reporting through `on_step` and appending to a caller-owned `history` list;
 - `evaluate(...)`: validation loss in nats per character over a whole text (state carried);
-- `hidden_grad_norms(...)`: the vanishing-gradient picture, ||d loss_T / d h_t|| for every t;
+- `race(...)`: an RNN, a GRU and an LSTM with the same parameter budget trained one after the other;
+- `hidden_grad_norms(...)`: the vanishing-gradient picture, ||d loss_T / d h_t|| for every t, and
+  `fresh_grad_profiles(...)` for freshly initialised equal-parameter models of all three cells;
 - `save_checkpoint` / `load_checkpoint(ref)`: safetensors + config.json + vocab.json + README.md.
 
 Nothing here touches the global RNG: every random choice uses `core.device.make_generator(seed)`.
@@ -28,6 +30,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from core.device import builds_models, check_seed, get_device, make_generator, model_device, on_device
+from core.i18n import N_, _
 
 CELLS = ("rnn", "gru", "lstm")
 CELL_LABELS = {"rnn": "RNN (tanh)", "gru": "GRU", "lstm": "LSTM"}
@@ -74,14 +77,16 @@ class CharLMConfig:
 
     def __post_init__(self):
         if self.cell not in CELLS:
-            raise ValueError(f"The cell must be one of {', '.join(CELLS)}, not {self.cell!r}.")
+            raise ValueError(_("The cell must be one of {cells}, not {cell!r}.").format(cells=", ".join(CELLS),
+                                                                                        cell=self.cell))
         for name, lo, hi in (("vocab_size", 2, MAX_VOCAB + 1), ("n_layers", 1, 4),
                              ("hidden_size", 4, 2048), ("embed_size", 2, 1024)):
             value = getattr(self, name)
             if not isinstance(value, int) or not lo <= value <= hi:
-                raise ValueError(f"{name} must be a whole number between {lo} and {hi}; got {value!r}.")
+                raise ValueError(_("{name} must be a whole number between {lo} and {hi}; got {value!r}.").format(
+                    name=name, lo=lo, hi=hi, value=value))
         if not 0.0 <= float(self.dropout) < 1.0:
-            raise ValueError(f"dropout must be in [0, 1); got {self.dropout!r}.")
+            raise ValueError(_("dropout must be in [0, 1); got {value!r}.").format(value=self.dropout))
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -119,20 +124,21 @@ class TrainConfig:
         for name, lo, hi in checks:
             value = getattr(self, name)
             if not isinstance(value, int) or not lo <= value <= hi:
-                raise ValueError(f"{name} must be a whole number between {lo} and {hi}; got {value!r}.")
+                raise ValueError(_("{name} must be a whole number between {lo} and {hi}; got {value!r}.").format(
+                    name=name, lo=lo, hi=hi, value=value))
         floats = ("lr", "weight_decay", "warmup_frac", "min_lr_frac", "max_seconds", "clip", "eval_every_s")
         for name in floats:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or math.isnan(value):
-                raise ValueError(f"{name} must be a number; got {value!r}.")
+                raise ValueError(_("{name} must be a number; got {value!r}.").format(name=name, value=value))
         if not (0 < self.lr <= 1.0):
-            raise ValueError(f"The learning rate must be in (0, 1]; got {self.lr!r}.")
+            raise ValueError(_("The learning rate must be in (0, 1]; got {value!r}.").format(value=self.lr))
         if self.clip < 0 or self.max_seconds < 0 or self.eval_every_s < 0:
-            raise ValueError("clip, max_seconds and eval_every_s must be zero or positive (0 turns them off).")
+            raise ValueError(_("clip, max_seconds and eval_every_s must be zero or positive (0 turns them off)."))
         if not 0 <= self.weight_decay <= 1:
-            raise ValueError(f"The weight decay must be in [0, 1]; got {self.weight_decay!r}.")
+            raise ValueError(_("The weight decay must be in [0, 1]; got {value!r}.").format(value=self.weight_decay))
         if not (0 <= self.warmup_frac <= 1 and 0 <= self.min_lr_frac <= 1):
-            raise ValueError("warmup_frac and min_lr_frac are fractions of the run / of the peak rate: use 0..1.")
+            raise ValueError(_("warmup_frac and min_lr_frac are fractions of the run / of the peak rate: use 0..1."))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -146,10 +152,10 @@ class Vocab:
     def from_text(cls, text: str) -> "Vocab":
         chars = tuple(sorted(set(text)))
         if len(chars) < 2:
-            raise ValueError("The text needs at least two different characters to learn anything.")
+            raise ValueError(_("The text needs at least two different characters to learn anything."))
         if len(chars) > MAX_VOCAB:
-            raise ValueError(f"The text has {len(chars)} different characters; the limit is {MAX_VOCAB}. "
-                             "Upload a more uniform text.")
+            raise ValueError(_("The text has {n} different characters; the limit is {limit}. "
+                               "Upload a more uniform text.").format(n=len(chars), limit=MAX_VOCAB))
         return cls(chars)
 
     @property
@@ -167,13 +173,15 @@ class Vocab:
         stoi = self.stoi
         return sorted({c for c in text if c not in stoi})
 
-    def encode(self, text: str, what: str = "text") -> torch.Tensor:
-        """Text -> LongTensor of ids; ValueError naming characters the model never saw."""
+    def encode(self, text: str, what: str = N_("text")) -> torch.Tensor:
+        """Text -> LongTensor of ids; ValueError naming characters the model never saw.
+
+        `what` names the text in the message: an English noun marked with `N_()`, translated here."""
         missing = self.unknown(text)
         if missing:
             shown = "".join(missing[:20])
-            raise ValueError(f"The {what} has characters this model never saw in training: {shown!r}. "
-                             "Remove or replace them.")
+            raise ValueError(_("The {what} has characters this model never saw in training: {shown!r}. "
+                               "Remove or replace them.").format(what=_(what), shown=shown))
         stoi = self.stoi
         return torch.tensor([stoi[c] for c in text], dtype=torch.long)
 
@@ -351,13 +359,14 @@ def make_corpus(text: str, name: str = "text", vocab: Vocab | None = None,
 
     val_fraction = VAL_FRACTION if val_fraction is None else val_fraction
     if not isinstance(text, str) or len(text.strip()) == 0:
-        raise ValueError("The corpus is empty. Pick a bundled corpus or upload a .txt file with text.")
+        raise ValueError(_("The corpus is empty. Pick a bundled corpus or upload a .txt file with text."))
     if len(text) < MIN_CORPUS_CHARS:
-        raise ValueError(f"The corpus has only {len(text)} characters; at least {MIN_CORPUS_CHARS} are needed "
-                         f"(the last {val_fraction:.0%} is held out for validation). Upload a longer text.")
+        raise ValueError(_("The corpus has only {n} characters; at least {minimum} are needed "
+                           "(the last {fraction:.0%} is held out for validation). Upload a longer text.").format(
+                               n=len(text), minimum=MIN_CORPUS_CHARS, fraction=val_fraction))
     vocab = vocab or Vocab.from_text(text)
     train_text, val_text = split_text(text, val_fraction)
-    return Corpus(name, vocab, vocab.encode(train_text, "corpus"), vocab.encode(val_text, "corpus"))
+    return Corpus(name, vocab, vocab.encode(train_text, N_("corpus")), vocab.encode(val_text, N_("corpus")))
 
 
 def chinese_text() -> str:
@@ -378,9 +387,9 @@ def corpus_text(name: str, upload: bytes | None = None) -> str:
         return chinese_text()
     if name == "upload":
         if upload is None:
-            raise ValueError("Upload a .txt file first (or pick a bundled corpus).")
+            raise ValueError(_("Upload a .txt file first (or pick a bundled corpus)."))
         return decode_upload(upload, what="uploaded file")
-    raise ValueError(f"Unknown corpus {name!r}; choose shakespeare, chinese or upload.")
+    raise ValueError(_("Unknown corpus {name!r}; choose shakespeare, chinese or upload.").format(name=name))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -397,8 +406,9 @@ class StreamBatcher:
         n = ids.numel()
         self.ids, self.B, self.T, self.gen = ids, batch_size, seq_len, gen
         if n < seq_len + 2:
-            raise ValueError(f"The training text ({n} characters) is shorter than one sequence "
-                             f"({seq_len + 1}); lower the sequence length or use a longer text.")
+            raise ValueError(_("The training text ({n} characters) is shorter than one sequence "
+                               "({needed}); lower the sequence length or use a longer text.").format(
+                                   n=n, needed=seq_len + 1))
         # fewer streams if the text is too short to give every stream one chunk
         self.B = max(1, min(batch_size, (n - 1) // seq_len))
         self._new_epoch()
@@ -462,7 +472,7 @@ def evaluate(model: CharLM, ids: torch.Tensor, max_chars: int | None = None, bat
     ids = ids.to(model_device(model))
     n = ids.numel()
     if n < 2:
-        raise ValueError("The validation text is too short to evaluate.")
+        raise ValueError(_("The validation text is too short to evaluate."))
     was_training = model.training
     model.eval()
     try:
@@ -479,7 +489,7 @@ def evaluate(model: CharLM, ids: torch.Tensor, max_chars: int | None = None, bat
         # the leftover tail (fewer than B characters) is predicted one stream-less pass
         rest_x, rest_y = ids[B * L: n - 1], ids[B * L + 1: n]
         if rest_x.numel() > 0:
-            logits, _ = model.step(rest_x.view(1, -1), None)  # (1, r, V)
+            logits, _state = model.step(rest_x.view(1, -1), None)  # (1, r, V)
             total += float(F.cross_entropy(logits.reshape(-1, logits.size(-1)), rest_y, reduction="sum"))
             count += rest_y.numel()
     finally:
@@ -522,8 +532,9 @@ def train(model: CharLM, corpus: Corpus, tc: TrainConfig = TrainConfig(), seed: 
 def _train(model, corpus, tc, seed, on_step, history, samples, step_offset, sample_prime,
            sample_temperature) -> TrainResult:
     if len(corpus.vocab) != model.config.vocab_size:
-        raise ValueError(f"The model has {model.config.vocab_size} characters but the corpus has "
-                         f"{len(corpus.vocab)}; build the model from this corpus's vocabulary.")
+        raise ValueError(_("The model has {model_chars} characters but the corpus has "
+                           "{corpus_chars}; build the model from this corpus's vocabulary.").format(
+                               model_chars=model.config.vocab_size, corpus_chars=len(corpus.vocab)))
     history = history if history is not None else []
     samples = samples if samples is not None else []
     gen = make_generator(seed)
@@ -565,8 +576,8 @@ def _train(model, corpus, tc, seed, on_step, history, samples, step_offset, samp
             update = float(torch.stack([(p - b).pow(2).sum() for p, b in zip(params, before)]).sum().sqrt())
         loss_v = float(loss.detach())
         if not math.isfinite(loss_v):
-            raise ValueError("Training diverged (the loss became NaN/inf). Lower the learning rate or turn "
-                             "gradient clipping on.")
+            raise ValueError(_("Training diverged (the loss became NaN/inf). Lower the learning rate or turn "
+                               "gradient clipping on."))
         recent = (recent + [loss_v])[-20:]
         elapsed = time.monotonic() - start - eval_s
         global_step = step_offset + step
@@ -587,7 +598,7 @@ def _train(model, corpus, tc, seed, on_step, history, samples, step_offset, samp
         if (tc.sample_every and step % tc.sample_every == 0) or (tc.sample_every and last):
             t0 = time.monotonic()
             prime = sample_prime if not corpus.vocab.unknown(sample_prime) else corpus.vocab.chars[0]
-            ids, _, _ = model.generate(corpus.vocab.encode(prime), tc.sample_len, sample_temperature, seed)
+            ids, _chosen, _last = model.generate(corpus.vocab.encode(prime), tc.sample_len, sample_temperature, seed)
             model.train()
             samples.append((global_step, prime + corpus.vocab.decode(ids)))
             eval_s += time.monotonic() - t0
@@ -617,24 +628,63 @@ def generate(model: CharLM, vocab: Vocab, prime: str = "\n", length: int = 300, 
              seed: int = 0, top_k: int | None = None, n_top: int = 10) -> Generation:
     """Sample `length` characters after `prime`. Same seed and inputs => same text."""
     if not isinstance(prime, str) or prime == "":
-        raise ValueError("The prime text is empty. Type at least one character to start from.")
+        raise ValueError(_("The prime text is empty. Type at least one character to start from."))
     if len(prime) > MAX_PRIME_CHARS:
-        raise ValueError(f"The prime text has {len(prime)} characters; the limit is {MAX_PRIME_CHARS}.")
+        raise ValueError(_("The prime text has {n} characters; the limit is {limit}.").format(
+            n=len(prime), limit=MAX_PRIME_CHARS))
     if not isinstance(length, int) or not 1 <= length <= MAX_GENERATE_CHARS:
-        raise ValueError(f"The length must be between 1 and {MAX_GENERATE_CHARS} characters.")
+        raise ValueError(_("The length must be between 1 and {limit} characters.").format(limit=MAX_GENERATE_CHARS))
     if not 0 <= float(temperature) <= 5:
-        raise ValueError("The temperature must be between 0 and 5.")
+        raise ValueError(_("The temperature must be between 0 and 5."))
     if top_k is not None and (not isinstance(top_k, int) or top_k < 0):
-        raise ValueError(f"top-k must be a whole number >= 0 (0 or None turns it off), not {top_k!r}.")
+        raise ValueError(_("top-k must be a whole number >= 0 (0 or None turns it off), not {value!r}.").format(
+            value=top_k))
     if not isinstance(n_top, int) or n_top < 0:
-        raise ValueError(f"The number of top candidates shown must be a whole number >= 0, not {n_top!r}.")
-    idx = vocab.encode(prime, "prime text")
+        raise ValueError(_("The number of top candidates shown must be a whole number >= 0, not {value!r}.").format(
+            value=n_top))
+    idx = vocab.encode(prime, N_("prime text"))
     with torch_threads(1):
         ids, chosen, last = model.generate(idx, length, float(temperature), seed, top_k)
     k = min(n_top, last.numel())
     top = torch.topk(last, k)
     return Generation(prime, vocab.decode(ids), [float(p) for p in chosen],
                       [(vocab.chars[int(i)], float(p)) for p, i in zip(top.values, top.indices)])
+
+
+# ---------------------------------------------------------------------------------------------
+# the race: RNN vs GRU vs LSTM at equal parameter counts
+# ---------------------------------------------------------------------------------------------
+def race(corpus: Corpus, params: int, tc: TrainConfig, seed: int = 0, embed: int = 32,
+         results: dict | None = None, on_step: Callable | None = None, threads: int | None = None) -> dict:
+    """Train one single-layer model per cell in `CELLS`, each with about `params` parameters, on `corpus`.
+
+    For each cell in turn: the hidden size from `hidden_for_params` (embedding size `embed`), a model
+    built with `seed`, `train(..., tc, seed=seed, threads=threads)`, then a 200-character sample at
+    temperature 0.8 (prime: a newline, or the first character of the vocabulary if it has none).
+    `results[cell]` = {"model", "history", "hidden", "result", "sample"}; the entry is stored (with
+    its model and the `history` list `train` appends to) before its training starts, so a caller
+    that keeps `results` (a dict it owns, e.g. in session state) keeps every cell trained so far if
+    the run is interrupted; "result" and "sample" are added once the cell has finished.
+    `on_step(cell_index, cell, done, total, info, entry)` is called after every training step.
+    Returns `results` (a new dict if None was given).
+    """
+    results = {} if results is None else results
+    n_params = int(params)
+    for i, cell in enumerate(CELLS):
+        hidden = hidden_for_params(cell, n_params, len(corpus.vocab), embed)
+        cfg = CharLMConfig(cell, len(corpus.vocab), 1, hidden, embed)
+        entry = {"model": build_model(cfg, seed), "history": [], "hidden": hidden}
+        results[cell] = entry
+        step_cb = None
+        if on_step is not None:
+            def step_cb(done, total, info, i=i, cell=cell, entry=entry):
+                on_step(i, cell, done, total, info, entry)
+
+        entry["result"] = train(entry["model"], corpus, tc, seed=seed, on_step=step_cb, history=entry["history"],
+                                threads=threads)
+        prime = "\n" if "\n" in corpus.vocab.stoi else corpus.vocab.chars[0]
+        entry["sample"] = generate(entry["model"], corpus.vocab, prime, 200, 0.8, seed).text
+    return results
 
 
 # ---------------------------------------------------------------------------------------------
@@ -686,13 +736,27 @@ def grad_norm_profile(model: CharLM, corpus_ids: torch.Tensor, seq_len: int = 10
     """
     n = corpus_ids.numel()
     if n < seq_len + 2:
-        raise ValueError(f"The text is shorter than {seq_len + 1} characters; lower the window length.")
+        raise ValueError(_("The text is shorter than {n} characters; lower the window length.").format(n=seq_len + 1))
     gen = make_generator(seed)
     starts = torch.randint(0, n - seq_len - 1, (batch,), generator=gen)
     windows = torch.stack([corpus_ids[s:s + seq_len + 1] for s in starts.tolist()])  # (batch, T+1)
     with torch_threads(1):
         norms = hidden_grad_norms(model, windows)
     return norms[::-1]
+
+
+def fresh_grad_profiles(corpus: Corpus, params: int, length: int, seed: int = 0) -> dict[str, list[float]]:
+    """`grad_norm_profile` of a freshly initialised single-layer model of every cell, all with about
+    `params` parameters (embedding size 32), on 8 windows of `length` steps of `corpus.val_ids`.
+
+    Returns {"rnn (untrained)": norms, "gru (untrained)": norms, "lstm (untrained)": norms}.
+    """
+    out = {}
+    for cell in CELLS:
+        hidden = hidden_for_params(cell, params, len(corpus.vocab), 32)
+        model = build_model(CharLMConfig(cell, len(corpus.vocab), 1, hidden, 32), seed)
+        out[f"{cell} (untrained)"] = grad_norm_profile(model, corpus.val_ids, length, 8, seed)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -734,11 +798,14 @@ def load_checkpoint(ref: str | Path) -> CharLMBundle:
     folder = Path(ref)
     weights = folder / "model.safetensors"
     if not weights.exists():
-        raise ValueError(f"No checkpoint in {folder}: model.safetensors is missing. Run scripts/train_charlm.py.")
+        raise ValueError(_("No checkpoint in {folder}: model.safetensors is missing. "
+                           "Run scripts/train_charlm.py.").format(folder=folder))
     config = CharLMConfig.from_dict(json.loads((folder / "config.json").read_text(encoding="utf-8")))
     vocab = Vocab.from_json((folder / "vocab.json").read_text(encoding="utf-8"))
     if len(vocab) != config.vocab_size:
-        raise ValueError(f"{folder}: vocab.json has {len(vocab)} characters but config.json says {config.vocab_size}.")
+        raise ValueError(_("{folder}: vocab.json has {vocab_chars} characters but config.json says "
+                           "{config_chars}.").format(folder=folder, vocab_chars=len(vocab),
+                                                     config_chars=config.vocab_size))
     model = CharLM(config)
     state = {k: v.float() for k, v in load_file(str(weights)).items()}
     model.load_state_dict(state)

@@ -19,8 +19,11 @@ What lives here (no streamlit):
   every finished hypothesis and the beam tree) and ``sample_search``;
 - ``load_checkpoint(folder)`` / ``save_checkpoint(bundle, folder, card)``: ``model.safetensors``
   + ``config.json`` + ``vocab.json`` + ``metrics.json`` + ``README.md`` model card;
+- data: ``parse_pairs`` (an uploaded TSV), ``spread_pairs`` / ``training_selection`` (the Train
+  tab's thinning of a data set: an even spread over the length-sorted pairs);
 - BLEU: ``bleu`` (sacrebleu corpus BLEU-4 on our tokens: character-level for Chinese),
-  ``evaluate_bleu``, ``bleu_by_length``; ``toy_reverse_pairs`` (a task where attention clearly wins);
+  ``evaluate_bleu``, ``bleu_by_length``; ``toy_reverse_pairs`` (a task where attention clearly wins)
+  and ``toy_attention_experiment`` (one tiny model per attention kind trained on it, same budget);
   plotly builders ``beam_tree_figure``, ``alpha_figure``, ``history_figures``, ``buckets_figure``.
 
 The function other pages reuse (the attention page shows cross-attention with it)::
@@ -54,6 +57,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from core.device import builds_models, check_seed, get_device, make_generator, model_device, on_device
+from core.i18n import N_, _
 
 PAD, SOS, EOS, UNK = 0, 1, 2, 3
 SPECIALS = ["<pad>", "<sos>", "<eos>", "<unk>"]
@@ -88,7 +92,7 @@ def tokenize(text: str, kind: str) -> list[str]:
         return _WORD_RE.findall(text.lower())
     if kind == "chars":
         return [ch for ch in text if not ch.isspace()]
-    raise ValueError(f"Unknown tokenizer {kind!r}; choose one of {TOKENIZERS}.")
+    raise ValueError(_("Unknown tokenizer {kind!r}; choose one of {choices}.").format(kind=kind, choices=TOKENIZERS))
 
 
 def detokenize(tokens: list[str], kind: str) -> str:
@@ -109,7 +113,7 @@ class Vocab:
 
     def __post_init__(self):
         if self.itos[: len(SPECIALS)] != SPECIALS:
-            raise ValueError("A vocabulary must start with <pad>, <sos>, <eos>, <unk>.")
+            raise ValueError(_("A vocabulary must start with <pad>, <sos>, <eos>, <unk>."))
         self.stoi = {tok: i for i, tok in enumerate(self.itos)}
 
     def __len__(self) -> int:
@@ -168,26 +172,29 @@ class Seq2SeqConfig:
                 "max_tgt_len")
         not_ints = [name for name in ints if not _whole(getattr(self, name))]
         if not_ints:
-            raise ValueError(f"Invalid seq2seq config: {', '.join(not_ints)} must be whole numbers.")
+            raise ValueError(_("Invalid seq2seq config: {fields} must be whole numbers.").format(
+                fields=", ".join(not_ints)))
         if not isinstance(self.dropout, (int, float)):
-            raise ValueError("Invalid seq2seq config: dropout must be a number in [0, 1).")
-        checks = [
+            raise ValueError(_("Invalid seq2seq config: dropout must be a number in [0, 1)."))
+        checks = [  # (ok, problem): the problem is translated only when it is raised
             (self.src_tokenizer in TOKENIZERS and self.tgt_tokenizer in TOKENIZERS,
-             f"tokenizers must be one of {TOKENIZERS}"),
-            (self.cell in CELLS, f"cell must be one of {CELLS}, not {self.cell!r}"),
-            (self.attention in ATTENTIONS, f"attention must be one of {ATTENTIONS}, not {self.attention!r}"),
+             lambda: _("tokenizers must be one of {choices}").format(choices=TOKENIZERS)),
+            (self.cell in CELLS, lambda: _("cell must be one of {choices}, not {cell!r}").format(
+                choices=CELLS, cell=self.cell)),
+            (self.attention in ATTENTIONS, lambda: _("attention must be one of {choices}, not {attention!r}").format(
+                choices=ATTENTIONS, attention=self.attention)),
             (self.src_vocab_size > len(SPECIALS) and self.tgt_vocab_size > len(SPECIALS),
-             "vocabularies need more than the 4 special tokens"),
+             lambda: _("vocabularies need more than the 4 special tokens")),
             (self.src_vocab_size <= MAX_VOCAB and self.tgt_vocab_size <= MAX_VOCAB,
-             f"vocabularies may have at most {MAX_VOCAB:,} tokens"),
-            (1 <= self.emb_dim <= 1024 and 1 <= self.hidden_dim <= 2048, "emb_dim/hidden_dim out of range"),
-            (1 <= self.num_layers <= 4, "num_layers must be 1..4"),
-            (0.0 <= self.dropout < 1.0, "dropout must be in [0, 1)"),
-            (1 <= self.max_src_len <= 200 and 1 <= self.max_tgt_len <= 200, "max lengths must be 1..200"),
+             lambda: _("vocabularies may have at most {limit:,} tokens").format(limit=MAX_VOCAB)),
+            (1 <= self.emb_dim <= 1024 and 1 <= self.hidden_dim <= 2048, lambda: _("emb_dim/hidden_dim out of range")),
+            (1 <= self.num_layers <= 4, lambda: _("num_layers must be 1..4")),
+            (0.0 <= self.dropout < 1.0, lambda: _("dropout must be in [0, 1)")),
+            (1 <= self.max_src_len <= 200 and 1 <= self.max_tgt_len <= 200, lambda: _("max lengths must be 1..200")),
         ]
-        for ok, msg in checks:
+        for ok, problem in checks:
             if not ok:
-                raise ValueError(f"Invalid seq2seq config: {msg}.")
+                raise ValueError(_("Invalid seq2seq config: {problem}.").format(problem=problem()))
 
     @classmethod
     def from_dict(cls, data: dict) -> "Seq2SeqConfig":
@@ -389,15 +396,17 @@ def parse_pairs(text: str, max_pairs: int = MAX_UPLOAD_PAIRS) -> list[tuple[str,
             continue
         cols = line.split("\t")
         if len(cols) < 2:
-            raise ValueError(f"Line {n} has no tab: {line[:60]!r}. Each line must be "
-                             "'source sentence<TAB>target sentence[<TAB>attribution]'.")
+            raise ValueError(_("Line {n} has no tab: {line!r}. Each line must be "
+                               "'source sentence<TAB>target sentence[<TAB>attribution]'.").format(n=n, line=line[:60]))
         if not cols[0].strip() or not cols[1].strip():
-            raise ValueError(f"Line {n} has an empty source or target sentence: {line[:60]!r}.")
+            raise ValueError(_("Line {n} has an empty source or target sentence: {line!r}.").format(
+                n=n, line=line[:60]))
         pairs.append((cols[0].strip(), cols[1].strip(), cols[2].strip() if len(cols) > 2 else ""))
         if len(pairs) > max_pairs:
-            raise ValueError(f"The file has more than {max_pairs:,} pairs; upload a shorter file.")
+            raise ValueError(_("The file has more than {max_pairs:,} pairs; upload a shorter file.").format(
+                max_pairs=max_pairs))
     if len(pairs) < 10:
-        raise ValueError(f"Found only {len(pairs)} pair(s); upload at least 10 tab-separated pairs.")
+        raise ValueError(_("Found only {n} pair(s); upload at least 10 tab-separated pairs.").format(n=len(pairs)))
     return pairs
 
 
@@ -405,6 +414,22 @@ def build_vocabs(pairs, config: Seq2SeqConfig, min_freq: int = 2, max_size: int 
     src = [tokenize(p[0], config.src_tokenizer) for p in pairs]
     tgt = [tokenize(p[1], config.tgt_tokenizer) for p in pairs]
     return Vocab.build(src, min_freq, max_size), Vocab.build(tgt, min_freq, max_size)
+
+
+def spread_pairs(pairs, n: int) -> list:
+    """At most `n` pairs spread evenly over `pairs` (all of them, in order, when there are no more
+    than `n`). Tatoeba is sorted by length, so an even spread keeps short and long sentences alike."""
+    n = max(0, int(n))
+    if n >= len(pairs):
+        return list(pairs)
+    return [pairs[int(i * len(pairs) / n)] for i in range(n)]
+
+
+def training_selection(train_pairs, val_pairs, n_pairs: int, n_val: int = 200) -> tuple[list, list]:
+    """(training pairs, validation pairs for the per-epoch check): the Train tab's thinning of a
+    data set before training. At most `n_pairs` training and `n_val` validation pairs, each spread
+    over the whole (length-sorted) split by `spread_pairs`."""
+    return spread_pairs(train_pairs, n_pairs), spread_pairs(val_pairs, n_val)
 
 
 def encode_pairs(bundle: Seq2SeqBundle, pairs, max_src: int | None = None, max_tgt: int | None = None,
@@ -503,11 +528,11 @@ def sample_search(step_fn: StepFn, state: dict, max_len: int, seed: int = 0, tem
                   alpha: float = 0.0) -> dict:
     """Draw each token from softmax(log p / temperature) (seeded generator); logp is the model's."""
     if not (0.05 <= temperature <= 5.0):
-        raise ValueError("The temperature must be between 0.05 and 5.")
+        raise ValueError(_("The temperature must be between 0.05 and 5."))
     gen = make_generator(seed)
     y = torch.tensor([SOS])
     tokens, logp, rows, finished = [], 0.0, [], False
-    for _ in range(max_len):
+    for _step in range(max_len):  # not `_`: that is the translation function, called above
         lp, state, attn = step_fn(y, state)
         probs = torch.softmax(lp[0].float().cpu() / temperature, dim=-1)  # (V,)
         tok = int(torch.multinomial(probs, 1, generator=gen))
@@ -533,7 +558,7 @@ def beam_search(step_fn: StepFn, state: dict, beam_width: int, alpha: float, max
     Returns {"hypotheses": [...] best first, "tree": {"nodes": [...]}}.
     """
     if not 1 <= int(beam_width) <= MAX_BEAM:
-        raise ValueError(f"The beam width must be between 1 and {MAX_BEAM}.")
+        raise ValueError(_("The beam width must be between 1 and {limit}.").format(limit=MAX_BEAM))
     k = int(beam_width)
     nodes = [{"id": 0, "parent": None, "step": 0, "token_id": SOS, "logp": 0.0, "status": "root"}]
     live = [{"ids": [], "logp": 0.0, "rows": [], "node": 0}]
@@ -621,16 +646,17 @@ def max_source_chars(config: Seq2SeqConfig) -> int:
 def encode_source(bundle: Seq2SeqBundle, text: str) -> tuple[list[str], list[int], list[str]]:
     """Text -> (source tokens, ids + <eos>, unknown words). ValueError for empty/too long input."""
     if not isinstance(text, str) or not text.strip():
-        raise ValueError("The sentence to translate is empty. Type an English sentence, e.g. 'i am hungry .'")
+        raise ValueError(_("The sentence to translate is empty. Type an English sentence, e.g. 'i am hungry .'"))
     if len(text) > MAX_INPUT_CHARS:
-        raise ValueError(f"The sentence is {len(text)} characters long; the limit is {MAX_INPUT_CHARS}. Shorten it.")
+        raise ValueError(_("The sentence is {n} characters long; the limit is {limit}. Shorten it.").format(
+            n=len(text), limit=MAX_INPUT_CHARS))
     tokens = tokenize(text, bundle.config.src_tokenizer)
     if not tokens:
-        raise ValueError("The sentence has no words the model can read. Type some English words.")
+        raise ValueError(_("The sentence has no words the model can read. Type some English words."))
     limit = max_source_tokens(bundle.config)
     if len(tokens) > limit:
-        raise ValueError(f"The sentence has {len(tokens)} tokens; this model handles at most {limit}. "
-                         "Split it into shorter sentences.")
+        raise ValueError(_("The sentence has {n} tokens; this model handles at most {limit}. "
+                           "Split it into shorter sentences.").format(n=len(tokens), limit=limit))
     ids = bundle.src_vocab.encode(tokens)
     unknown = [t for t, i in zip(tokens, ids) if i == UNK]
     return tokens, ids + [EOS], unknown
@@ -641,20 +667,22 @@ def translate(bundle: Seq2SeqBundle, text: str, method: str = "greedy", beam_wid
               temperature: float = 1.0) -> dict:
     """Translate one sentence; see the module docstring for the returned dict."""
     if method not in METHODS:
-        raise ValueError(f"Unknown decoding method {method!r}; choose one of {METHODS}.")
+        raise ValueError(_("Unknown decoding method {method!r}; choose one of {choices}.").format(
+            method=method, choices=METHODS))
     if not (0.0 <= float(alpha) <= 3.0):
-        raise ValueError("The length-normalization exponent alpha must be between 0 and 3.")
+        raise ValueError(_("The length-normalization exponent alpha must be between 0 and 3."))
     seed = check_seed(seed)
     cfg = bundle.config
     max_len, beam_width = _as_int(max_len), _as_int(beam_width)
     if max_len is None or max_len == 0:
         max_len = cfg.max_tgt_len + 10
     if not _whole(max_len) or not 1 <= max_len <= 200:
-        raise ValueError(f"The maximum output length must be a whole number between 1 and 200 tokens, "
-                         f"not {max_len!r}.")
+        raise ValueError(_("The maximum output length must be a whole number between 1 and 200 tokens, "
+                           "not {max_len!r}.").format(max_len=max_len))
     max_len = int(max_len)
     if method == "beam" and (not _whole(beam_width) or not 1 <= beam_width <= MAX_BEAM):
-        raise ValueError(f"The beam width must be a whole number between 1 and {MAX_BEAM}, not {beam_width!r}.")
+        raise ValueError(_("The beam width must be a whole number between 1 and {limit}, not {beam_width!r}.").format(
+            limit=MAX_BEAM, beam_width=beam_width))
     src_tokens, ids, unknown = encode_source(bundle, text)
     model = bundle.model
     with torch.inference_mode():
@@ -683,6 +711,10 @@ def translate(bundle: Seq2SeqBundle, text: str, method: str = "greedy", beam_wid
             "unknown": unknown, "method": method, "finished": best["finished"]}
 
 
+_NODE_STATUS = {"root": N_("root"), "live": N_("live"), "finished": N_("finished"), "truncated": N_("truncated"),
+                "pruned": N_("pruned")}  # beam tree node status -> legend name (translated where drawn)
+
+
 def beam_tree_figure(tree: dict, max_nodes: int = 600):
     """Plotly figure of the beam search tree: x = step, one row per candidate; hover for scores."""
     import plotly.graph_objects as go
@@ -697,6 +729,7 @@ def beam_tree_figure(tree: dict, max_nodes: int = 600):
         for r, n in enumerate(group):
             pos[n["id"]] = (step, -r)
     colors = {"root": "#444", "live": "#1f77b4", "finished": "#2ca02c", "truncated": "#ff7f0e", "pruned": "#bbbbbb"}
+    shown = {status: _(label) for status, label in _NODE_STATUS.items()}  # legend names
     ex, ey, bx, by = [], [], [], []
     for n in nodes:
         if n["parent"] is not None and n["parent"] in pos:
@@ -707,7 +740,7 @@ def beam_tree_figure(tree: dict, max_nodes: int = 600):
     traces = [go.Scatter(x=ex, y=ey, mode="lines", line=dict(color="#cccccc", width=1), hoverinfo="skip",
                          showlegend=False),
               go.Scatter(x=bx, y=by, mode="lines", line=dict(color="#d62728", width=3), hoverinfo="skip",
-                         name="best hypothesis")]
+                         name=_("best hypothesis"))]
     for status, color in colors.items():
         group = [n for n in nodes if n["status"] == status]
         if not group:
@@ -716,14 +749,14 @@ def beam_tree_figure(tree: dict, max_nodes: int = 600):
             x=[pos[n["id"]][0] for n in group], y=[pos[n["id"]][1] for n in group],
             mode="markers+text", text=[n.get("token", str(n["token_id"])) for n in group],
             textposition="top center", marker=dict(color=color, size=9 if status != "pruned" else 6),
-            name=status,
+            name=shown[status],
             customdata=[[n["logp"], n["norm_score"], n["step"]] for n in group],
-            hovertemplate="%{text}<br>step %{customdata[2]}<br>log P(prefix) %{customdata[0]:.3f}"
-                          "<br>log P / L^α %{customdata[1]:.3f}<extra>" + status + "</extra>"))
+            hovertemplate=_("%{text}<br>step %{customdata[2]}<br>log P(prefix) %{customdata[0]:.3f}"
+                            "<br>log P / L^α %{customdata[1]:.3f}") + "<extra>" + shown[status] + "</extra>"))
     # one layout dict at construction (plotly's update_layout keyword paths are slow)
     return go.Figure(data=traces, layout=dict(
-        xaxis=dict(title=dict(text="decoding step (tokens generated)")),
-        yaxis=dict(title=dict(text="candidates (best at top)"), showticklabels=False), height=460,
+        xaxis=dict(title=dict(text=_("decoding step (tokens generated)"))),
+        yaxis=dict(title=dict(text=_("candidates (best at top)")), showticklabels=False), height=460,
         # legend below the plot: above it, it wrapped over the best path on narrow screens
         margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", x=0, y=-0.18, yanchor="top")))
 
@@ -835,23 +868,23 @@ class TrainConfig:
 
     def __post_init__(self):
         if not all(_whole(getattr(self, name)) for name in ("epochs", "batch_size", "val_pairs", "seed")):
-            raise ValueError("Epochs, the batch size, the number of validation pairs and the seed must be "
-                             "whole numbers.")
+            raise ValueError(_("Epochs, the batch size, the number of validation pairs and the seed must be "
+                               "whole numbers."))
         if not all(isinstance(getattr(self, name), (int, float))
                    for name in ("lr", "lr_decay", "teacher_forcing", "clip", "max_seconds")):
-            raise ValueError("The learning rate, decay, teacher forcing, clipping and time budget must be numbers.")
+            raise ValueError(_("The learning rate, decay, teacher forcing, clipping and time budget must be numbers."))
         if not (1 <= self.epochs <= 500 and 1 <= self.batch_size <= 1024):
-            raise ValueError("Epochs must be 1..500 and the batch size 1..1024.")
+            raise ValueError(_("Epochs must be 1..500 and the batch size 1..1024."))
         if self.val_pairs < 0:
-            raise ValueError("The number of validation pairs must be 0 or more.")
+            raise ValueError(_("The number of validation pairs must be 0 or more."))
         if not self.clip > 0:
-            raise ValueError("The gradient-clipping threshold must be a positive number (e.g. 1.0).")
+            raise ValueError(_("The gradient-clipping threshold must be a positive number (e.g. 1.0)."))
         if not (0 < self.lr <= 1.0 and 0 < self.lr_decay <= 1.0):
-            raise ValueError("The learning rate must be in (0, 1] and the decay in (0, 1].")
+            raise ValueError(_("The learning rate must be in (0, 1] and the decay in (0, 1]."))
         if not 0.0 <= self.teacher_forcing <= 1.0:
-            raise ValueError("The teacher-forcing ratio must be between 0 and 1.")
+            raise ValueError(_("The teacher-forcing ratio must be between 0 and 1."))
         if not self.max_seconds > 0:
-            raise ValueError("The time budget must be positive.")
+            raise ValueError(_("The time budget must be positive."))
         check_seed(self.seed)
 
 
@@ -874,6 +907,21 @@ def validation_losses(bundle: Seq2SeqBundle, items, batch_size: int = 128) -> tu
     return sums[0] / max(count, 1), sums[1] / max(count, 1)
 
 
+_BUDGET_REACHED = N_("time budget of {seconds:g} s reached")  # history["stopped"] (English data; see stop_reason)
+_STOPPED = N_("stopped")
+
+
+def stop_reason(history: dict) -> str:
+    """Why a training run ended early, in the visitor's language ("" if it ran all its epochs).
+
+    `history["stopped"]` itself stays English (scripts write it into model cards)."""
+    reason = history.get("stopped") or ""
+    budget = re.fullmatch(r"time budget of (\S+) s reached", reason)
+    if budget:
+        return _(_BUDGET_REACHED).format(seconds=float(budget.group(1)))
+    return _(reason) if reason == _STOPPED else reason
+
+
 def train(bundle: Seq2SeqBundle, train_pairs, val_pairs, tcfg: TrainConfig, on_step=None, on_epoch=None,
           history: dict | None = None, should_stop: Callable[[], bool] | None = None,
           device: str | None = None) -> dict:
@@ -892,7 +940,7 @@ def train(bundle: Seq2SeqBundle, train_pairs, val_pairs, tcfg: TrainConfig, on_s
     history.setdefault("epochs", [])
     items = encode_pairs(bundle, train_pairs)
     if len(items) < 2:
-        raise ValueError("Fewer than 2 training pairs fit the model's length limits; use more or shorter pairs.")
+        raise ValueError(_("Fewer than 2 training pairs fit the model's length limits; use more or shorter pairs."))
     val_items_all = encode_pairs(bundle, val_pairs, drop_long=False)
     val_sel = val_items_all[: tcfg.val_pairs]
     val_for_bleu = [p for p in val_pairs if tokenize(p[0], bundle.config.src_tokenizer)
@@ -937,7 +985,7 @@ def _train_epochs(bundle, items, val_sel, val_for_bleu, tcfg, on_step, on_epoch,
                 on_step(done, total_steps, {"epoch": epoch, "loss": history["loss"][-1]})
             if time.monotonic() - start > tcfg.max_seconds:
                 partial = True
-                history["stopped"] = f"time budget of {tcfg.max_seconds:g} s reached"
+                history["stopped"] = _BUDGET_REACHED.format(seconds=tcfg.max_seconds)
                 break
             if should_stop is not None and should_stop():
                 partial = True
@@ -992,8 +1040,8 @@ def load_checkpoint(ref) -> Seq2SeqBundle:
     folder = Path(ref)
     for name in ("model.safetensors", "config.json", "vocab.json"):
         if not (folder / name).exists():
-            raise ValueError(f"{folder} is not a seq2seq checkpoint (missing {name}). "
-                             "Train one with scripts/train_seq2seq.py.")
+            raise ValueError(_("{folder} is not a seq2seq checkpoint (missing {name}). "
+                               "Train one with scripts/train_seq2seq.py.").format(folder=folder, name=name))
     config = Seq2SeqConfig.from_dict(json.loads((folder / "config.json").read_text(encoding="utf-8")))
     vocab = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
     model = Seq2Seq(config)
@@ -1025,13 +1073,13 @@ def alpha_figure(hypotheses: list[dict], alpha: float, labels: list[str] | None 
     grid = np.linspace(0.0, 2.0, 41)
     traces = []
     for n, h in enumerate(hypotheses):
-        name = (labels[n] if labels else h.get("text", str(h["ids"]))) or "(empty)"
+        name = (labels[n] if labels else h.get("text", str(h["ids"]))) or _("(empty)")
         traces.append(go.Scatter(x=grid, y=[norm_score(h["logp"], h["length"], a) for a in grid], mode="lines",
                                  name=f"{name[:24]} (L={h['length']})",
                                  hovertemplate="α=%{x:.2f}<br>log P / L^α = %{y:.3f}<extra>" + name[:40] + "</extra>"))
     return go.Figure(data=traces, layout=dict(  # the α line as a layout shape (add_vline is slow)
-        xaxis=dict(title=dict(text="α (length-normalization exponent)")),
-        yaxis=dict(title=dict(text="score = log P(y) / L^α")), height=360, margin=dict(l=10, r=10, t=30, b=10),
+        xaxis=dict(title=dict(text=_("α (length-normalization exponent)"))),
+        yaxis=dict(title=dict(text=_("score = log P(y) / L^α"))), height=360, margin=dict(l=10, r=10, t=30, b=10),
         shapes=[dict(type="line", xref="x", yref="paper", x0=alpha, x1=alpha, y0=0, y1=1,
                      line=dict(dash="dash", color="#d62728"))],
         annotations=[dict(xref="x", yref="paper", x=alpha, y=1, text=f"α = {alpha:g}", showarrow=False,
@@ -1045,28 +1093,28 @@ def history_figures(history: dict):
 
     steps, loss = history.get("steps", []), history.get("loss", [])
     f1 = go.Figure()
-    f1.add_trace(go.Scatter(x=steps, y=loss, mode="lines", name="batch loss", line=dict(color="#9ecae1")))
+    f1.add_trace(go.Scatter(x=steps, y=loss, mode="lines", name=_("batch loss"), line=dict(color="#9ecae1")))
     if len(loss) >= 5:
         w = max(2, len(loss) // 20)
         smooth = np.convolve(loss, np.ones(w) / w, mode="valid")
-        f1.add_trace(go.Scatter(x=steps[w - 1:], y=smooth, mode="lines", name=f"moving average ({w})",
+        f1.add_trace(go.Scatter(x=steps[w - 1:], y=smooth, mode="lines", name=_("moving average ({w})").format(w=w),
                                 line=dict(color="#08519c", width=2)))
-    f1.update_layout(title="Training loss (cross-entropy per target token)", xaxis_title="step",
-                     yaxis_title="loss", height=320, margin=dict(l=10, r=10, t=40, b=10))
+    f1.update_layout(title=_("Training loss (cross-entropy per target token)"), xaxis_title=_("step"),
+                     yaxis_title=_("loss"), height=320, margin=dict(l=10, r=10, t=40, b=10))
     ep = history.get("epochs", [])
     f2 = make_subplots(specs=[[{"secondary_y": True}]])
     xs = [e["epoch"] for e in ep]
-    f2.add_trace(go.Scatter(x=xs, y=[e["train_loss"] for e in ep], name="train loss", mode="lines+markers",
+    f2.add_trace(go.Scatter(x=xs, y=[e["train_loss"] for e in ep], name=_("train loss"), mode="lines+markers",
                             line=dict(color="#9ecae1")))
-    f2.add_trace(go.Scatter(x=xs, y=[e["val_loss_tf"] for e in ep], name="val loss, teacher-forced",
+    f2.add_trace(go.Scatter(x=xs, y=[e["val_loss_tf"] for e in ep], name=_("val loss, teacher-forced"),
                             mode="lines+markers", line=dict(color="#1f77b4")))
-    f2.add_trace(go.Scatter(x=xs, y=[e["val_loss_free"] for e in ep], name="val loss, free-running",
+    f2.add_trace(go.Scatter(x=xs, y=[e["val_loss_free"] for e in ep], name=_("val loss, free-running"),
                             mode="lines+markers", line=dict(color="#d62728")))
-    f2.add_trace(go.Bar(x=xs, y=[e["val_bleu"] for e in ep], name="val BLEU (greedy)", opacity=0.25,
+    f2.add_trace(go.Bar(x=xs, y=[e["val_bleu"] for e in ep], name=_("val BLEU (greedy)"), opacity=0.25,
                         marker_color="#2ca02c"), secondary_y=True)
-    f2.update_layout(title="After each epoch", xaxis_title="epoch", height=340, margin=dict(l=10, r=10, t=40, b=10),
+    f2.update_layout(title=_("After each epoch"), xaxis_title=_("epoch"), height=340, margin=dict(l=10, r=10, t=40, b=10),
                      legend=dict(orientation="h", y=-0.25))
-    f2.update_yaxes(title_text="loss", secondary_y=False)
+    f2.update_yaxes(title_text=_("loss"), secondary_y=False)
     f2.update_yaxes(title_text="BLEU", secondary_y=True, rangemode="tozero")
     return f1, f2
 
@@ -1079,9 +1127,9 @@ def buckets_figure(results: dict[str, list[dict]]):
     for name, rows in results.items():
         fig.add_trace(go.Bar(x=[r["bucket"] for r in rows], y=[r["bleu"] for r in rows], name=name,
                              customdata=[r["pairs"] for r in rows],
-                             hovertemplate="source length %{x}<br>BLEU %{y:.2f}<br>%{customdata} pairs<extra>"
-                                           + name + "</extra>"))
-    fig.update_layout(barmode="group", xaxis_title="source sentence length (words)", yaxis_title="BLEU",
+                             hovertemplate=_("source length %{x}<br>BLEU %{y:.2f}<br>%{customdata} pairs")
+                                           + "<extra>" + name + "</extra>"))
+    fig.update_layout(barmode="group", xaxis_title=_("source sentence length (words)"), yaxis_title="BLEU",
                       height=360, margin=dict(l=10, r=10, t=30, b=10))
     return fig
 
@@ -1099,6 +1147,33 @@ def toy_reverse_pairs(n: int, seed: int = 0, vocab: int = 15, min_len: int = 6, 
     return pairs
 
 
+TOY_TRAIN_PAIRS, TOY_VAL_PAIRS = 800, 60  # the reverse-a-sequence experiment's data
+
+
+def toy_attention_experiment(seconds: float, seed: int = 0, runs: dict | None = None, on_epoch=None,
+                             on_model=None) -> dict:
+    """The live experiment "reverse a sequence": one tiny model per attention kind ("none",
+    "additive", "dot"), each with the same size and `seconds` of training, on `toy_reverse_pairs`.
+
+    Fills `runs[kind]` with that model's training history (see `train`) as it goes, so a caller that
+    stored `runs` (e.g. in the session) before the call keeps the finished models' curves when the
+    run is stopped. `on_model(kind)` is called before each model trains and may return an
+    `on_step(done, total, info)` callback for it; `on_epoch(record)` after every validation.
+    Returns `runs`."""
+    runs = runs if runs is not None else {}
+    toy_train, toy_val = toy_reverse_pairs(TOY_TRAIN_PAIRS, seed), toy_reverse_pairs(TOY_VAL_PAIRS, seed + 1)
+    tcfg = TrainConfig(epochs=30, batch_size=32, lr=1e-2, max_seconds=seconds, seed=seed, val_pairs=TOY_VAL_PAIRS)
+    for kind in ATTENTIONS:
+        cfg = Seq2SeqConfig(tgt_tokenizer="words", attention=kind, emb_dim=16, hidden_dim=48, dropout=0.0,
+                            max_src_len=12, max_tgt_len=12)
+        sv, tv = build_vocabs(toy_train, cfg, min_freq=1)
+        toy = new_bundle(cfg, sv, tv, seed=seed)
+        runs[kind] = {"steps": [], "loss": [], "epochs": []}
+        on_step = on_model(kind) if on_model else None
+        train(toy, toy_train, toy_val, tcfg, on_step=on_step, on_epoch=on_epoch, history=runs[kind])
+    return runs
+
+
 def toy_figure(runs: dict[str, dict]):
     """Validation BLEU per epoch for several training histories (the attention experiment)."""
     import plotly.graph_objects as go
@@ -1107,8 +1182,8 @@ def toy_figure(runs: dict[str, dict]):
     for name, hist in runs.items():
         ep = hist.get("epochs", [])
         fig.add_trace(go.Scatter(x=[e["steps"] for e in ep], y=[e["val_bleu"] for e in ep], mode="lines+markers",
-                                 name=f"attention = {name}",
-                                 hovertemplate="step %{x}<br>BLEU %{y:.1f}<extra>" + name + "</extra>"))
-    fig.update_layout(xaxis_title="training steps", yaxis_title="validation BLEU", yaxis_range=[0, 100],
+                                 name=_("attention = {kind}").format(kind=name),
+                                 hovertemplate=_("step %{x}<br>BLEU %{y:.1f}") + "<extra>" + name + "</extra>"))
+    fig.update_layout(xaxis_title=_("training steps"), yaxis_title=_("validation BLEU"), yaxis_range=[0, 100],
                       height=340, margin=dict(l=10, r=10, t=30, b=10))
     return fig

@@ -29,6 +29,8 @@ from typing import Sequence
 
 import numpy as np
 
+from core.i18n import N_, _
+
 # Real models: at most this many tokens go through the model (longer inputs are truncated).
 MAX_TOKENS = 128
 # Toy example: at most this many words, and these bounds on the sizes people can pick.
@@ -46,13 +48,14 @@ MAX_ABS_VALUE = 1e6  # largest |entry| of a user-typed Q, K or V (larger ones ov
 def toy_tokens(sentence: str, max_tokens: int = MAX_TOY_TOKENS) -> list[str]:
     """Whitespace tokens of a short sentence (ValueError if empty or too long)."""
     if not isinstance(sentence, str):
-        raise ValueError("The sentence must be text.")
+        raise ValueError(_("The sentence must be text."))
     tokens = sentence.split()
     if not tokens:
-        raise ValueError("The sentence is empty. Type a few words, e.g. 'the cat sat on the mat'.")
+        raise ValueError(_("The sentence is empty. Type a few words, e.g. 'the cat sat on the mat'."))
     if len(tokens) > max_tokens:
-        raise ValueError(f"The toy example takes at most {max_tokens} words (you typed {len(tokens)}); "
-                         "shorten the sentence. Real models below take longer text.")
+        raise ValueError(_("The toy example takes at most {max_words} words (you typed {n}); "
+                           "shorten the sentence. Real models below take longer text.").format(
+            max_words=max_tokens, n=len(tokens)))
     return [t[:20] for t in tokens]
 
 
@@ -60,9 +63,10 @@ def _check_dim(value, name: str, lo: int, hi: int) -> int:
     try:
         v = int(value)
     except (TypeError, ValueError, OverflowError):
-        raise ValueError(f"{name} must be a whole number between {lo} and {hi}.") from None
+        raise ValueError(_("{name} must be a whole number between {lo} and {hi}.").format(
+            name=name, lo=lo, hi=hi)) from None
     if not lo <= v <= hi:
-        raise ValueError(f"{name} must be between {lo} and {hi}; got {v}.")
+        raise ValueError(_("{name} must be between {lo} and {hi}; got {v}.").format(name=name, lo=lo, hi=hi, v=v))
     return v
 
 
@@ -78,7 +82,7 @@ def _randn(shape: tuple[int, ...], seed: int, offset: int = 0) -> np.ndarray:
 
 def toy_qkv(n_tokens: int, d_k: int, seed: int = 0, d_v: int | None = None):
     """Random (seeded) Q, K, V for a toy example: Q, K (T, d_k) and V (T, d_v), entries ~ N(0, 1)."""
-    n_tokens = _check_dim(n_tokens, "The number of tokens", 1, 64)
+    n_tokens = _check_dim(n_tokens, _("The number of tokens"), 1, 64)
     d_k = _check_dim(d_k, "d_k", 1, 1024)
     d_v = d_k if d_v is None else _check_dim(d_v, "d_v", 1, 1024)
     q = _randn((n_tokens, d_k), seed, 0)  # (T, d_k)
@@ -95,8 +99,8 @@ def softmax(x, axis: int = -1) -> np.ndarray:
     x = np.asarray(x, dtype=np.float64)
     m = np.max(x, axis=axis, keepdims=True)
     if np.any(np.isneginf(m)):
-        raise ValueError("A query row is fully masked (every key is -inf), so softmax has nothing to "
-                         "normalize. Keep at least one key visible to every query.")
+        raise ValueError(_("A query row is fully masked (every key is -inf), so softmax has nothing to "
+                           "normalize. Keep at least one key visible to every query."))
     e = np.exp(x - m)
     return e / e.sum(axis=axis, keepdims=True)
 
@@ -117,7 +121,7 @@ def padding_mask(n_queries: int, key_is_real: Sequence[bool]) -> np.ndarray:
     """Additive key-padding mask (n_q, n_k): -inf in the columns of padding keys, 0 elsewhere."""
     real = np.asarray(key_is_real, dtype=bool)  # (n_k,)
     if real.ndim != 1 or not real.any():
-        raise ValueError("At least one key must be a real token (not padding).")
+        raise ValueError(_("At least one key must be a real token (not padding)."))
     allowed = np.broadcast_to(real[None, :], (n_queries, real.size))  # (n_q, n_k)
     return mask_from_allowed(allowed)
 
@@ -148,7 +152,7 @@ def renormalize(weights, allowed) -> np.ndarray:
     w = np.where(np.asarray(allowed, dtype=bool), np.asarray(weights, dtype=np.float64), 0.0)
     s = w.sum(axis=-1, keepdims=True)
     if np.any(s <= 0):
-        raise ValueError("A query row has no visible key left after masking.")
+        raise ValueError(_("A query row has no visible key left after masking."))
     return w / s
 
 
@@ -189,19 +193,20 @@ def attention_steps(q, k, v, mask=None, scale: bool = True) -> AttentionSteps:
     k = np.asarray(k, dtype=np.float64)
     v = np.asarray(v, dtype=np.float64)
     if q.ndim != 2 or k.ndim != 2 or v.ndim != 2:
-        raise ValueError("Q, K and V must be matrices (one row per token).")
+        raise ValueError(_("Q, K and V must be matrices (one row per token)."))
     if q.shape[1] != k.shape[1]:
-        raise ValueError(f"Q and K need the same width d_k; got {q.shape[1]} and {k.shape[1]}.")
+        raise ValueError(_("Q and K need the same width d_k; got {q} and {k}.").format(q=q.shape[1], k=k.shape[1]))
     if k.shape[0] != v.shape[0]:
-        raise ValueError(f"K and V need one row per key; got {k.shape[0]} and {v.shape[0]} rows.")
+        raise ValueError(_("K and V need one row per key; got {k} and {v} rows.").format(k=k.shape[0], v=v.shape[0]))
     for name, a in (("Q", q), ("K", k), ("V", v)):
         if a.size == 0:
-            raise ValueError(f"{name} is empty.")
+            raise ValueError(_("{name} is empty.").format(name=name))
         if not np.all(np.isfinite(a)):
-            raise ValueError(f"{name} contains a missing or infinite number; fill in every cell with a number.")
+            raise ValueError(_("{name} contains a missing or infinite number; fill in every cell with a number.").format(
+                name=name))
         if np.abs(a).max() > MAX_ABS_VALUE:
-            raise ValueError(f"{name} has a number larger than {MAX_ABS_VALUE:,.0f} in size, where the scores would "
-                             "overflow; use smaller numbers.")
+            raise ValueError(_("{name} has a number larger than {limit:,.0f} in size, where the scores would "
+                               "overflow; use smaller numbers.").format(name=name, limit=MAX_ABS_VALUE))
     d_k = q.shape[1]
     factor = 1.0 / math.sqrt(d_k) if scale else 1.0
     scores = q @ k.T  # (T_q, T_k)
@@ -214,9 +219,10 @@ def attention_steps(q, k, v, mask=None, scale: bool = True) -> AttentionSteps:
             add = mask_from_allowed(add)
         add = add.astype(np.float64)
         if add.shape != scores.shape:
-            raise ValueError(f"The mask has shape {add.shape} but the scores are {scores.shape}.")
+            raise ValueError(_("The mask has shape {mask} but the scores are {scores}.").format(
+                mask=add.shape, scores=scores.shape))
         if np.any(np.isnan(add)) or np.any(add == np.inf):
-            raise ValueError("The mask may hold finite numbers (0 = visible) and -inf (hidden), not NaN or +inf.")
+            raise ValueError(_("The mask may hold finite numbers (0 = visible) and -inf (hidden), not NaN or +inf."))
     masked = scaled + add  # (T_q, T_k)
     weights = softmax(masked, axis=-1)  # (T_q, T_k)
     output = weights @ v  # (T_q, d_v)
@@ -252,12 +258,13 @@ def multi_head(x, n_heads: int, seed: int = 0, mask=None, weights: dict | None =
     """
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 2:
-        raise ValueError("X must be a matrix: one row per token.")
+        raise ValueError(_("X must be a matrix: one row per token."))
     t, d_model = x.shape
-    n_heads = _check_dim(n_heads, "The number of heads", 1, max(1, d_model))
+    n_heads = _check_dim(n_heads, _("The number of heads"), 1, max(1, d_model))
     if d_model % n_heads:
-        raise ValueError(f"d_model = {d_model} must be divisible by the number of heads ({n_heads}); "
-                         f"pick h among {[h for h in range(1, d_model + 1) if d_model % h == 0][:8]}.")
+        raise ValueError(_("d_model = {d_model} must be divisible by the number of heads ({h}); "
+                           "pick h among {choices}.").format(
+            d_model=d_model, h=n_heads, choices=[h for h in range(1, d_model + 1) if d_model % h == 0][:8]))
     d_head = d_model // n_heads
     if weights is None:
         std = 1.0 / math.sqrt(d_model)
@@ -276,10 +283,11 @@ def multi_head(x, n_heads: int, seed: int = 0, mask=None, weights: dict | None =
     concat = np.stack([hd.output for hd in heads]).transpose(1, 0, 2).reshape(t, d_model)
     output = concat @ w_o  # (T, d_model)
     shapes = {
+        # English keys (marked: show them with `_()`)
         "X": (t, d_model), "W_Q, W_K, W_V": (d_model, d_model), "Q = X W_Q": (t, d_model),
-        "Q split into heads": (n_heads, t, d_head), "weights per head": (n_heads, t, t),
-        "head output": (n_heads, t, d_head), "concat": (t, d_model), "W_O": (d_model, d_model),
-        "output = concat W_O": (t, d_model),
+        N_("Q split into heads"): (n_heads, t, d_head), N_("weights per head"): (n_heads, t, t),
+        N_("head output"): (n_heads, t, d_head), N_("concat"): (t, d_model), "W_O": (d_model, d_model),
+        N_("output = concat W_O"): (t, d_model),
     }
     return MultiHead(x, w_q, w_k, w_v, w_o, heads, concat, output, shapes)
 
@@ -289,10 +297,10 @@ def multi_head(x, n_heads: int, seed: int = 0, mask=None, weights: dict | None =
 # ---------------------------------------------------------------------------------------------
 def sinusoidal_pe(n_positions: int, d_model: int, base: float = 10000.0) -> np.ndarray:
     """PE[pos, 2i] = sin(pos / base^(2i/d)), PE[pos, 2i+1] = cos(pos / base^(2i/d)); (n_pos, d)."""
-    n_positions = _check_dim(n_positions, "The number of positions", 1, MAX_PE_POSITIONS)
+    n_positions = _check_dim(n_positions, _("The number of positions"), 1, MAX_PE_POSITIONS)
     d_model = _check_dim(d_model, "d_model", 2, MAX_PE_DIM)
     if not (isinstance(base, (int, float)) and math.isfinite(base) and base > 1):
-        raise ValueError("The base of the positional encoding must be a number above 1 (usually 10000).")
+        raise ValueError(_("The base of the positional encoding must be a number above 1 (usually 10000)."))
     pos = np.arange(n_positions, dtype=np.float64)[:, None]  # (P, 1)
     two_i = np.arange(0, d_model, 2, dtype=np.float64)[None, :]  # (1, ceil(d/2))
     angle = pos / np.power(base, two_i / d_model)  # (P, ceil(d/2))
@@ -322,10 +330,10 @@ def learned_position_embeddings(bundle, n_positions: int) -> np.ndarray:
     model = getattr(bundle, "model", bundle)
     emb = getattr(getattr(model, "embeddings", None), "position_embeddings", None)
     if emb is None:
-        raise ValueError("This model has no learned absolute position table (e.g. SmolLM2 uses rotary "
-                         "position embeddings inside attention instead).")
+        raise ValueError(_("This model has no learned absolute position table (e.g. SmolLM2 uses rotary "
+                           "position embeddings inside attention instead)."))
     table = emb.weight.detach().float().cpu().numpy()  # (max_len, hidden)
-    n_positions = _check_dim(n_positions, "The number of positions", 1, table.shape[0])
+    n_positions = _check_dim(n_positions, _("The number of positions"), 1, table.shape[0])
     return table[:n_positions].astype(np.float64)
 
 
@@ -339,8 +347,8 @@ def saturation_curve(d_ks: Sequence[int] = (1, 2, 4, 8, 16, 32, 64, 128, 256, 51
     Without scaling, q.k has variance d_k, so the softmax gets peakier as d_k grows (max weight ->
     1, gradients -> 0); dividing by sqrt(d_k) keeps the variance at 1 and the weights spread out.
     """
-    n_keys = _check_dim(n_keys, "The number of keys", 2, 256)
-    trials = _check_dim(trials, "trials", 1, 10_000)
+    n_keys = _check_dim(n_keys, _("The number of keys"), 2, 256)
+    trials = _check_dim(trials, _("trials"), 1, 10_000)
     out = {"d_k": [], "max_weight_scaled": [], "max_weight_unscaled": [], "score_std_unscaled": [],
            "entropy_scaled": [], "entropy_unscaled": [], "n_keys": n_keys}
     for j, d in enumerate(d_ks):
@@ -423,28 +431,29 @@ def model_attention(bundle, text: str, text_pair: str | None = None, max_tokens:
 
     model, tok = bundle.model, bundle.tokenizer
     if getattr(model.config, "is_encoder_decoder", False):
-        raise ValueError(f"{bundle.name} is an encoder-decoder model; pick an encoder (BERT-style) or a "
-                         "decoder-only (GPT-style) model here. Cross-attention has its own section.")
+        raise ValueError(_("{name} is an encoder-decoder model; pick an encoder (BERT-style) or a "
+                           "decoder-only (GPT-style) model here. Cross-attention has its own section.").format(
+            name=bundle.name))
     causal = is_causal_model(model)
-    text = check_text(text, "sentence", max_chars=20_000)
+    text = check_text(text, _("sentence"), max_chars=20_000)
     if text_pair is not None and not str(text_pair).strip():
         text_pair = None
     if text_pair is not None:
         if causal:
-            raise ValueError("Sentence pairs are for BERT-style encoders; a decoder reads one text. "
-                             "Clear the second sentence or pick MiniLM.")
-        text_pair = check_text(text_pair, "second sentence", max_chars=20_000)
+            raise ValueError(_("Sentence pairs are for BERT-style encoders; a decoder reads one text. "
+                               "Clear the second sentence or pick MiniLM."))
+        text_pair = check_text(text_pair, _("second sentence"), max_chars=20_000)
     model_max = int((bundle.info or {}).get("max_len") or 512)
     # a pair needs room for [CLS] A [SEP] B [SEP] with at least one piece of each sentence
     smallest = 2 if text_pair is None else 5
-    cap = max(smallest, min(_check_dim(max_tokens, "The token limit", 1, 1_000_000), model_max))
+    cap = max(smallest, min(_check_dim(max_tokens, _("The token limit"), 1, 1_000_000), model_max))
     full = tok(text, text_pair, add_special_tokens=True)["input_ids"]
     n_full = len(full)
     enc = tok(text, text_pair, return_tensors="pt", truncation=True if text_pair is None else "longest_first",
               max_length=cap, return_token_type_ids=text_pair is not None)
     ids = enc["input_ids"]  # (1, T)
     if ids.shape[1] == 0:
-        raise ValueError("The tokenizer produced no tokens for this text; type some words.")
+        raise ValueError(_("The tokenizer produced no tokens for this text; type some words."))
     device = next(model.parameters()).device
     inputs = {"input_ids": ids.to(device), "attention_mask": enc["attention_mask"].to(device)}
     base = getattr(model, "base_model", model)  # skip the LM head: we only need attention
@@ -454,7 +463,8 @@ def model_attention(bundle, text: str, text_pair: str | None = None, max_tokens:
         out = base(**inputs, output_attentions=True)
     atts = getattr(out, "attentions", None)
     if not atts or atts[0] is None:
-        raise ValueError(f"{bundle.name} did not return attention weights (it needs eager attention).")
+        raise ValueError(_("{name} did not return attention weights (it needs eager attention).").format(
+            name=bundle.name))
     att = torch.stack([a[0] for a in atts]).float().cpu().numpy()  # (L, H, T, T)
     id_list = ids[0].tolist()
     raw = tok.convert_ids_to_tokens(id_list)
@@ -483,7 +493,7 @@ def drop_tokens(weights, keep: Sequence[int], renorm: bool = True) -> np.ndarray
     w = np.asarray(weights, dtype=np.float64)
     keep = list(keep)
     if not keep:
-        raise ValueError("Nothing left to show: every token is a special token.")
+        raise ValueError(_("Nothing left to show: every token is a special token."))
     sub = w[..., keep, :][..., :, keep]  # (..., T', T')
     if renorm:
         s = sub.sum(axis=-1, keepdims=True)
@@ -507,14 +517,15 @@ def _optional(module: str, family: str, func: str):
     try:
         mod = importlib.import_module(module)
     except Exception as exc:  # noqa: BLE001 - not written yet, or broken: just not offered
-        return None, [], f"{module} is not available yet ({type(exc).__name__})."
+        return None, [], _("{module} is not available yet ({error}).").format(module=module, error=type(exc).__name__)
     if not callable(getattr(mod, func, None)):
-        return None, [], f"{module} has no {func}() yet."
+        return None, [], _("{module} has no {func}() yet.").format(module=module, func=func)
     from core import sources
 
     found = [s for s in sources.sources_for(family) if s.kind in ("local", "packaged", "hub")]
     if not found:
-        return None, [], f"No trained {sources.FAMILIES.get(family, family)} checkpoint is available yet."
+        return None, [], _("No trained {family} checkpoint is available yet.").format(
+            family=_(sources.FAMILIES.get(family, family)))
     return mod, found, ""
 
 
@@ -523,7 +534,7 @@ def seq2seq_status():
     mod, found, reason = _optional("core.sequence.seq2seq", "seq2seq", "translate")
     with_att = [s for s in found if "none" not in s.name]  # the no-attention model has no cross-attention
     if found and not with_att:
-        reason = "Only a translator without attention is available."
+        reason = _("Only a translator without attention is available.")
     return with_att, reason
 
 
@@ -536,15 +547,15 @@ def cross_attention(bundle, text: str, **kwargs) -> dict:
     from core.textio import check_text
 
     mod = importlib.import_module("core.sequence.seq2seq")
-    text = check_text(text, "sentence", max_chars=300)
+    text = check_text(text, _("sentence"), max_chars=300)
     res = mod.translate(bundle, text, **kwargs)
     if res.get("attention") is None:
-        raise ValueError("This translator has no attention (one fixed context vector); pick one with attention.")
+        raise ValueError(_("This translator has no attention (one fixed context vector); pick one with attention."))
     att = np.asarray(res["attention"], dtype=np.float64)
     src = [str(t) for t in res.get("source_tokens", [])]
     tgt = [str(t) for t in (res.get("attention_rows") or res.get("tokens", []))]
     if att.ndim != 2 or att.size == 0:
-        raise ValueError("The translator returned no attention weights for this sentence; try another sentence.")
+        raise ValueError(_("The translator returned no attention weights for this sentence; try another sentence."))
     # label any row/column the translator left unnamed rather than failing
     tgt = (tgt + [f"#{i}" for i in range(len(tgt), att.shape[0])])[: att.shape[0]]
     src = (src + [f"#{i}" for i in range(len(src), att.shape[1])])[: att.shape[1]]
@@ -563,7 +574,7 @@ def tiny_gpt_attention(model, text: str) -> ModelAttention:
     from core.textio import check_text
 
     mod = importlib.import_module("core.transformers.tinygpt")
-    text = check_text(text, "text", max_chars=5000)
+    text = check_text(text, _("text"), max_chars=5000)
     cfg = getattr(model, "config", None)
     block = int(getattr(cfg, "block_size", 0) or 0)
     tokens, maps = mod.attention_maps(model, text)
@@ -587,21 +598,29 @@ def signed_heatmap(values, x_labels, y_labels, title: str = "", x_title: str = "
                    colorscale="RdBu_r", zmin=-m or -1.0, zmax=m or 1.0, height=None)
 
 
-def mask_heatmap(mask, x_labels, y_labels, title: str = "Mask M (added to the scores)"):
-    """The additive mask with '−∞' written in the masked cells (plotly can't plot infinities)."""
+def mask_heatmap(mask, x_labels, y_labels, title: str | None = None):
+    """The additive mask with '−∞' written in the masked cells (plotly can't plot infinities).
+
+    `title` left out (None): "Mask M (added to the scores)" in the visitor's language.
+    """
     import plotly.graph_objects as go
 
-    from core.plots import _dedupe
+    from core.plots import dedupe_labels
+
+    title = _("Mask M (added to the scores)") if title is None else title
+    query, key = _("query"), _("key")
 
     m = np.asarray(mask, dtype=np.float64)
     blocked = np.isneginf(m)
     z = blocked.astype(float)
     text = np.where(blocked, "−∞", "0")
-    fig = go.Figure(go.Heatmap(z=z, x=_dedupe([str(x) for x in x_labels]), y=_dedupe([str(y) for y in y_labels]),
+    fig = go.Figure(go.Heatmap(z=z, x=dedupe_labels([str(x) for x in x_labels]),
+                               y=dedupe_labels([str(y) for y in y_labels]),
                                colorscale=[[0, "#ffffff"], [1, "#9e9e9e"]], zmin=0, zmax=1, showscale=False,
                                text=text, texttemplate="%{text}", xgap=1, ygap=1,
-                               hovertemplate="query: %{y}<br>key: %{x}<br>mask: %{text}<extra></extra>"))
-    fig.update_layout(title=title, xaxis_title="key", yaxis_title="query", yaxis_autorange="reversed",
+                               hovertemplate=query + ": %{y}<br>" + key + ": %{x}<br>" + _("mask")
+                               + ": %{text}<extra></extra>"))
+    fig.update_layout(title=title, xaxis_title=key, yaxis_title=query, yaxis_autorange="reversed",
                       margin=dict(l=10, r=10, t=40, b=10), height=max(260, 28 * len(y_labels) + 120))
     return fig
 
@@ -626,7 +645,7 @@ def head_grid_figure(attentions, layers: Sequence[int] | None = None, max_tile: 
     import plotly.graph_objects as go
 
     att = np.asarray(attentions, dtype=np.float64)  # (L, H, T, T)
-    n_l, n_h, t, _ = att.shape
+    n_l, n_h, t = att.shape[:3]
     layers = list(range(n_l)) if layers is None else [int(x) for x in layers]
     tile = min(t, max_tile)
     gap = 1
@@ -642,8 +661,8 @@ def head_grid_figure(attentions, layers: Sequence[int] | None = None, max_tile: 
             info[r * step: r * step + tile, h * step: h * step + tile] = (layer, h)
     fig = go.Figure(go.Heatmap(
         z=z, customdata=info, colorscale="Blues", zmin=0, zmax=1 if normalize_each else float(np.nanmax(z)),
-        hovertemplate="layer %{customdata[0]}, head %{customdata[1]}<br>weight"
-                      + (" ÷ thumbnail max" if normalize_each else "") + ": %{z:.3f}<extra></extra>",
+        hovertemplate=_("layer") + " %{customdata[0]}, " + _("head") + " %{customdata[1]}<br>"
+                      + (_("weight ÷ thumbnail max") if normalize_each else _("weight")) + ": %{z:.3f}<extra></extra>",
         hoverongaps=False, showscale=False))
     centers = [i * step + (tile - 1) / 2 for i in range(max(len(layers), n_h))]
     fig.update_xaxes(tickvals=centers[:n_h], ticktext=[f"H{h}" for h in range(n_h)], side="bottom",

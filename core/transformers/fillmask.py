@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from core.device import builds_models
-
+from core.i18n import N_, _
 from core.loaders import LoadedModel
 
 MASK_PLACEHOLDER = "[MASK]"  # what users type; replaced by the model's own mask token (e.g. <mask>)
@@ -76,7 +76,7 @@ def base_state_dict(base_dir: str | Path) -> dict[str, torch.Tensor]:
     base_dir = Path(base_dir)
     files = sorted(base_dir.glob("*.safetensors"))
     if not files:
-        raise ValueError(f"No .safetensors weights in {base_dir}; reinstall the packaged MiniLM.")
+        raise ValueError(_("No .safetensors weights in {folder}; reinstall the packaged MiniLM.").format(folder=base_dir))
     state = {}
     for f in files:
         for k, v in load_file(str(f)).items():
@@ -96,7 +96,7 @@ def build_mlm(base_dir: str | Path, cfg: MLMHeadConfig, base_state: dict | None 
 
     bcfg = BertConfig.from_pretrained(str(base_dir))
     if not 1 <= cfg.num_layers <= bcfg.num_hidden_layers:
-        raise ValueError(f"num_layers must be 1..{bcfg.num_hidden_layers}, not {cfg.num_layers}.")
+        raise ValueError(_("num_layers must be 1..{max}, not {n}.").format(max=bcfg.num_hidden_layers, n=cfg.num_layers))
     bcfg.num_hidden_layers = cfg.num_layers
     bcfg.tie_word_embeddings = True
     if attn_implementation:
@@ -109,7 +109,8 @@ def build_mlm(base_dir: str | Path, cfg: MLMHeadConfig, base_state: dict | None 
     missing, unexpected = model.bert.load_state_dict(keep, strict=False)
     missing = [k for k in missing if "position_ids" not in k]
     if missing or unexpected:
-        raise ValueError(f"Base weights don't fit the model (missing {missing[:3]}, unexpected {unexpected[:3]}).")
+        raise ValueError(_("Base weights don't fit the model (missing {missing}, unexpected {unexpected}).").format(
+            missing=missing[:3], unexpected=unexpected[:3]))
     model.tie_weights()
     return model
 
@@ -117,7 +118,7 @@ def build_mlm(base_dir: str | Path, cfg: MLMHeadConfig, base_state: dict | None 
 def trainable_names(model, cfg: MLMHeadConfig) -> list[str]:
     """Parameter names the recipe trains: the head (not the tied decoder) + the listed encoder layers."""
     names = []
-    for name, _ in model.named_parameters():
+    for name, _p in model.named_parameters():
         if name.startswith("cls.predictions.") and "decoder.weight" not in name:
             names.append(name)
         elif any(name.startswith(f"bert.encoder.layer.{i}.") for i in cfg.trained_layers):
@@ -158,15 +159,16 @@ def load_mlm_checkpoint(folder: str | Path, base_dir: str | Path | None = None):
 
     folder = Path(folder)
     if not (folder / "config.json").exists() or not (folder / "model.safetensors").exists():
-        raise ValueError(f"{folder} is not an MLM-head checkpoint (needs config.json + model.safetensors). "
-                         "Train one with `python scripts/train_mlm_head.py`.")
+        raise ValueError(_("{folder} is not an MLM-head checkpoint (needs config.json + model.safetensors). "
+                           "Train one with `python scripts/train_mlm_head.py`.").format(folder=folder))
     cfg = MLMHeadConfig.from_json((folder / "config.json").read_text(encoding="utf-8"))
     base_dir = Path(base_dir) if base_dir else packaged_path(cfg.base)
     model = build_mlm(base_dir, cfg)
     shipped = {k: v.float() for k, v in load_file(str(folder / "model.safetensors")).items()}
     missing, unexpected = model.load_state_dict(shipped, strict=False)
     if unexpected:
-        raise ValueError(f"{folder}: checkpoint tensors don't fit the model ({unexpected[:3]}).")
+        raise ValueError(_("{folder}: checkpoint tensors don't fit the model ({unexpected}).").format(
+            folder=folder, unexpected=unexpected[:3]))
     model.tie_weights()
     model.eval()
     return model, cfg
@@ -206,21 +208,24 @@ def prepare_masked(tokenizer, text: str, max_masks: int = MAX_MASKS, max_tokens:
     text = check_text(text, "sentence", max_chars=2000)
     mask_token = tokenizer.mask_token
     if mask_token is None:
-        raise ValueError("This model has no mask token, so it can't fill in blanks. Pick a masked LM.")
+        raise ValueError(_("This model has no mask token, so it can't fill in blanks. Pick a masked LM."))
     # accept [MASK] in any case, and the model's own token (e.g. RoBERTa's <mask>)
     text = re.sub(r"\[mask\]", mask_token, text, flags=re.IGNORECASE)
     n_masks = text.count(mask_token)
     if n_masks == 0:
-        raise ValueError(f"Your sentence has no {MASK_PLACEHOLDER}. Put {MASK_PLACEHOLDER} where a word is "
-                         f"missing, e.g. 'paris is the {MASK_PLACEHOLDER} of france.'")
+        raise ValueError(_("Your sentence has no {mask}. Put {mask} where a word is missing, e.g. "
+                           "'paris is the {mask} of france.'").format(mask=MASK_PLACEHOLDER))
     if n_masks > max_masks:
-        raise ValueError(f"Your sentence has {n_masks} masks; the limit is {max_masks}. Remove some {MASK_PLACEHOLDER}s.")
+        raise ValueError(_("Your sentence has {n} masks; the limit is {max}. Remove some {mask}s.").format(
+            n=n_masks, max=max_masks, mask=MASK_PLACEHOLDER))
     ids = tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"]
     if len(ids) > max_tokens:
-        raise ValueError(f"Your sentence is {len(ids)} tokens long; the limit is {max_tokens}. Shorten it.")
+        raise ValueError(_("Your sentence is {n} tokens long; the limit is {max}. Shorten it.").format(
+            n=len(ids), max=max_tokens))
     positions = [i for i, t in enumerate(ids) if t == tokenizer.mask_token_id]
     if len(positions) != n_masks:
-        raise ValueError(f"Write {MASK_PLACEHOLDER} as its own word (with spaces or punctuation around it).")
+        raise ValueError(_("Write {mask} as its own word (with spaces or punctuation around it).").format(
+            mask=MASK_PLACEHOLDER))
     return {"text": text, "input_ids": ids, "positions": positions}
 
 
@@ -232,14 +237,15 @@ def mask_distributions(model, input_ids: list[int], positions: list[int]) -> tor
     return torch.softmax(logits[positions].float(), dim=-1).cpu()  # (M, V)
 
 
-def _token_str(tokenizer, tid: int) -> str:
+def token_str(tokenizer, tid: int) -> str:
+    """Token id -> the word piece as the tables show it (RoBERTa's 'Ġ' word start shown as '▁')."""
     tok = tokenizer.convert_ids_to_tokens(int(tid))
     return tok.replace("Ġ", "▁") if isinstance(tok, str) else str(tok)
 
 
 def _topk(tokenizer, probs: torch.Tensor, k: int) -> list[dict]:
     p, ix = torch.topk(probs, k)
-    return [{"token": _token_str(tokenizer, i), "token_id": int(i), "prob": float(q)} for q, i in zip(p, ix)]
+    return [{"token": token_str(tokenizer, i), "token_id": int(i), "prob": float(q)} for q, i in zip(p, ix)]
 
 
 def _decode(tokenizer, ids: list[int]) -> str:
@@ -259,10 +265,11 @@ def fill_mask(bundle: LoadedModel, text: str, top_k: int = 5, mode: str = "indep
              first mask, others filled as per mode), "tokens": [str], "mode": mode}.
     """
     if mode not in {"independent", "left_to_right"}:
-        raise ValueError("mode must be 'independent' or 'left_to_right'.")
+        raise ValueError(_("mode must be 'independent' or 'left_to_right'."))
     top_k = _as_int(top_k)
     if not isinstance(top_k, numbers.Integral) or not 1 <= top_k <= MAX_TOP_K:
-        raise ValueError(f"top-k must be a whole number between 1 and {MAX_TOP_K}, not {top_k!r}.")
+        raise ValueError(_("top-k must be a whole number between 1 and {max}, not {value!r}.").format(
+            max=MAX_TOP_K, value=top_k))
     top_k = int(top_k)
     tok, model = bundle.tokenizer, bundle.model
     prep = prepare_masked(tok, text, max_masks=max_masks, max_tokens=max_tokens)
@@ -288,7 +295,7 @@ def fill_mask(bundle: LoadedModel, text: str, top_k: int = 5, mode: str = "indep
         alt[masks[0]["position"]] = pred["token_id"]
         variants.append({"sentence": _decode(tok, alt), "prob": pred["prob"]})
     return {"mode": mode, "masks": masks, "completed": _decode(tok, filled), "variants": variants,
-            "tokens": [_token_str(tok, i) for i in ids], "input_ids": ids}
+            "tokens": [token_str(tok, i) for i in ids], "input_ids": ids}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -309,7 +316,7 @@ def corrupt(input_ids: torch.Tensor, maskable: torch.Tensor, mask_token_id: int,
     action (B, T) int8: -1 not chosen, 0 [MASK], 1 random token, 2 unchanged.
     """
     if not 0 < mask_prob < 1 or p_mask < 0 or p_random < 0 or p_mask + p_random > 1:
-        raise ValueError("Need 0 < mask_prob < 1 and p_mask + p_random <= 1.")
+        raise ValueError(_("Need 0 < mask_prob < 1 and p_mask + p_random <= 1."))
     dev = input_ids.device
     B, T = input_ids.shape
     u = torch.rand((B, T), generator=generator, device=generator.device).to(dev)  # (B, T)
@@ -352,27 +359,49 @@ def corruption_table(tokenizer, text: str, seed: int, mask_prob: float = 0.15, p
 
     text = check_text(text, "sentence", max_chars=2000)
     if not 0.01 <= mask_prob <= 0.9:
-        raise ValueError("The masking rate must be between 1% and 90%.")
+        raise ValueError(_("The masking rate must be between 1% and 90%."))
     enc = tokenizer(text, add_special_tokens=True, truncation=False)
     ids = enc["input_ids"]
     if len(ids) > max_tokens:
-        raise ValueError(f"Your sentence is {len(ids)} tokens long; the limit is {max_tokens}. Shorten it.")
+        raise ValueError(_("Your sentence is {n} tokens long; the limit is {max}. Shorten it.").format(
+            n=len(ids), max=max_tokens))
     special = set(tokenizer.all_special_ids)
     x = torch.tensor([ids])  # (1, T)
     maskable = torch.tensor([[i not in special for i in ids]])  # (1, T)
     if not maskable.any():
-        raise ValueError("The sentence has no word pieces to mask. Type some words.")
+        raise ValueError(_("The sentence has no word pieces to mask. Type some words."))
     res = corrupt(x, maskable, tokenizer.mask_token_id, random_pool_for(tokenizer), make_generator(seed),
                   mask_prob=mask_prob, p_mask=p_mask, p_random=p_random)
     rows = []
-    names = {-1: "", 0: "→ [MASK]", 1: "→ random token", 2: "unchanged (but predicted)"}
+    names = {-1: "", 0: "→ [MASK]", 1: _("→ random token"), 2: _("unchanged (but predicted)")}
     for t in range(len(ids)):
         a = int(res["action"][0, t])
-        rows.append({"position": t, "original": _token_str(tokenizer, ids[t]),
-                     "input to model": _token_str(tokenizer, int(res["input_ids"][0, t])),
+        rows.append({"position": t, "original": token_str(tokenizer, ids[t]),
+                     "input to model": token_str(tokenizer, int(res["input_ids"][0, t])),
                      "what happened": names[a], "loss here": a >= 0})
     return {"rows": rows, "n_tokens": int(maskable.sum()), "n_chosen": int((res["action"] >= 0).sum()),
             "input_ids": res["input_ids"][0].tolist(), "labels": res["labels"][0].tolist()}
+
+
+def corruption_predictions(bundle: LoadedModel, table: dict) -> dict:
+    """What the model predicts at the chosen positions of one corruption (a `corruption_table` result).
+
+    Returns {"rows": [{"position", "target", "model input", "top guess", "p(target)", "-log p(target)"}...]
+    (one per chosen position, p rounded to 4 and -log p to 3 decimals), "loss": the mean of the rows'
+    -log p(target) in nats, the MLM loss of this sequence (None without rows)}.
+    """
+    ids = table["input_ids"]
+    pos = [i for i, lab in enumerate(table["labels"]) if lab != -100]
+    probs = mask_distributions(bundle.model, ids, pos)  # (M, V)
+    rows = []
+    for j, i in enumerate(pos):
+        p = float(probs[j, table["labels"][i]])
+        rows.append({"position": i, "target": table["rows"][i]["original"],
+                     "model input": table["rows"][i]["input to model"],
+                     "top guess": token_str(bundle.tokenizer, int(probs[j].argmax())),
+                     "p(target)": round(p, 4), "-log p(target)": round(float(-np.log(max(p, 1e-12))), 3)})
+    loss = float(np.mean([r["-log p(target)"] for r in rows])) if rows else None
+    return {"rows": rows, "loss": loss}
 
 
 def corruption_rates(tokenizer, text: str, seed: int, mask_prob: float = 0.15, draws: int = 500,
@@ -384,10 +413,12 @@ def corruption_rates(tokenizer, text: str, seed: int, mask_prob: float = 0.15, d
     text = check_text(text, "sentence", max_chars=2000)
     draws = _as_int(draws)
     if not isinstance(draws, numbers.Integral) or not 1 <= draws <= MAX_DRAWS:
-        raise ValueError(f"The number of draws must be a whole number between 1 and {MAX_DRAWS}, not {draws!r}.")
+        raise ValueError(_("The number of draws must be a whole number between 1 and {max}, not {value!r}.").format(
+            max=MAX_DRAWS, value=draws))
     ids = tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"]
     if len(ids) > max_tokens:
-        raise ValueError(f"Your sentence is {len(ids)} tokens long; the limit is {max_tokens}. Shorten it.")
+        raise ValueError(_("Your sentence is {n} tokens long; the limit is {max}. Shorten it.").format(
+            n=len(ids), max=max_tokens))
     special = set(tokenizer.all_special_ids)
     x = torch.tensor([ids] * draws)  # (D, T)
     maskable = torch.tensor([[i not in special for i in ids]] * draws)  # (D, T)
@@ -417,10 +448,11 @@ def embedding_parts(bundle: LoadedModel, text_a: str, text_b: str, max_tokens: i
     enc = tok(text_a, text_b, return_tensors="pt", truncation=False)
     ids = enc["input_ids"]  # (1, T)
     if ids.shape[1] > max_tokens:
-        raise ValueError(f"The pair is {ids.shape[1]} tokens long; the limit here is {max_tokens}. Shorten it.")
+        raise ValueError(_("The pair is {n} tokens long; the limit here is {max}. Shorten it.").format(
+            n=ids.shape[1], max=max_tokens))
     emb = getattr(bundle.model.base_model, "embeddings", None)
     if emb is None or not hasattr(emb, "word_embeddings") or not hasattr(emb, "position_embeddings"):
-        raise ValueError("This model doesn't expose BERT-style token/position embeddings.")
+        raise ValueError(_("This model doesn't expose BERT-style token/position embeddings."))
     dev = _device(bundle.model)
     ids = ids.to(dev)
     T = ids.shape[1]
@@ -436,7 +468,7 @@ def embedding_parts(bundle: LoadedModel, text_a: str, text_b: str, max_tokens: i
     seg_e = tte(seg)[0] if tte is not None else torch.zeros_like(tok_e)  # (T, C)
     total = tok_e + seg_e + pos_e  # (T, C)
     inp = emb.LayerNorm(total)  # (T, C)
-    out = {"tokens": [_token_str(tok, i) for i in ids[0].tolist()], "segment_ids": seg[0].tolist(),
+    out = {"tokens": [token_str(tok, i) for i in ids[0].tolist()], "segment_ids": seg[0].tolist(),
            "position_ids": list(range(T))}
     for name, t in (("token", tok_e), ("segment", seg_e), ("position", pos_e), ("sum", total), ("input", inp)):
         arr = t.float().cpu().numpy()
@@ -466,13 +498,16 @@ def parse_sense_lines(text: str) -> list[tuple[str, str]]:
 def _word_span(tokenizer, sentence: str, word: str, max_tokens: int) -> tuple[list[int], list[int]]:
     m = re.search(rf"(?<!\w){re.escape(word)}(?!\w)", sentence, flags=re.IGNORECASE)
     if not m:
-        raise ValueError(f"'{word}' does not appear as a word in: \"{sentence[:80]}\". Use it in every sentence.")
+        raise ValueError(_("'{word}' does not appear as a word in: \"{sentence}\". Use it in every sentence.").format(
+            word=word, sentence=sentence[:80]))
     enc = tokenizer(sentence, return_offsets_mapping=True, truncation=False)
     if len(enc["input_ids"]) > max_tokens:
-        raise ValueError(f"\"{sentence[:60]}…\" is {len(enc['input_ids'])} tokens; the limit is {max_tokens}.")
+        raise ValueError(_("\"{sentence}…\" is {n} tokens; the limit is {max}.").format(
+            sentence=sentence[:60], n=len(enc["input_ids"]), max=max_tokens))
     idx = [i for i, (a, b) in enumerate(enc["offset_mapping"]) if b > a and a < m.end() and b > m.start()]
     if not idx:
-        raise ValueError(f"Could not find the word pieces of '{word}' in \"{sentence[:80]}\".")
+        raise ValueError(_("Could not find the word pieces of '{word}' in \"{sentence}\".").format(
+            word=word, sentence=sentence[:80]))
     return enc["input_ids"], idx
 
 
@@ -490,31 +525,32 @@ def contextual_vectors(bundle: LoadedModel, word: str, lines: list[tuple[str, st
 
     word = check_text(word, "word", max_chars=40).strip()
     if not re.fullmatch(r"[\w'-]+", word):
-        raise ValueError("Enter a single word (letters, digits, ' or -), e.g. 'bank'.")
+        raise ValueError(_("Enter a single word (letters, digits, ' or -), e.g. 'bank'."))
     if len(lines) < 2:
-        raise ValueError("Enter at least two sentences that use the word, one per line.")
+        raise ValueError(_("Enter at least two sentences that use the word, one per line."))
     if len(lines) > max_sentences:
-        raise ValueError(f"At most {max_sentences} sentences, please; you entered {len(lines)}.")
+        raise ValueError(_("At most {max} sentences, please; you entered {n}.").format(max=max_sentences, n=len(lines)))
     tok, model = bundle.tokenizer, bundle.model
     dev = _device(model)
     unk = tok.unk_token_id
     vecs, pieces = [], []  # vecs: per sentence (L+1, C)
-    for _, sent in lines:
+    for _sense, sent in lines:
         check_text(sent, "sentence", max_chars=500)
         ids, idx = _word_span(tok, sent, word, max_tokens)
         if unk is not None and all(ids[i] == unk for i in idx):
-            raise ValueError(f"'{word}' is not in this model's vocabulary (it becomes [UNK]); try an English word.")
+            raise ValueError(_("'{word}' is not in this model's vocabulary (it becomes [UNK]); try an English word.").format(
+                word=word))
         x = torch.tensor([ids], device=dev)  # (1, T)
         out = model(input_ids=x, attention_mask=torch.ones_like(x), output_hidden_states=True)
         hs = torch.stack(out.hidden_states[1:], dim=0)[:, 0]  # (L, T, C)
         static = model.get_input_embeddings()(x)[0]  # (T, C)
         per_layer = torch.cat([static[None], hs], dim=0)[:, idx].mean(dim=1)  # (L+1, C)
         vecs.append(per_layer.float().cpu())
-        pieces.append([_token_str(tok, ids[i]) for i in idx])
+        pieces.append([token_str(tok, ids[i]) for i in idx])
     V = torch.stack(vecs, dim=1)  # (L+1, n, C)
     Vn = V / V.norm(dim=-1, keepdim=True).clamp_min(1e-9)
     sims = (Vn @ Vn.transpose(1, 2)).numpy()  # (L+1, n, n)
-    senses = [s for s, _ in lines]
+    senses = [s for s, _sent in lines]
     n = len(lines)
     same = np.array([[senses[i] == senses[j] for j in range(n)] for i in range(n)])
     off = ~np.eye(n, dtype=bool)
@@ -523,11 +559,11 @@ def contextual_vectors(bundle: LoadedModel, word: str, lines: list[tuple[str, st
     within = [float(s[within_m].mean()) if labelled and within_m.any() else math.nan for s in sims]
     across = [float(s[across_m].mean()) if labelled and across_m.any() else math.nan for s in sims]
     return {"layers": V.shape[0], "sims": sims, "within": within, "across": across, "senses": senses,
-            "sentences": [s for _, s in lines], "pieces": pieces}
+            "sentences": [s for _sense, s in lines], "pieces": pieces}
 
 
 PRESETS = {
-    "bank (river vs money)": ("bank", [
+    N_("bank (river vs money)"): ("bank", [
         ("river", "We sat on the bank of the river and watched the boats."),
         ("river", "The fisherman walked along the muddy bank."),
         ("river", "Flowers grew on the grassy bank by the stream."),
@@ -535,7 +571,7 @@ PRESETS = {
         ("money", "The bank approved her loan yesterday."),
         ("money", "He works as a teller at the bank downtown."),
     ]),
-    "apple (fruit vs company)": ("apple", [
+    N_("apple (fruit vs company)"): ("apple", [
         ("fruit", "She ate a crisp red apple for lunch."),
         ("fruit", "He baked an apple pie with cinnamon."),
         ("fruit", "The apple fell from the tree in the orchard."),
@@ -543,7 +579,7 @@ PRESETS = {
         ("company", "Shares of Apple rose after the earnings report."),
         ("company", "Apple designs its own chips for the mac."),
     ]),
-    "play (theatre vs games)": ("play", [
+    N_("play (theatre vs games)"): ("play", [
         ("theatre", "We watched a play by shakespeare at the theatre."),
         ("theatre", "The actors rehearsed the play for weeks."),
         ("game", "The children play football in the park."),

@@ -38,6 +38,7 @@ import torch
 
 from core.transformers import lean_llama, sampling
 from core.device import builds_models, check_seed, make_generator
+from core.i18n import N_, _
 
 MODES = ("greedy", "sample", "beam")
 PRECISIONS = ("fast", "exact")
@@ -65,21 +66,25 @@ class GenConfig:
 
     def check(self) -> "GenConfig":
         if self.mode not in MODES:
-            raise ValueError(f"Decoding mode must be one of {MODES}, not {self.mode!r}.")
+            raise ValueError(_("Decoding mode must be one of {modes}, not {mode}.").format(
+                modes=MODES, mode=repr(self.mode)))
         if not _whole(self.max_new_tokens) or not 1 <= self.max_new_tokens <= MAX_NEW_TOKENS:
-            raise ValueError(f"New tokens must be a whole number between 1 and {MAX_NEW_TOKENS}, "
-                             f"not {self.max_new_tokens!r}.")
+            raise ValueError(_("New tokens must be a whole number between 1 and {limit}, not {value}.").format(
+                limit=MAX_NEW_TOKENS, value=repr(self.max_new_tokens)))
         if not _whole(self.top_n) or self.top_n < 0:
-            raise ValueError(f"The candidates recorded per step must be a whole number >= 0, not {self.top_n!r}.")
+            raise ValueError(_("The candidates recorded per step must be a whole number >= 0, not {value}.").format(
+                value=repr(self.top_n)))
         check_seed(self.seed)
         if self.mode == "sample":
             sampling.check_params(self.temperature, self.top_k, self.top_p, self.repetition_penalty)
         else:
             sampling.check_params(1.0, 0, 1.0, self.repetition_penalty)
         if self.mode == "beam" and (not _whole(self.num_beams) or not 1 <= self.num_beams <= 8):
-            raise ValueError(f"Beam width must be a whole number between 1 and 8, not {self.num_beams!r}.")
+            raise ValueError(_("Beam width must be a whole number between 1 and 8, not {value}.").format(
+                value=repr(self.num_beams)))
         if not (isinstance(self.length_penalty, (int, float)) and 0 <= self.length_penalty <= 3):
-            raise ValueError(f"The length penalty must be between 0 and 3, not {self.length_penalty}.")
+            raise ValueError(_("The length penalty must be between 0 and 3, not {value}.").format(
+                value=self.length_penalty))
         return self
 
 
@@ -164,16 +169,18 @@ def encode_prompt(tokenizer, prompt: str, model=None, max_new_tokens: int = 0, c
                   max_prompt_tokens: int | None = None) -> tuple[list[int], str]:
     """Prompt text -> ids (truncated from the left to fit the context window), and a notice."""
     if prompt is None or not str(prompt).strip():
-        raise ValueError("The prompt is empty. Type a few words for the model to continue.")
+        raise ValueError(_("The prompt is empty. Type a few words for the model to continue."))
     if len(prompt) > MAX_PROMPT_CHARS:
-        raise ValueError(f"The prompt is {len(prompt)} characters; the limit is {MAX_PROMPT_CHARS}. Shorten it.")
+        raise ValueError(_("The prompt is {n} characters; the limit is {limit}. Shorten it.").format(
+            n=len(prompt), limit=MAX_PROMPT_CHARS))
     if not _whole(max_new_tokens) or max_new_tokens < 0:
-        raise ValueError(f"New tokens must be a whole number >= 0, not {max_new_tokens!r}.")
+        raise ValueError(_("New tokens must be a whole number >= 0, not {value}.").format(value=repr(max_new_tokens)))
     if max_prompt_tokens is not None and (not _whole(max_prompt_tokens) or max_prompt_tokens < 1):
-        raise ValueError(f"The prompt token limit must be a whole number >= 1, not {max_prompt_tokens!r}.")
+        raise ValueError(_("The prompt token limit must be a whole number >= 1, not {value}.").format(
+            value=repr(max_prompt_tokens)))
     if chat:
         if not getattr(tokenizer, "chat_template", None):
-            raise ValueError("This model has no chat template; untick 'use chat template'.")
+            raise ValueError(_("This model has no chat template; untick 'use chat template'."))
         ids = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
                                             tokenize=True)
         ids = list(ids["input_ids"] if hasattr(ids, "keys") else ids)
@@ -182,21 +189,25 @@ def encode_prompt(tokenizer, prompt: str, model=None, max_new_tokens: int = 0, c
         bos = getattr(tokenizer, "bos_token_id", None)
         if getattr(tokenizer, "add_bos_token", False) and bos is not None:
             ids = [bos] + ids
-    limit, why = max_prompt_tokens, "are used"
+    # the notice when the prompt is cut (one whole sentence per reason, translated when it is made)
+    limit, why = max_prompt_tokens, N_("The prompt has {n} tokens; only the last {limit} are used, so the start was "
+                                       "cut off.")
     if limit is None and model is not None:
         window = context_window(model)
-        limit, why = window - max_new_tokens, f"fit in the context window together with {max_new_tokens} new tokens"
+        limit, why = window - max_new_tokens, N_("The prompt has {n} tokens; only the last {limit} fit in the context "
+                                                 "window together with {new} new tokens, so the start was cut off.")
         if limit < 1:
-            raise ValueError(f"{max_new_tokens} new tokens leave no room for the prompt in this model's context "
-                             f"window ({window} tokens). Ask for fewer new tokens.")
+            raise ValueError(_("{new} new tokens leave no room for the prompt in this model's context window "
+                               "({window} tokens). Ask for fewer new tokens.").format(new=max_new_tokens, window=window))
         if limit > MAX_PROMPT_TOKENS:
-            limit, why = MAX_PROMPT_TOKENS, "are used (the limit per run here)"
+            limit, why = MAX_PROMPT_TOKENS, N_("The prompt has {n} tokens; only the last {limit} are used (the limit "
+                                               "per run here), so the start was cut off.")
     notice = ""
     if limit is not None and len(ids) > limit:
-        notice = f"The prompt has {len(ids)} tokens; only the last {limit} {why}, so the start was cut off."
+        notice = _(why).format(n=len(ids), limit=limit, new=max_new_tokens)
         ids = ids[-limit:]
     if not ids:
-        raise ValueError("The prompt has no tokens. Type a few words.")
+        raise ValueError(_("The prompt has no tokens. Type a few words."))
     return list(ids), notice
 
 
@@ -227,7 +238,7 @@ def quantize(model, method: str | None = None):
     the lean decoder shares its float32 weights read-only, the other methods work on a deep copy."""
     method = method or FAST_METHOD
     if method not in ("bf16", "int8"):
-        raise ValueError(f"Unknown fast method {method!r}; use 'bf16' or 'int8'.")
+        raise ValueError(_("Unknown fast method {method}; use 'bf16' or 'int8'.").format(method=repr(method)))
     if method == "bf16" and lean_llama.supports(model):
         return lean_llama.LeanLlama(model, torch.bfloat16)
     clone = copy.deepcopy(model)
@@ -252,9 +263,19 @@ def quality_model(fast):
     return fast.all_fast() if hasattr(fast, "all_fast") else fast
 
 
+def _fast_key(lm) -> tuple:
+    return (lm.name, id(lm.model))
+
+
+def fast_model_ready(lm) -> bool:
+    """Whether the fast copy of `lm`'s model is built already (False: `fast_model(lm)` will take a while)."""
+    with _fast_lock:
+        return _fast_key(lm) in _fast_models
+
+
 def fast_model(lm):
     """The fast copy of a LoadedModel's model, cached per process (keyed by its name)."""
-    key = (lm.name, id(lm.model))
+    key = _fast_key(lm)
     with _fast_lock:
         if key not in _fast_models:
             if len(_fast_models) >= 2:
@@ -265,7 +286,8 @@ def fast_model(lm):
 
 def model_for(lm, precision: str):
     if precision not in PRECISIONS:
-        raise ValueError(f"Precision must be one of {PRECISIONS}, not {precision!r}.")
+        raise ValueError(_("Precision must be one of {precisions}, not {precision}.").format(
+            precisions=PRECISIONS, precision=repr(precision)))
     from core.settings import LOW_MEMORY
 
     if precision == "fast" and str(next(lm.model.parameters()).device) == "cpu" and not LOW_MEMORY:
@@ -295,7 +317,7 @@ def stream(model, tokenizer, prompt_ids: list[int], cfg: GenConfig,
     """
     cfg.check()
     if cfg.mode == "beam":
-        raise ValueError("Beam search keeps several sequences at once and can't stream; use beam_search().")
+        raise ValueError(_("Beam search keeps several sequences at once and can't stream; use beam_search()."))
     device = next(model.parameters()).device
     gen = make_generator(cfg.seed)
     eos = getattr(tokenizer, "eos_token_id", None)
@@ -479,7 +501,7 @@ def perplexity(model, tokenizer, text: str, window: int = 256, max_tokens: int =
     """exp(mean negative log-likelihood per token) over `text`, in non-overlapping windows."""
     ids = tokenizer(text, add_special_tokens=False)["input_ids"][:max_tokens]
     if len(ids) < 2:
-        raise ValueError("The text is too short to measure perplexity.")
+        raise ValueError(_("The text is too short to measure perplexity."))
     device = next(model.parameters()).device
     nll, count = 0.0, 0
     for s in range(0, len(ids) - 1, window):
@@ -510,25 +532,30 @@ def compare_summary(rows: list[dict]) -> str:
     search = [r for r in rows if not r["decoder"].startswith("sample")]
     samples = [r for r in rows if r["decoder"].startswith("sample")]
     if not search or not samples:
-        return "distinct-n = unique n-grams / all n-grams."
+        return _("distinct-n = unique n-grams / all n-grams.")
 
     def mean(rs, key):
         return sum(r[key] for r in rs) / len(rs)
 
     lp_search, lp_sample = mean(search, "log-prob / token"), mean(samples, "log-prob / token")
     d_search, d_sample = mean(search, "distinct-2"), mean(samples, "distinct-2")
-    parts = [f"Here greedy and beam average {lp_search:.2f} log-prob per token and the samples {lp_sample:.2f}: "
-             + ("searching found the likelier text, as it is built to." if lp_search >= lp_sample else
-                "this time the samples happened to be likelier token by token (short outputs vary a lot).")]
-    if d_search < d_sample - 0.02:
-        parts.append(f"The searched texts repeat themselves more (distinct-2 {d_search:.2f} vs {d_sample:.2f}): "
-                     "maximising likelihood tends to fall into loops, most visibly in long outputs.")
-    elif d_search > d_sample + 0.02:
-        parts.append(f"In this run the searched texts are *less* repetitive (distinct-2 {d_search:.2f} vs "
-                     f"{d_sample:.2f}); the loops that likelihood maximisation is known for show up mostly in "
-                     "longer outputs: try more new tokens.")
+    if lp_search >= lp_sample:
+        first = _("Here greedy and beam average {search:.2f} log-prob per token and the samples {sample:.2f}: "
+                  "searching found the likelier text, as it is built to.")
     else:
-        parts.append(f"Both are about as varied here (distinct-2 {d_search:.2f} vs {d_sample:.2f}); greedy and beam "
-                     "tend to repeat themselves in longer outputs.")
-    parts.append("distinct-n = unique n-grams / all n-grams.")
+        first = _("Here greedy and beam average {search:.2f} log-prob per token and the samples {sample:.2f}: "
+                  "this time the samples happened to be likelier token by token (short outputs vary a lot).")
+    parts = [first.format(search=lp_search, sample=lp_sample)]
+    if d_search < d_sample - 0.02:
+        parts.append(_("The searched texts repeat themselves more (distinct-2 {search:.2f} vs {sample:.2f}): "
+                       "maximising likelihood tends to fall into loops, most visibly in long outputs.").format(
+            search=d_search, sample=d_sample))
+    elif d_search > d_sample + 0.02:
+        parts.append(_("In this run the searched texts are *less* repetitive (distinct-2 {search:.2f} vs "
+                       "{sample:.2f}); the loops that likelihood maximisation is known for show up mostly in "
+                       "longer outputs: try more new tokens.").format(search=d_search, sample=d_sample))
+    else:
+        parts.append(_("Both are about as varied here (distinct-2 {search:.2f} vs {sample:.2f}); greedy and beam "
+                       "tend to repeat themselves in longer outputs.").format(search=d_search, sample=d_sample))
+    parts.append(_("distinct-n = unique n-grams / all n-grams."))
     return " ".join(parts)

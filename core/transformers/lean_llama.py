@@ -30,6 +30,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from core.i18n import _
+
 
 def supports(model) -> bool:
     """True for a plain Llama-architecture causal LM (no biases, SiLU MLP), the kind we can wrap."""
@@ -104,7 +106,7 @@ class LeanLlama(torch.nn.Module):
     def __init__(self, hf_model, dtype: torch.dtype = torch.bfloat16, exact_prefill: bool = True):
         super().__init__()
         if not supports(hf_model):
-            raise ValueError("The lean decoder only runs Llama-architecture models; use the exact model.")
+            raise ValueError(_("The lean decoder only runs Llama-architecture models; use the exact model."))
         cfg = hf_model.config
         self.config = cfg
         self.n_heads = cfg.num_attention_heads  # query heads H

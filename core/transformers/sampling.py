@@ -24,25 +24,31 @@ from typing import Iterable, Sequence
 
 import torch
 
+from core.i18n import N_, _
+
 GREEDY_T = 1e-5  # temperatures at or below this are treated as greedy (argmax)
 
 
 def check_params(temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
                  repetition_penalty: float = 1.0) -> None:
     """ValueError with a fix for values that make no sense."""
-    for name, v in (("temperature", temperature), ("top-p", top_p), ("repetition penalty", repetition_penalty)):
+    for name, v in ((N_("temperature"), temperature), (N_("top-p"), top_p),
+                    (N_("repetition penalty"), repetition_penalty)):
         if not isinstance(v, (int, float)) or not math.isfinite(v):
-            raise ValueError(f"The {name} must be a finite number, not {v!r}.")
+            raise ValueError(_("The {name} must be a finite number, not {value}.").format(name=_(name), value=repr(v)))
     if temperature < 0:
-        raise ValueError(f"Temperature must be >= 0 (0 means greedy), not {temperature}.")
+        raise ValueError(_("Temperature must be >= 0 (0 means greedy), not {value}.").format(value=temperature))
     if temperature > 100:
-        raise ValueError(f"Temperature {temperature} is too large; use a value between 0 and 100 (1 = unchanged).")
+        raise ValueError(_("Temperature {value} is too large; use a value between 0 and 100 (1 = unchanged).").format(
+            value=temperature))
     if not isinstance(top_k, int) or top_k < 0:
-        raise ValueError(f"top-k must be a whole number >= 0 (0 turns it off), not {top_k!r}.")
+        raise ValueError(_("top-k must be a whole number >= 0 (0 turns it off), not {value}.").format(
+            value=repr(top_k)))
     if not 0 < top_p <= 1:
-        raise ValueError(f"top-p must be in (0, 1] (1 turns it off), not {top_p}.")
+        raise ValueError(_("top-p must be in (0, 1] (1 turns it off), not {value}.").format(value=top_p))
     if not 0 < repetition_penalty <= 10:
-        raise ValueError(f"The repetition penalty must be in (0, 10] (1 turns it off), not {repetition_penalty}.")
+        raise ValueError(_("The repetition penalty must be in (0, 10] (1 turns it off), not {value}.").format(
+            value=repetition_penalty))
 
 
 def repetition_penalty(logits: torch.Tensor, previous_ids: Iterable[int], penalty: float) -> torch.Tensor:
@@ -146,7 +152,7 @@ def sample(step: Step, generator: torch.Generator | None = None) -> int:
 def distinct_n(tokens: Sequence, n: int = 2) -> float:
     """Share of distinct n-grams among all n-grams (1.0 = no repetition; 0 for too-short input)."""
     if n < 1:
-        raise ValueError("n must be >= 1.")
+        raise ValueError(_("n must be >= 1."))
     grams = [tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
     if not grams:
         return 0.0

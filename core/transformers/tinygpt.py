@@ -56,6 +56,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from core.device import autocast, builds_models, get_device, make_generator, model_device, on_device
+from core.i18n import _
 
 
 @dataclass(frozen=True)
@@ -74,25 +75,26 @@ class TinyGPTConfig:
     def check(self) -> "TinyGPTConfig":
         not_ints = [n for n in ("block_size", "n_layer", "n_head", "n_embd") if not _whole(getattr(self, n))]
         if not_ints:
-            raise ValueError(f"{', '.join(not_ints)} must be whole numbers.")
+            raise ValueError(_("{names} must be whole numbers.").format(names=", ".join(not_ints)))
         if not isinstance(self.vocab, str):
-            raise ValueError("The vocabulary must be a string of distinct characters.")
+            raise ValueError(_("The vocabulary must be a string of distinct characters."))
         if not isinstance(self.dropout, (int, float)):
-            raise ValueError(f"Dropout must be a number in [0, 1), not {self.dropout!r}.")
+            raise ValueError(_("Dropout must be a number in [0, 1), not {value}.").format(value=repr(self.dropout)))
         if len(self.vocab) < 2:
-            raise ValueError("The training text needs at least 2 distinct characters.")
+            raise ValueError(_("The training text needs at least 2 distinct characters."))
         if len(set(self.vocab)) != len(self.vocab):
-            raise ValueError("The vocabulary has duplicate characters.")
+            raise ValueError(_("The vocabulary has duplicate characters."))
         if not 8 <= self.block_size <= 1024:
-            raise ValueError(f"Context length must be between 8 and 1024, not {self.block_size}.")
+            raise ValueError(_("Context length must be between 8 and 1024, not {value}.").format(value=self.block_size))
         if not 1 <= self.n_layer <= 12:
-            raise ValueError(f"Layers must be between 1 and 12, not {self.n_layer}.")
+            raise ValueError(_("Layers must be between 1 and 12, not {value}.").format(value=self.n_layer))
         if self.n_head < 1 or self.n_embd % self.n_head:
-            raise ValueError(f"The width ({self.n_embd}) must be divisible by the number of heads ({self.n_head}).")
+            raise ValueError(_("The width ({width}) must be divisible by the number of heads ({heads}).").format(
+                width=self.n_embd, heads=self.n_head))
         if not 8 <= self.n_embd <= 1024:
-            raise ValueError(f"The width must be between 8 and 1024, not {self.n_embd}.")
+            raise ValueError(_("The width must be between 8 and 1024, not {value}.").format(value=self.n_embd))
         if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"Dropout must be in [0, 1), not {self.dropout}.")
+            raise ValueError(_("Dropout must be in [0, 1), not {value}.").format(value=self.dropout))
         return self
 
     @classmethod
@@ -199,7 +201,8 @@ class TinyGPT(nn.Module):
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None, return_weights: bool = False):
         B, T = idx.shape  # (B, T)
         if T > self.config.block_size:
-            raise ValueError(f"Input of {T} characters is longer than the context window ({self.config.block_size}).")
+            raise ValueError(_("Input of {n} characters is longer than the context window ({block}).").format(
+                n=T, block=self.config.block_size))
         pos = torch.arange(T, device=idx.device)  # (T,)
         x = self.drop(self.tok_emb(idx) + self.pos_emb(pos))  # (B, T, C)
         maps = []
@@ -239,8 +242,8 @@ def encode(model_or_config, text: str) -> list[int]:
     unknown = sorted({ch for ch in text if ch not in stoi})
     if unknown:
         shown = "".join(unknown[:20])
-        raise ValueError(f"The model has never seen these characters: {shown!r}. "
-                         "Remove them (this tiny GPT only knows the characters of its training text).")
+        raise ValueError(_("The model has never seen these characters: {chars}. Remove them (this tiny GPT only "
+                           "knows the characters of its training text).").format(chars=repr(shown)))
     return [stoi[ch] for ch in text]
 
 
@@ -272,7 +275,7 @@ def evaluate(model: TinyGPT, text: str, max_chars: int | None = None, batch_size
     ids = torch.tensor(encode(model, text), dtype=torch.long, device=model_device(model))
     block = model.config.block_size
     if len(ids) < 2:
-        raise ValueError("The evaluation text needs at least 2 characters.")
+        raise ValueError(_("The evaluation text needs at least 2 characters."))
     was_training = model.training
     model.eval()
     total, count = 0.0, 0
@@ -287,14 +290,14 @@ def evaluate(model: TinyGPT, text: str, max_chars: int | None = None, batch_size
         offs = torch.arange(block, device=ids.device)
         x = ids[starts[:, None] + offs]  # (B, T)
         y = ids[starts[:, None] + offs + 1]  # (B, T)
-        _, loss = model(x, y)
+        _logits, loss = model(x, y)
         total += loss.item() * y.numel()
         count += y.numel()
     for s, n in windows:
         if n != block:
             x = ids[s:s + n][None]  # (1, n)
             y = ids[s + 1:s + n + 1][None]  # (1, n)
-            _, loss = model(x, y)
+            _logits, loss = model(x, y)
             total += loss.item() * n
             count += n
     model.train(was_training)
@@ -317,17 +320,17 @@ def train(model: TinyGPT, train_text: str, val_text: str | None = None, steps: i
     `on_step(done, total, info)` is called after every step. Stops early after `max_seconds`.
     """
     if not 1 <= steps <= 1_000_000:
-        raise ValueError(f"Steps must be between 1 and 1,000,000, not {steps}.")
+        raise ValueError(_("Steps must be between 1 and 1,000,000, not {value}.").format(value=steps))
     if not 1 <= batch_size <= 1024:
-        raise ValueError(f"Batch size must be between 1 and 1024, not {batch_size}.")
+        raise ValueError(_("Batch size must be between 1 and 1024, not {value}.").format(value=batch_size))
     if not (0 < lr < 1):
-        raise ValueError(f"Learning rate must be between 0 and 1, not {lr}.")
+        raise ValueError(_("Learning rate must be between 0 and 1, not {value}.").format(value=lr))
     block = model.config.block_size
     device = torch.device(device or get_device())
     data = torch.tensor(encode(model, train_text), dtype=torch.long, device=device)
     if len(data) < block + 2:
-        raise ValueError(f"The training text has {len(data)} characters; it needs more than the context "
-                         f"length ({block}). Upload a longer text or shorten the context.")
+        raise ValueError(_("The training text has {n} characters; it needs more than the context length ({block}). "
+                           "Upload a longer text or shorten the context.").format(n=len(data), block=block))
     if val_text is not None and len(val_text) < 2:
         val_text = None
     history = [] if history is None else history
@@ -403,17 +406,17 @@ def generate_stream(model: TinyGPT, prompt: str, max_new_tokens: int = 200, temp
 
     max_new_tokens = _as_int(max_new_tokens)
     if not _whole(max_new_tokens) or not 1 <= max_new_tokens <= 5000:
-        raise ValueError(f"Characters to generate must be a whole number between 1 and 5000, "
-                         f"not {max_new_tokens!r}.")
+        raise ValueError(_("Characters to generate must be a whole number between 1 and 5000, not {value}.").format(
+            value=repr(max_new_tokens)))
     ids = encode(model, prompt)
     if not ids:  # no prompt: start from a newline (or the first character of the vocabulary)
         ids = [model.config.vocab.index("\n") if "\n" in model.config.vocab else 0]
     gen = make_generator(seed)
     model.eval()
     block = model.config.block_size
-    for _ in range(max_new_tokens):
+    for _step in range(max_new_tokens):
         x = torch.tensor([ids[-block:]], dtype=torch.long, device=model_device(model))  # (1, T)
-        logits, _ = model(x)
+        logits, _loss = model(x)
         step = sampling.process(logits[0, -1].float().cpu(), temperature=temperature, top_k=top_k, top_p=top_p)
         nxt = sampling.sample(step, gen)
         ids.append(nxt)
@@ -439,11 +442,11 @@ def attention_maps(model: TinyGPT, text: str) -> tuple[list[str], list[np.ndarra
     a list with one float32 array of shape (heads, T, T) per layer.
     """
     if not text:
-        raise ValueError("The text is empty. Type a few characters first.")
+        raise ValueError(_("The text is empty. Type a few characters first."))
     ids = encode(model, text)[-model.config.block_size:]
     model.eval()
     x = torch.tensor([ids], dtype=torch.long, device=model_device(model))  # (1, T)
-    _, _, maps = model(x, return_weights=True)
+    _logits, _loss, maps = model(x, return_weights=True)
     tokens = [model.config.vocab[i] for i in ids]
     return tokens, [m[0].float().cpu().numpy() for m in maps]  # each (H, T, T)
 
@@ -477,8 +480,8 @@ def load_checkpoint(ref: str | Path) -> TinyGPT:
 
     folder = Path(ref)
     if not (folder / "config.json").exists() or not (folder / "model.safetensors").exists():
-        raise ValueError(f"No tiny GPT checkpoint in {folder}: it needs config.json and model.safetensors. "
-                         "Train one with `python scripts/train_tinygpt.py`.")
+        raise ValueError(_("No tiny GPT checkpoint in {folder}: it needs config.json and model.safetensors. Train one "
+                           "with `python scripts/train_tinygpt.py`.").format(folder=folder))
     cfg = TinyGPTConfig.from_dict(json.loads((folder / "config.json").read_text(encoding="utf-8")))
     model = TinyGPT(cfg)
     state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(folder / "model.safetensors")).items()}

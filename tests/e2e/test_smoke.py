@@ -112,6 +112,42 @@ def test_every_page_renders_in_chromium(server):
         assert title in nav, (title, nav)
 
 
+def test_every_page_renders_in_chinese_from_a_lang_link(server):
+    """A link with ?lang=zh opens the app in Chinese (a new browser context for each page); a
+    screenshot of every page in Chinese lands beside the English ones."""
+    from playwright.sync_api import sync_playwright
+
+    from core import i18n
+
+    i18n.set_language("zh")
+    seed_zh = i18n._("Global seed")  # the sidebar's seed label, in Chinese
+    i18n.set_language("en")
+    assert seed_zh != "Global seed"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    problems = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        for path in [*PAGES, "glossary"]:
+            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            page = context.new_page()
+            page.goto(f"{server}/{path}?lang=zh", timeout=120_000)
+            page.locator("h1").first.wait_for(timeout=180_000)
+            _wait_until_idle(page)
+            page.screenshot(path=str(SHOTS / f"{path or 'home'}_zh.png"), full_page=True)
+            main = page.locator('[data-testid="stMain"]').inner_text()
+            if page.locator('[data-testid="stException"]').count():
+                problems.append(f"/{path}: exception box")
+            if sum(1 for ch in main if "\u4e00" <= ch <= "\u9fff") < 20:
+                problems.append(f"/{path}: hardly any Chinese on the page")
+            if seed_zh not in page.locator('[data-testid="stSidebar"]').inner_text():
+                problems.append(f"/{path}: the sidebar is not in Chinese")
+            if "lang=zh" not in page.url:
+                problems.append(f"/{path}: the URL lost lang=zh ({page.url})")
+            context.close()
+        browser.close()
+    assert not problems, problems
+
+
 def test_every_tab_opens_in_chromium(server):
     """Tabs are lazy (a tab's code runs only when it is opened): open each tab of each page."""
     from playwright.sync_api import sync_playwright
@@ -177,7 +213,8 @@ def test_every_button_of_every_tab_works_in_a_fresh_browser(server):
     from tests.pages.test_tabs_first import SMALL
 
     # extra views: the tiny GPT's training form shows only for "train your own"
-    views = [(path, label, SMALL[path]) for path in SMALL for label in page_tabs(path)[1]]
+    tabbed = [path for path in SMALL if path != "pages/attention.py"]  # its sections are a radio, no buttons
+    views = [(path, label, SMALL[path]) for path in tabbed for label in page_tabs(path)[1]]
     views.append(("pages/gpt.py", next(lbl for lbl in page_tabs("pages/gpt.py")[1] if "Tiny" in lbl),
                   {**SMALL["pages/gpt.py"], "gpt_tiny_source": "scratch"}))
     buttons = ('[data-testid="stMain"] [data-testid="stButton"] button, '

@@ -19,7 +19,8 @@ def page_tabs(path: str) -> tuple[str, tuple[str, ...]]:
     tree = ast.parse((ROOT / path).read_text(encoding="utf-8"))
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "lazy_tabs":
-            labels = tuple(ast.literal_eval(node.args[0]))
+            # labels are string literals, each marked for translation: N_("🏋️ Train")
+            labels = tuple(ast.literal_eval(e.args[0] if isinstance(e, ast.Call) else e) for e in node.args[0].elts)
             key = next(ast.literal_eval(k.value) for k in node.keywords if k.arg == "key")
             return key, labels
     raise AssertionError(f"{path} has no lazy_tabs(...) call")

@@ -5,9 +5,11 @@ Pages run as they are served: lazy tabs, only the open tab's code runs. A tab th
 another tab computes fails here (it failed for the RNN race: "Something went wrong (NameError)").
 Training buttons get small budgets, set the way a permalink sets them (the page's URL keys).
 """
+import ast
+
 import pytest
 
-from tests.pages.conftest import new_app_at_tab, page_tabs
+from tests.pages.conftest import ROOT, new_app_at_tab, page_tabs
 
 # Small budgets so a pressed training button finishes in seconds (all within the pages' bounds).
 SMALL = {
@@ -18,8 +20,21 @@ SMALL = {
                          "seq2seq_emb": 16, "seq2seq_toy_s": 5},
     "pages/bert.py": {},
     "pages/gpt.py": {"gpt_max_new": 3, "gpt_n_samples": 1, "gpt_beams": 2, "gpt_tiny_steps": 10, "gpt_tiny_len": 20},
+    "pages/attention.py": {},
 }
-CASES = [(path, label) for path in SMALL for label in page_tabs(path)[1]]
+
+
+def views(path: str) -> tuple[str, tuple[str, ...]]:
+    """(URL key, English labels) of a page's tabs; the attention page's sections are a radio
+    (`att_section`) over its SECTIONS list, opened by a link the same way."""
+    if path == "pages/attention.py":
+        tree = ast.parse((ROOT / path).read_text(encoding="utf-8"))
+        node = next(n for n in tree.body if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "SECTIONS")
+        return "att_section", tuple(ast.literal_eval(e.args[0] if isinstance(e, ast.Call) else e) for e in node.value.elts)
+    return page_tabs(path)
+
+
+CASES = [(path, label) for path in SMALL for label in views(path)[1]]
 # the tiny GPT's training form shows only for "train your own"
 TINY = next(lbl for lbl in page_tabs("pages/gpt.py")[1] if "Tiny" in lbl)
 # Buttons that only appear while something runs (Stop) or whose effect is a rerun with a new value.
@@ -38,7 +53,7 @@ def _open(path: str, label: str, extra: dict | None = None):
     at = new_app_at_tab(path, timeout=240)
     for key, value in {**SMALL[path], **(extra or {})}.items():
         at.session_state[key] = value
-    key, _ = page_tabs(path)
+    key, _ = views(path)
     at.query_params[key] = label
     return at.run()
 
@@ -54,7 +69,7 @@ def _buttons(at) -> list:
                          ids=[f"{p.split('/')[-1][:-3]}:{lbl}" for p, lbl in CASES] + ["gpt:tiny-scratch"])
 def test_tab_opened_first_renders_and_its_buttons_work(fresh_caches, path, label, extra):
     at = _open(path, label, extra)
-    key, _ = page_tabs(path)
+    key, _ = views(path)
     assert at.session_state[key] == label
     assert not _problems(at), (label, _problems(at))
     for button in _buttons(at):
@@ -94,3 +109,27 @@ def test_session_model_joins_the_gradient_tab(fresh_caches):
     at.run()
     assert not _problems(at), _problems(at)
     assert "(session, trained)" in at.get("plotly_chart")[0].proto.spec
+
+
+def _has_chinese(at) -> bool:
+    texts = [e.value for kind in ("title", "header", "subheader", "markdown", "caption", "info") for e in getattr(at, kind)]
+    texts += [w.label for kind in ("button", "slider", "text_input", "text_area", "selectbox", "radio", "checkbox",
+                                   "number_input", "select_slider") for w in getattr(at, kind)]
+    return any("\u4e00" <= ch <= "\u9fff" for text in texts for ch in str(text))
+
+
+ZH_CASES = CASES + [(p, None) for p in ("pages/home.py", "pages/glossary.py")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path,label", ZH_CASES, ids=[f"{p.split('/')[-1][:-3]}:{lbl}" for p, lbl in ZH_CASES])
+def test_every_tab_renders_in_chinese(fresh_caches, path, label):
+    """?lang=zh: the page and tab render with no exception, and in Chinese."""
+    at = new_app_at_tab(path, timeout=240)
+    at.query_params["lang"] = "zh"
+    if label is not None:
+        at.query_params[views(path)[0]] = label
+    at.run()
+    assert not _problems(at), _problems(at)
+    assert not at.exception
+    assert _has_chinese(at), f"{path} {label}: no Chinese text in lang=zh"
