@@ -31,8 +31,9 @@ from core.sequence import seq2seq as S
 from core.embeddings import word2vec_train as w2v
 from core.device import MAX_SEED, check_seed, make_generator
 from core.loaders import LoadedModel, packaged_available, packaged_path
-from tests.core import test_charlm, test_seq2seq, test_tinygpt
-from tests.core.test_wordvec import make_kv
+from tests.core.sequence import test_charlm, test_seq2seq
+from tests.core.transformers import test_tinygpt
+from tests.core.embeddings.test_wordvec import make_kv
 
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                                       HealthCheck.function_scoped_fixture])
@@ -303,7 +304,7 @@ def test_word2vec_tokenize(text):
 
 # ---------------------------------------------------------------------------------------------
 # LLM generation (core.transformers.generate, core.transformers.sampling) on a tiny random Llama with SmolLM2's tokenizer
-# (the same tiny model as tests/core/test_generate.py)
+# (the same tiny model as tests/core/transformers/test_generate.py)
 # ---------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def llama(tiny_llama):
@@ -407,7 +408,7 @@ def test_distinct_n(tokens, n):
 
 
 # ---------------------------------------------------------------------------------------------
-# seq2seq translation (core.sequence.seq2seq) on tiny random models (tests/core/test_seq2seq.py's helper)
+# seq2seq translation (core.sequence.seq2seq) on tiny random models (tests/core/sequence/test_seq2seq.py's helper)
 # ---------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def s2s():
@@ -506,7 +507,7 @@ def test_seq2seq_train_config(epochs, batch, lr, decay, tf, clip, secs, seed, va
 
 
 # ---------------------------------------------------------------------------------------------
-# fill-mask (core.transformers.fillmask) on a tiny random BERT with the MiniLM tokenizer (as tests/core/test_fillmask.py)
+# fill-mask (core.transformers.fillmask) on a tiny random BERT with the MiniLM tokenizer (as tests/core/transformers/test_fillmask.py)
 # ---------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def bert():
@@ -514,7 +515,7 @@ def bert():
         pytest.skip("packaged MiniLM (tokenizer) not installed")
     from transformers import AutoTokenizer, BertForMaskedLM
 
-    from tests.core.test_fillmask import _tiny_config
+    from tests.core.transformers.test_fillmask import _tiny_config
 
     tok = AutoTokenizer.from_pretrained(str(packaged_path("minilm-l6")))
     torch.manual_seed(0)  # test-only model init
