@@ -19,32 +19,34 @@ st.markdown(_(
 
 
 def _pair(zh: str, en: str) -> str:
-    """A name as the notes write it and in the interface's language (once, where they are the same)."""
-    shown = _(en)
-    if language() == "zh":
-        return zh if shown == zh else f"{zh} · {shown}"
-    return f"{shown} · {zh}"
+    """A name in the interface's language; in English with the notes' Chinese term beside it."""
+    return _(en) if language() == "zh" else f"{en} · {zh}"
 
 
-def _name(topic) -> str:
-    return _pair(topic.zh, topic.en)
+# The course as a path, in the order of the notes: each section builds on the ones before it.
+st.graphviz_chart(
+    "digraph { rankdir=LR; node [shape=box, style=rounded, fontname=sans]; "
+    + " ".join(f'"{i}" [label="{_pair(sec.zh, sec.en)}"];' for i, sec in enumerate(CURRICULUM))
+    + " ".join(f'"{i}" -> "{i + 1}";' for i in range(len(CURRICULUM) - 1)) + " }", width="stretch")
 
-
-cols = st.columns(len(CURRICULUM))
-for col, section in zip(cols, CURRICULUM):
-    with col:
-        st.subheader(_pair(section.zh, section.en))
-        for topic in section.topics:
-            link = topic.link()
-            if not link:
-                coming = _("coming")
-                st.markdown(f"<span style='color:#999'>{_name(topic)} · <i>{coming}</i></span>",
-                            unsafe_allow_html=True)
-                continue
-            try:
-                st.page_link(link["page"], label=_name(topic), query_params=link["query_params"] or None)
-            except Exception:  # noqa: BLE001 - run on its own (a test of this page): nothing to link into
-                st.markdown(_name(topic))
+PER_ROW = 3
+for section in CURRICULUM:
+    st.subheader(_pair(section.zh, section.en))
+    topics = list(section.topics)
+    for start in range(0, len(topics), PER_ROW):
+        for col, topic in zip(st.columns(PER_ROW), topics[start:start + PER_ROW]):
+            with col:
+                link = topic.link()
+                if not link:
+                    coming = _("coming")
+                    st.markdown(f"<span style='color:#999'>{_pair(topic.zh, topic.en)} · <i>{coming}</i></span>",
+                                unsafe_allow_html=True)
+                    continue
+                try:
+                    st.page_link(link["page"], label=_pair(topic.zh, topic.en),
+                                 query_params=link["query_params"] or None, width="stretch")
+                except Exception:  # noqa: BLE001 - run on its own (a test of this page): nothing to link into
+                    st.markdown(_pair(topic.zh, topic.en))
 
 st.caption(_(
     "Grey topics are coming. Everything works offline with packaged models (GloVe 6B 50-d, MiniLM-L6, "
