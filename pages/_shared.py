@@ -251,6 +251,10 @@ def lazy_tabs(labels: list[str], key: str):
 # ---------------------------------------------------------------------------------------------
 # progress
 # ---------------------------------------------------------------------------------------------
+# the names core's training loops give their progress figures (on_step's info dict)
+INFO_NAMES = {"loss": N_("loss"), "epoch": N_("epoch"), "now": N_("now"), "val_loss": N_("val_loss")}
+
+
 def progress_callback(label: str | None = None, every_s: float = 0.2):
     """An `on_step(done, total, info=None)` callback drawing an st.progress bar.
 
@@ -268,7 +272,8 @@ def progress_callback(label: str | None = None, every_s: float = 0.2):
         frac = 0.0 if total <= 0 else min(max(done / total, 0.0), 1.0)
         extra = ""
         if info:
-            extra = " · " + " · ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in info.items())
+            extra = " · " + " · ".join(f"{_(INFO_NAMES.get(k, k))} {v:.3g}" if isinstance(v, float)
+                                       else f"{_(INFO_NAMES.get(k, k))} {v}" for k, v in info.items())
         bar.progress(frac, text=f"{label} {done}/{total}{extra}")
 
     return on_step, bar

@@ -101,3 +101,28 @@ def _core_aliases(tree) -> set[str]:
         elif isinstance(node, ast.Import):
             names |= {(a.asname or a.name).split(".")[0] for a in node.names if a.name.startswith("core")}
     return names
+
+
+def test_nothing_shadows_the_translation_function():
+    """`x, _ = f()` in a function that also calls `_()` makes `_` local there (UnboundLocalError),
+    and at a page's top level it replaces the translation function for the rest of the run."""
+    bad = []
+    files = sorted([*(ROOT / "core").rglob("*.py"), *(ROOT / "pages").glob("*.py"), ROOT / "streamlit_app.py"])
+    for path in files:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        nested = {id(n) for f in ast.walk(tree) if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda,
+                                                                     ast.comprehension)) for n in ast.walk(f)}
+        imports_it = any(isinstance(n, ast.ImportFrom) and any(a.name == "_" for a in n.names) for n in tree.body)
+        top = [n for n in ast.walk(tree) if _stores_underscore(n) and id(n) not in nested]
+        if imports_it and top:
+            bad.append(f"{path.relative_to(ROOT)}:{top[0].lineno}: top-level assignment to _")
+        for fn in (n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))):
+            stores = [n for n in ast.walk(fn) if _stores_underscore(n)]
+            calls = [n for n in ast.walk(fn) if isinstance(n, ast.Call) and getattr(n.func, "id", None) == "_"]
+            if stores and calls:
+                bad.append(f"{path.relative_to(ROOT)}:{stores[0].lineno}: {fn.name} assigns _ and calls _()")
+    assert not bad, bad
+
+
+def _stores_underscore(node) -> bool:
+    return isinstance(node, ast.Name) and node.id == "_" and isinstance(node.ctx, ast.Store)
