@@ -1,0 +1,4 @@
+"""Classic Chinese NLP (经典 NLP): the People's Daily corpus and its fixed split (`corpus`), scores
+(`metrics`), dictionary and bigram-lattice segmentation (`segment`), HMMs with Viterbi (`hmm`),
+CRFs with CRFsuite (`crf`), keywords and new-word discovery (`keywords`).
+"""
