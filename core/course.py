@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from core.i18n import N_
 
 # page file -> the key its lazy_tabs use in the URL
-TAB_KEYS = {"pages/word_vectors.py": "wv_tab", "pages/rnn_text.py": "rnn_tab", "pages/seq2seq.py": "seq2seq_tab",
+TAB_KEYS = {"pages/classic_nlp.py": "cl_tab", "pages/word_vectors.py": "wv_tab", "pages/rnn_text.py": "rnn_tab", "pages/seq2seq.py": "seq2seq_tab",
             "pages/bert.py": "bert_tab", "pages/gpt.py": "gpt_tab"}
 
 
@@ -48,11 +48,17 @@ CURRICULUM: tuple[Section, ...] = (
         Topic("卷积神经网络", N_("Convolutional networks (LeNet, AlexNet)")),
     )),
     Section("经典 NLP", N_("Classic NLP"), (
-        Topic("词典分词", N_("Dictionary segmentation (maximum matching)")),
-        Topic("二元语法与词网", N_("Bigram model and word lattice (Viterbi)")),
-        Topic("HMM / CRF 序列标注", N_("HMM / CRF sequence labelling")),
-        Topic("词性标注与命名实体识别", N_("POS tagging and named-entity recognition")),
-        Topic("关键词提取", N_("Keywords: TF-IDF, TextRank")),
+        Topic("词典分词", N_("Dictionary segmentation (maximum matching)"), "pages/classic_nlp.py",
+              "✂️ Dictionary segmentation"),
+        Topic("二元语法与词网", N_("Bigram model and word lattice (Viterbi)"), "pages/classic_nlp.py",
+              "🕸️ Bigram lattice"),
+        Topic("HMM / CRF 序列标注", N_("HMM / CRF sequence labelling"), "pages/classic_nlp.py",
+              "🏷️ HMM & CRF segmentation"),
+        Topic("词性标注与命名实体识别", N_("POS tagging and named-entity recognition"), "pages/classic_nlp.py",
+              "🧩 POS tagging & NER"),
+        Topic("关键词提取", N_("Keywords: TF-IDF, TextRank"), "pages/classic_nlp.py", "🔑 Keywords & new words"),
+        Topic("新词提取", N_("New-word discovery"), "pages/classic_nlp.py", "🔑 Keywords & new words"),
+        Topic("分词评测", N_("Evaluating segmenters and taggers"), "pages/classic_nlp.py", "📊 Evaluation"),
     )),
     Section("词向量", N_("Embeddings"), (
         Topic("独热编码 vs 词向量", N_("One-hot vs dense vectors"), "pages/word_vectors.py", "🔢 One-hot vs dense"),
@@ -165,13 +171,28 @@ GLOSSARY: tuple[Term, ...] = (
                                               "add up to p."), _at("pages/gpt.py", "✍️ Generate & look inside")),
     Term("perplexity", "困惑度", N_("exp of the mean negative log-likelihood per token: lower is better."),
          _at("pages/gpt.py", "🐣 Tiny GPT from scratch")),
-    Term("word segmentation", "分词", N_("Splitting Chinese text, written without spaces, into words."), None),
+    Term("word segmentation", "分词", N_("Splitting Chinese text, written without spaces, into words."),
+         _at("pages/classic_nlp.py", "✂️ Dictionary segmentation")),
+    Term("maximum matching", "最大匹配", N_("Dictionary segmentation that always takes the longest dictionary "
+                                          "word, from the left (forward) or the right (backward)."),
+         _at("pages/classic_nlp.py", "✂️ Dictionary segmentation")),
+    Term("word lattice", "词网", N_("Every dictionary word of a sentence as an edge between character positions; "
+                                  "the best segmentation is the cheapest path."),
+         _at("pages/classic_nlp.py", "🕸️ Bigram lattice")),
+    Term("Viterbi algorithm", "维特比算法", N_("Dynamic programming that finds the best path (tag sequence) in "
+                                            "time linear in the length."), _at("pages/classic_nlp.py", "🕸️ Bigram lattice")),
     Term("hidden Markov model", "隐马尔可夫模型", N_("Tags emit words; tags follow a Markov chain; decoded with "
-                                                "Viterbi."), None),
+                                                "Viterbi."), _at("pages/classic_nlp.py", "🏷️ HMM & CRF segmentation")),
     Term("conditional random field", "条件随机场", N_("A discriminative sequence labeller over features of the "
-                                                  "whole input."), None),
+                                                  "whole input."), _at("pages/classic_nlp.py", "🏷️ HMM & CRF segmentation")),
+    Term("part-of-speech tagging", "词性标注", N_("Giving each word its class: noun, verb, person name ..."),
+         _at("pages/classic_nlp.py", "🧩 POS tagging & NER")),
+    Term("named-entity recognition", "命名实体识别", N_("Finding the names of people, places and organisations in "
+                                                   "text."), _at("pages/classic_nlp.py", "🧩 POS tagging & NER")),
     Term("TF-IDF", "TF-IDF", N_("Term frequency times inverse document frequency: how characteristic a word is of "
-                                "a document."), None),
+                                "a document."), _at("pages/classic_nlp.py", "🔑 Keywords & new words")),
+    Term("TextRank", "TextRank", N_("PageRank on a graph of words that occur near each other: keywords without "
+                                    "training."), _at("pages/classic_nlp.py", "🔑 Keywords & new words")),
     Term("momentum", "动量法", N_("An optimizer that keeps a running average of past gradients as a velocity."),
          None),
     Term("Adam", "Adam", N_("An optimizer with momentum and a per-parameter step size from the running mean of "

@@ -21,6 +21,7 @@ SMALL = {
     "pages/bert.py": {},
     "pages/gpt.py": {"gpt_max_new": 3, "gpt_n_samples": 1, "gpt_beams": 2, "gpt_tiny_steps": 10, "gpt_tiny_len": 20},
     "pages/attention.py": {},
+    "pages/classic_nlp.py": {"cl_crf_seconds": 5},
 }
 
 
