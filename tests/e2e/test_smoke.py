@@ -260,3 +260,30 @@ def test_every_button_of_every_tab_works_in_a_fresh_browser(server):
         browser.close()
     assert len(pressed) >= 12, pressed
     assert not problems, problems
+
+
+def test_classic_nlp_refuses_a_corpus_without_word_boundaries(server, tmp_path):
+    """Uploading an unsegmented corpus to train the HMM on gives a clear error (AppTest can't upload)."""
+    from urllib.parse import urlencode
+
+    from playwright.sync_api import sync_playwright
+
+    plain = tmp_path / "plain.txt"
+    plain.write_text("研究生命起源\n我爱北京天安门\n", encoding="utf-8")
+    segmented = tmp_path / "segmented.txt"
+    segmented.write_text("研究 生命 起源\n我 爱 北京 天安门\n" * 20, encoding="utf-8")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{server}/classic_nlp?" + urlencode({"cl_tab": "🏷️ HMM & CRF segmentation"}), timeout=120_000)
+        page.get_by_role("heading", name="Classic NLP").first.wait_for(timeout=180_000)
+        _wait_until_idle(page)
+        page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(plain))
+        page.get_by_text("no word boundaries").first.wait_for(timeout=120_000)
+        _wait_until_idle(page)
+        assert page.locator('[data-testid="stException"]').count() == 0
+        assert page.get_by_text("Something went wrong").count() == 0
+        page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(segmented))
+        page.get_by_text("HMM trained on your 40 sentences").first.wait_for(timeout=120_000)
+        assert page.locator('[data-testid="stException"]').count() == 0
+        browser.close()
