@@ -15,13 +15,10 @@ from hypothesis import strategies as st
 from core.classic import corpus, crf, metrics
 from core.classic.crf import CRFConfig, CRFSegmenter, CRFTagger
 
-S_ = corpus.Sentence
-TINY = [  # a tiny annotated corpus: words with PKU tags
-    S_(("我们", "参观", "了", "北京", "天安门", "。"), ("r", "v", "u", "ns", "ns", "w")),
-    S_(("江", "泽民", "主席", "参观", "了", "上海", "。"), ("nr", "nr", "n", "v", "u", "ns", "w")),
-    S_(("商品", "和", "服务", "。"), ("n", "c", "vn", "w")),
-    S_(("新华社", "记者", "李", "明", "报道", "。"), ("nt", "n", "nr", "nr", "v", "w")),
-    S_(("他", "说", "的", "确实", "在理", "。"), ("r", "v", "u", "ad", "v", "w")),
+from tests.core.classic.tiny import S_
+from tests.core.classic.tiny import TINY as _TINY
+
+TINY = [*_TINY,  # and one more sentence for the CRF
     S_(("我们", "在", "北京", "参观", "了", "商品", "展览", "。"), ("r", "p", "ns", "v", "u", "n", "vn", "w")),
 ]
 
