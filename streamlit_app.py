@@ -22,6 +22,7 @@ st.set_page_config(page_title="NLP Playground", page_icon="🧪", layout="wide")
 PAGES = {
     "": [st.Page("pages/home.py", title="首页 Home", icon="🏠", default=True),
          st.Page("pages/glossary.py", title="术语表 Glossary", icon="📖")],
+    "基础 Basics": [st.Page("pages/basics.py", title="网络如何学习 How a network learns", icon="🧠")],
     "经典 NLP Classic NLP": [st.Page("pages/classic_nlp.py", title="分词与标注 Classic NLP", icon="✂️")],
     "词向量 Embeddings": [st.Page("pages/word_vectors.py", title="词向量 Word vectors", icon="🔤")],
     "序列模型 Sequence models": [

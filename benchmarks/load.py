@@ -39,11 +39,12 @@ from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = ["", "glossary", "classic_nlp", "word_vectors", "rnn_text", "seq2seq", "attention", "bert", "gpt"]
+PAGES = ["", "glossary", "basics", "classic_nlp", "word_vectors", "rnn_text", "seq2seq", "attention", "bert", "gpt"]
 # page -> ({widget_key: value}, button_key or None): the page's main non-training interaction.
 # Pages that compute as soon as an input changes (analogy, translation, attention, fill-mask) get a
 # new input; the RNN and GPT pages get their Generate button (short outputs, as a curious user would).
 INTERACTIONS: dict[str, tuple[dict, str | None]] = {
+    "basics": ({"ba_surface": "saddle"}, None),
     "classic_nlp": ({"cl_text": "结婚的和尚未结婚的"}, None),
     "word_vectors": ({"wv_a": "paris", "wv_b": "france", "wv_c": "tokyo"}, None),
     "rnn_text": ({"rnn_length": 200}, "rnn_generate"),

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from core.i18n import N_
 
 # page file -> the key its lazy_tabs use in the URL
-TAB_KEYS = {"pages/classic_nlp.py": "cl_tab", "pages/word_vectors.py": "wv_tab", "pages/rnn_text.py": "rnn_tab", "pages/seq2seq.py": "seq2seq_tab",
+TAB_KEYS = {"pages/basics.py": "ba_tab", "pages/classic_nlp.py": "cl_tab", "pages/word_vectors.py": "wv_tab", "pages/rnn_text.py": "rnn_tab", "pages/seq2seq.py": "seq2seq_tab",
             "pages/bert.py": "bert_tab", "pages/gpt.py": "gpt_tab"}
 
 
@@ -31,6 +31,9 @@ class Topic:
         return {"page": self.page, "query_params": params}
 
 
+BASICS = "pages/basics.py"
+
+
 @dataclass(frozen=True)
 class Section:
     zh: str
@@ -40,12 +43,15 @@ class Section:
 
 CURRICULUM: tuple[Section, ...] = (
     Section("基础", N_("Basics"), (
-        Topic("线性回归与 softmax 回归", N_("Linear and softmax regression")),
-        Topic("多层感知机与激活函数", N_("MLP and activation functions")),
-        Topic("正向与反向传播", N_("Forward and backward propagation")),
-        Topic("优化算法", N_("Optimizers: SGD, momentum, AdaGrad, RMSProp, Adam")),
-        Topic("过拟合与批量归一化", N_("Over-fitting and batch normalisation")),
-        Topic("卷积神经网络", N_("Convolutional networks (LeNet, AlexNet)")),
+        Topic("线性回归与 softmax 回归", N_("Linear and softmax regression"), BASICS, "🎲 Batch size & noise"),
+        Topic("批量、随机与小批量梯度下降", N_("Batch, stochastic and mini-batch gradient descent"), BASICS,
+              "🎲 Batch size & noise"),
+        Topic("优化算法", N_("Optimizers: SGD, momentum, AdaGrad, RMSProp, Adam"), BASICS, "🏔️ Optimizers"),
+        Topic("多层感知机与激活函数", N_("MLP and activation functions"), BASICS, "⚡ Activations & normalisation"),
+        Topic("正向与反向传播", N_("Forward and backward propagation"), BASICS, "⚡ Activations & normalisation"),
+        Topic("批量归一化与层归一化", N_("Batch and layer normalisation"), BASICS, "⚡ Activations & normalisation"),
+        Topic("过拟合、权重衰减与丢弃法", N_("Over-fitting, weight decay and dropout"), BASICS, "🧪 Playground network"),
+        Topic("卷积神经网络", N_("Convolutional networks (LeNet, AlexNet)"), BASICS, "🔲 Convolutions"),
     )),
     Section("经典 NLP", N_("Classic NLP"), (
         Topic("词典分词", N_("Dictionary segmentation (maximum matching)"), "pages/classic_nlp.py",
@@ -193,8 +199,47 @@ GLOSSARY: tuple[Term, ...] = (
                                 "a document."), _at("pages/classic_nlp.py", "🔑 Keywords & new words")),
     Term("TextRank", "TextRank", N_("PageRank on a graph of words that occur near each other: keywords without "
                                     "training."), _at("pages/classic_nlp.py", "🔑 Keywords & new words")),
+    Term("gradient descent", "梯度下降", N_("Repeatedly step the parameters against the gradient of the loss, "
+                                          "scaled by the learning rate."), _at(BASICS, "🏔️ Optimizers")),
+    Term("learning rate", "学习率", N_("The step size η of gradient descent: too small crawls, too large diverges."),
+         _at(BASICS, "🏔️ Optimizers")),
+    Term("mini-batch", "小批量", N_("The few examples whose averaged gradient makes one training step."),
+         _at(BASICS, "🎲 Batch size & noise")),
     Term("momentum", "动量法", N_("An optimizer that keeps a running average of past gradients as a velocity."),
-         None),
+         _at(BASICS, "🏔️ Optimizers")),
+    Term("AdaGrad / RMSProp", "AdaGrad / RMSProp", N_("Optimizers that give each parameter its own step size, "
+                                                      "divided by the size of its past gradients."),
+         _at(BASICS, "🏔️ Optimizers")),
     Term("Adam", "Adam", N_("An optimizer with momentum and a per-parameter step size from the running mean of "
-                            "squared gradients."), None),
+                            "squared gradients."), _at(BASICS, "🏔️ Optimizers")),
+    Term("activation function", "激活函数", N_("The non-linear function applied after each layer's weighted sum: "
+                                           "sigmoid, tanh, ReLU, GELU."), _at(BASICS, "⚡ Activations & normalisation")),
+    Term("saturation", "饱和", N_("A sigmoid or tanh unit whose input is so large that its derivative is nearly 0: "
+                                "gradients stop flowing through it."), _at(BASICS, "⚡ Activations & normalisation")),
+    Term("backpropagation", "反向传播", N_("Computing every weight's gradient with the chain rule, from the loss "
+                                       "back to the input, layer by layer."),
+         _at(BASICS, "⚡ Activations & normalisation")),
+    Term("Xavier / Kaiming initialisation", "Xavier / Kaiming 初始化", N_("Random initial weights scaled by the "
+                                                                      "layer's fan-in (and fan-out) so activations "
+                                                                      "keep their size through depth."),
+         _at(BASICS, "⚡ Activations & normalisation")),
+    Term("batch normalisation", "批量归一化", N_("Normalise each channel with the mean and variance of the batch, "
+                                              "then scale and shift."), _at(BASICS, "⚡ Activations & normalisation")),
+    Term("layer normalisation", "层归一化", N_("Normalise each example over its own features: independent of the "
+                                            "batch, used in Transformers."),
+         _at(BASICS, "⚡ Activations & normalisation")),
+    Term("over-fitting", "过拟合", N_("Low training error, high error on new data: the model learnt the noise."),
+         _at(BASICS, "🧪 Playground network")),
+    Term("under-fitting", "欠拟合", N_("High error even on the training data: the model is too simple."),
+         _at(BASICS, "🧪 Playground network")),
+    Term("weight decay (L2)", "权重衰减", N_("Add λ‖w‖² to the loss so the weights stay small."),
+         _at(BASICS, "🧪 Playground network")),
+    Term("dropout", "丢弃法", N_("During training, zero each hidden unit with probability p (and scale the rest)."),
+         _at(BASICS, "🧪 Playground network")),
+    Term("convolution", "卷积", N_("Slide a small kernel over the input and sum the products at each position."),
+         _at(BASICS, "🔲 Convolutions")),
+    Term("padding / stride", "填充 / 步幅", N_("Zeros added around the input / how far the kernel moves each step: "
+                                            "output size ⌊(n + 2p − k)/s⌋ + 1."), _at(BASICS, "🔲 Convolutions")),
+    Term("pooling", "池化", N_("Keep the maximum (or mean) of each small window: a smaller map."),
+         _at(BASICS, "🔲 Convolutions")),
 )

@@ -21,6 +21,7 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 PAGES = {
     "seq2seq": "Seq2seq translation",
     "": "NLP Playground",
+    "basics": "How a network learns",
     "classic_nlp": "Classic NLP",
     "word_vectors": "Word vectors",
     "rnn_text": "RNN text generation",
@@ -175,8 +176,10 @@ def test_every_tab_opens_in_chromium(server):
                     problems.append(f"/{path} tab {label!r}: 'Something went wrong'")
                 if page.get_by_role("tab", selected=True).inner_text() != label:
                     problems.append(f"/{path} tab {label!r}: did not stay open")
+                page.screenshot(path=str(SHOTS / f"{path}_tab{i}.png"), full_page=True)
         browser.close()
-    assert opened >= 21, opened  # hidden tabs: classic NLP 5, word vectors 4, RNN 3, seq2seq 3, BERT 4, GPT 2
+    # hidden tabs: basics 4, classic NLP 5, word vectors 4, RNN 3, seq2seq 3, BERT 4, GPT 2
+    assert opened >= 25, opened
     assert not problems, problems
 
 
@@ -286,4 +289,37 @@ def test_classic_nlp_refuses_a_corpus_without_word_boundaries(server, tmp_path):
         page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(segmented))
         page.get_by_text("HMM trained on your 40 sentences").first.wait_for(timeout=120_000)
         assert page.locator('[data-testid="stException"]').count() == 0
+        browser.close()
+
+
+def test_basics_convolves_an_uploaded_picture_and_refuses_a_non_image(server, tmp_path):
+    """The Convolutions tab takes a picture (AppTest can't upload): a PNG is convolved, a text file
+    renamed .png is a clear error."""
+    from urllib.parse import urlencode
+
+    from PIL import Image
+    from playwright.sync_api import sync_playwright
+
+    picture = tmp_path / "square.png"
+    img = Image.new("L", (80, 60), 0)
+    img.paste(255, (20, 15, 60, 45))
+    img.save(picture)
+    fake = tmp_path / "fake.png"
+    fake.write_text("not a picture", encoding="utf-8")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{server}/basics?" + urlencode({"ba_tab": "🔲 Convolutions", "ba_cv_source": "upload"}),
+                  timeout=120_000)
+        page.get_by_role("heading", name="How a network learns").first.wait_for(timeout=180_000)
+        _wait_until_idle(page)
+        page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(fake))
+        page.get_by_text("not a picture").first.wait_for(timeout=120_000)
+        assert page.locator('[data-testid="stException"]').count() == 0
+        assert page.get_by_text("Something went wrong").count() == 0
+        page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(picture))
+        page.get_by_text("torch's conv2d produced 32×32").first.wait_for(timeout=120_000)
+        _wait_until_idle(page)
+        assert page.locator('[data-testid="stException"]').count() == 0
+        page.screenshot(path=str(SHOTS / "basics_upload.png"), full_page=True)
         browser.close()

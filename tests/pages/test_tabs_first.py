@@ -22,6 +22,7 @@ SMALL = {
     "pages/gpt.py": {"gpt_max_new": 3, "gpt_n_samples": 1, "gpt_beams": 2, "gpt_tiny_steps": 10, "gpt_tiny_len": 20},
     "pages/attention.py": {},
     "pages/classic_nlp.py": {"cl_crf_seconds": 5},
+    "pages/basics.py": {"ba_steps": 30, "ba_pg_steps": 20, "ba_cnn_seconds": 2, "ba_gd_epochs": 1.0},
 }
 
 
@@ -39,7 +40,7 @@ CASES = [(path, label) for path in SMALL for label in views(path)[1]]
 # the tiny GPT's training form shows only for "train your own"
 TINY = next(lbl for lbl in page_tabs("pages/gpt.py")[1] if "Tiny" in lbl)
 # Buttons that only appear while something runs (Stop) or whose effect is a rerun with a new value.
-PASSIVE = {"rnn_stop", "rnn_cmp_stop", "seq2seq_stop", "gpt_tiny_stop"}
+PASSIVE = {"rnn_stop", "rnn_cmp_stop", "seq2seq_stop", "gpt_tiny_stop", "ba_pg_stop", "ba_cnn_stop"}
 
 
 def _problems(at) -> list[str]:

@@ -1,0 +1,1 @@
+"""The course's foundations: optimizers, activations, a playground network, convolutions."""
