@@ -57,3 +57,34 @@ def attention_heatmap(weights, queries: list[str], keys: list[str], title: str |
     key_title = _("key (attended to)") if key_title is None else key_title
     return heatmap(weights, keys, queries, title=title, x_title=key_title, y_title=query_title,
                    zmin=0.0, zmax=float(np.max(weights)) if np.size(weights) else 1.0)
+
+
+def layer_histograms(samples: list, layers: list, title: str, value_title: str, log_magnitude: bool = False,
+                     bins: int = 48, height: int = 380) -> go.Figure:
+    """One histogram per layer, side by side as the columns of a heatmap (colour: share of the layer's
+    values in each bin), so a spread that collapses, saturates or piles up at 0 shows at a glance.
+
+    `log_magnitude`: histogram log10|v| instead of v (gradients that shrink by orders of magnitude
+    from layer to layer stay visible; exact zeros are counted in the lowest bin)."""
+    values = [np.asarray(s, dtype=float).ravel() for s in samples]
+    values = [v[np.isfinite(v)] for v in values]
+    if log_magnitude:
+        values = [np.log10(np.maximum(np.abs(v), 1e-30)) for v in values]
+    pooled = np.concatenate(values) if values and any(v.size for v in values) else np.zeros(1)
+    lo, hi = np.percentile(pooled, [0.5, 99.5])
+    if hi - lo < 1e-12:
+        lo, hi = lo - 1.0, hi + 1.0
+    edges = np.linspace(lo, hi, bins + 1)
+    z = np.zeros((bins, len(values)))  # (bins, layers)
+    for j, v in enumerate(values):
+        counts, _edges = np.histogram(np.clip(v, lo, hi), bins=edges)
+        z[:, j] = counts / max(counts.sum(), 1)
+    centres = (edges[:-1] + edges[1:]) / 2
+    fig = go.Figure(go.Heatmap(x=[str(layer) for layer in layers], y=centres, z=z, colorscale="Viridis",
+                               zmin=0, zmax=float(min(z.max(), 0.5)) or 1.0,
+                               colorbar=dict(title=dict(text=_("share"))),
+                               hovertemplate=_("layer") + " %{x}<br>" + value_title + " %{y:.3g}<br>"
+                               + _("share") + " %{z:.1%}<extra></extra>"))
+    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=50, b=10),
+                      xaxis=dict(title=_("layer"), type="category"), yaxis=dict(title=value_title))
+    return fig

@@ -19,7 +19,7 @@ from plotly.subplots import make_subplots  # noqa: E402
 from core.basics import activations, batches, cnn, convolution, optimizers, playground, surfaces  # noqa: E402
 from core.device import make_generator  # noqa: E402
 from core.i18n import N_, _  # noqa: E402
-from core.plots import heatmap  # noqa: E402
+from core.plots import heatmap, layer_histograms  # noqa: E402
 
 COLORS = {"sgd": "#1f77b4", "momentum": "#ff7f0e", "nesterov": "#2ca02c", "adagrad": "#d62728",
           "rmsprop": "#9467bd", "adadelta": "#8c564b", "adam": "#e377c2"}
@@ -64,7 +64,7 @@ url_state({"ba_pg_data": "moons", "ba_pg_noise": 0.2, "ba_pg_n": 300, "ba_pg_dep
                   "ba_poly_noise": (0.0, 1.0)})
 url_state({"ba_cv_source": "digit", "ba_cv_digit": 0, "ba_cv_kernel": "edge_x", "ba_cv_custom": "1 0 -1; 2 0 -2; 1 0 -1",
            "ba_cv_pad": 1, "ba_cv_stride": 1, "ba_cv_dil": 1, "ba_cv_pool": "max", "ba_cv_pool_size": 2,
-           "ba_cv_pool_stride": 2, "ba_cv_row": 0, "ba_cv_col": 0, "ba_cnn_seconds": CNN_SECONDS},
+           "ba_cv_pool_stride": 2, "ba_cv_row": 3, "ba_cv_col": 3, "ba_cnn_seconds": CNN_SECONDS},
           choices={"ba_cv_source": ["digit", "upload"], "ba_cv_kernel": [*convolution.KERNELS, "custom"],
                    "ba_cv_pool": ["max", "avg"]},
           bounds={"ba_cv_digit": (0, 1796), "ba_cv_pad": (0, 5), "ba_cv_stride": (1, 5), "ba_cv_dil": (1, 4),
@@ -80,8 +80,8 @@ def _line_figure(title: str, x_title: str, y_title: str, log_x: bool = False, lo
                  height: int = 360) -> go.Figure:
     fig = go.Figure()
     fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=50, b=10),
-                      xaxis=dict(title=x_title, type="log" if log_x else "linear"),
-                      yaxis=dict(title=y_title, type="log" if log_y else "linear"),
+                      xaxis=dict(title=x_title, type="log" if log_x else "linear", exponentformat="power"),
+                      yaxis=dict(title=y_title, type="log" if log_y else "linear", exponentformat="power"),
                       legend=dict(orientation="h", y=-0.25))
     return fig
 
@@ -223,6 +223,11 @@ with tab_opt:
             st.success(_("✓ Checked: every path above equals the one torch.optim takes with the same "
                          "hyper-parameters (largest difference {dev:.1e}; compared until a path diverges or "
                          "arrives, where the gradient is only rounding noise).").format(dev=worst), icon="🔬")
+            with st.expander(_("The update rules, exactly as this page computes them"), expanded=False):
+                lr_of = {c.name: c.lr for c in configs}
+                for o in names:
+                    st.markdown(f"**{_(optimizers.OPTIMIZERS[o])}** · η = {lr_of[o]:.4g}")
+                    st.latex(optimizers.UPDATE_RULES[o])
             diverged = [o for o in names if runs[o][0].diverged_at is not None]
             if diverged:
                 st.warning(_("Diverged (the path is cut where it left the chart for good): {names}. Lower the "
@@ -273,11 +278,6 @@ with tab_opt:
             st.caption(_("Velocity and squared-gradient sums are per coordinate (x, y): that is what lets "
                          "AdaGrad, RMSProp, AdaDelta and Adam take a big step along the flat direction and a small "
                          "one across the steep one."))
-            with st.expander(_("The update rules, exactly as this page computes them"), expanded=False):
-                lr_of = {c.name: c.lr for c in configs}
-                for o in names:
-                    st.markdown(f"**{_(optimizers.OPTIMIZERS[o])}** · η = {lr_of[o]:.4g}")
-                    st.latex(optimizers.UPDATE_RULES[o])
 
 # =============================================================================================
 # Batch size and noise
@@ -343,14 +343,26 @@ with tab_batch:
             st.plotly_chart(fig, width="stretch", key="ba_gd_fig")
             metric_cols = st.columns(len(rows))
             for col, row in zip(metric_cols, rows):
-                col.metric(row[_("method")], f"{row[_('final validation loss')]:.4f}",
+                col.metric(_("{method}: validation loss").format(method=row[_("method")]),
+                           f"{row[_('final validation loss')]:.4f}",
                            help=_("validation loss after {steps:,} steps ({seconds:.2f} s)").format(
                                steps=row[_("steps")], seconds=row[_("seconds")]))
             figure_downloads(fig, "batch_size", "ba_gd_dl", data=pd.DataFrame(rows))
-            st.caption(_("Per step (left), batch GD falls fastest and smoothest: each step sees everything. Per "
-                         "example seen (right), the small batches win: they take many cheap steps for the cost of "
-                         "one big one, and their noise averages out. Raise the learning rate until stochastic GD "
-                         "starts to bounce: that noise is why its learning rate is usually lowered over time."))
+            # the caption reads its numbers off the curves above
+            ordered = list(runs.values())  # full batch, mini-batch, stochastic
+            k = max(int(ordered[0]["steps"]), 1)  # the full batch's steps
+            at_k = [float(np.interp(k, r["step"], r["loss"])) for r in ordered]
+            one_pass = [float(np.interp(n, r["examples"], r["loss"])) for r in ordered]
+            best = min(rows, key=lambda r: r[_("final validation loss")])
+            st.caption(_("After {k} steps (all the full batch takes), the training loss is {a:.3f} for batch GD, "
+                         "{b:.3f} for mini-batch GD and {c:.3f} for stochastic GD: per step the big batch is the "
+                         "most accurate. After one pass over the data ({n:,} examples seen) it is {a1:.3f}, {b1:.3f} "
+                         "and {c1:.3f}: per example the small batches are far cheaper. Lowest validation loss at "
+                         "the end: {best}. Raise the learning rate until stochastic GD bounces: that noise is why "
+                         "its learning rate is usually lowered over time.").format(
+                k=k, a=at_k[0], b=at_k[1], c=at_k[2], n=n, a1=one_pass[0], b1=one_pass[1], c1=one_pass[2],
+                best=best[_("method")]))
+
 
 # =============================================================================================
 # Activations and normalisation
@@ -389,7 +401,8 @@ with tab_act:
         st.subheader(_("A deep network at initialisation"))
         st.markdown(_(
             "Before any training, push a batch of digits through a deep MLP and send the loss's gradient back. "
-            "Each violin is one layer: how its activations (left) and gradients (right) are spread. With a bad "
+            "Each column is one layer's histogram: how its activations (left) and the sizes of the gradients "
+            "reaching them (right, on a log scale) are spread. With a bad "
             "initialisation the spread collapses to 0 or saturates within a few layers; **Xavier** "
             "(variance 2/(fan_in+fan_out), for tanh and sigmoid) and **Kaiming** (2/fan_in, for ReLU) keep it "
             "steady; **BatchNorm** and **LayerNorm** rescale every layer and rescue even a bad one."))
@@ -410,19 +423,14 @@ with tab_act:
             args = (int(ss["ba_act_depth"]), int(ss["ba_act_width"]), ss["ba_act_fn"], float(ss["ba_act_bias"]))
             with st.spinner(_("Running the network once…")):
                 stats = _layer_stats(*args, ss["ba_act_init"], ss["ba_act_norm"], seed())
-            fig = make_subplots(rows=1, cols=2, subplot_titles=(_("activations per layer"),
-                                                                _("gradients per layer")))
-            for s in stats:
-                label = str(s["layer"])
-                fig.add_trace(go.Violin(x=[label] * len(s["activations"]), y=s["activations"], name=label,
-                                        line=dict(color="#1f77b4"), showlegend=False, points=False, spanmode="hard"),
-                              row=1, col=1)
-                fig.add_trace(go.Violin(x=[label] * len(s["grads"]), y=s["grads"], name=label,
-                                        line=dict(color="#d62728"), showlegend=False, points=False, spanmode="hard"),
-                              row=1, col=2)
-            fig.update_xaxes(title_text=_("layer"))
-            fig.update_layout(height=400, margin=dict(l=10, r=10, t=50, b=10))
-            st.plotly_chart(fig, width="stretch", key="ba_act_violins")
+            layers = [s["layer"] for s in stats]
+            h1, h2 = st.columns(2)
+            fig = layer_histograms([s["activations"] for s in stats], layers, _("Activations per layer (histograms)"),
+                                   _("activation value"))
+            h1.plotly_chart(fig, width="stretch", key="ba_act_hist")
+            gfig = layer_histograms([s["grads"] for s in stats], layers, _("Gradient sizes per layer (histograms)"),
+                                    "log₁₀ |∂L/∂a|", log_magnitude=True)
+            h2.plotly_chart(gfig, width="stretch", key="ba_grad_hist")
             summary = pd.DataFrame([{_("layer"): s["layer"], _("activation std"): s["act_std"],
                                      _("gradient std"): s["grad_std"], _("saturated"): s["saturated"],
                                      _("dead"): s["dead"]} for s in stats])
@@ -451,7 +459,7 @@ with tab_act:
                 cmp_fig.add_scatter(x=layers, y=[max(s["grad_std"], 1e-30) for s in other], mode="lines+markers",
                                     name=_(activations.INITS[init]), line=dict(color=color), showlegend=False,
                                     row=1, col=2)
-            cmp_fig.update_yaxes(type="log")
+            cmp_fig.update_yaxes(type="log", exponentformat="power")
             cmp_fig.update_xaxes(title_text=_("layer"))
             cmp_fig.update_layout(height=360, margin=dict(l=10, r=10, t=50, b=10),
                                   title=_("Every initialisation with {act} and {norm}").format(
@@ -705,6 +713,59 @@ def _kernel() -> np.ndarray:
     return convolution.KERNELS[name][1]
 
 
+MAX_SLIDE_FRAMES = 120  # frames of the sliding-kernel animation (larger outputs skip positions)
+
+
+def _slide_figure(image: np.ndarray, kernel: np.ndarray, out: np.ndarray, p: int, s: int, d: int) -> go.Figure:
+    """The kernel sliding over the padded input (left) while the output fills in (right), one frame per
+    output position (at most MAX_SLIDE_FRAMES, evenly spaced), with ▶ / ⏸ and a slider."""
+    padded = np.pad(image, p)  # (H + 2p, W + 2p)
+    positions = [(i, j) for i in range(out.shape[0]) for j in range(out.shape[1])]
+    shown = np.unique(np.linspace(0, len(positions) - 1, num=min(MAX_SLIDE_FRAMES, len(positions))).astype(int))
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.08, subplot_titles=(
+        _("input with padding ({h}×{w})").format(h=padded.shape[0], w=padded.shape[1]),
+        _("output ({h}×{w})").format(h=out.shape[0], w=out.shape[1])))
+    lo, hi = float(np.min(out)), float(np.max(out))
+    fig.add_trace(go.Heatmap(z=padded, colorscale="Greys", showscale=False, hovertemplate="%{z:.2f}<extra></extra>"),
+                  row=1, col=1)
+
+    def frame_data(n: int) -> list:
+        i, j = positions[n]
+        win = convolution.window(image, kernel, i, j, padding=p, stride=s, dilation=d)
+        done = np.full(out.shape, np.nan)  # the cells computed so far, row by row
+        flat = done.reshape(-1)  # (H_out * W_out,) view
+        flat[: n + 1] = out.reshape(-1)[: n + 1]
+        return [go.Scatter(x=np.ravel(win["cols"]), y=np.ravel(win["rows"]), mode="markers", showlegend=False,
+                           marker=dict(symbol="square-open", size=14, color="#d62728", line=dict(width=3)),
+                           hoverinfo="skip"),
+                go.Heatmap(z=done, colorscale="RdBu", zmid=0, zmin=min(lo, -1e-9), zmax=max(hi, 1e-9),
+                           showscale=False, hovertemplate="%{z:.2f}<extra></extra>"),
+                go.Scatter(x=[j], y=[i], mode="markers", showlegend=False, hoverinfo="skip",
+                           marker=dict(symbol="square-open", size=14, color="#d62728", line=dict(width=3)))]
+
+    first = frame_data(int(shown[0]))
+    fig.add_trace(first[0], row=1, col=1)
+    fig.add_trace(first[1], row=1, col=2)
+    fig.add_trace(first[2], row=1, col=2)
+    fig.frames = [go.Frame(data=frame_data(int(n)), traces=[1, 2, 3], name=str(n)) for n in shown]
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", row=1, col=1)
+    fig.update_yaxes(autorange="reversed", scaleanchor="x2", row=1, col=2)
+    fig.update_xaxes(showticklabels=False)
+    fig.update_yaxes(showticklabels=False)
+    fig.update_layout(
+        height=440, margin=dict(l=10, r=10, t=40, b=10),
+        updatemenus=[dict(type="buttons", x=0, y=-0.04, xanchor="left", yanchor="top", direction="left", buttons=[
+            dict(label=_("▶ Play"), method="animate",
+                 args=[None, dict(frame=dict(duration=120, redraw=True), fromcurrent=True, mode="immediate")]),
+            dict(label=_("⏸ Pause"), method="animate",
+                 args=[[None], dict(frame=dict(duration=0, redraw=False), mode="immediate")])])],
+        sliders=[dict(x=0.2, y=-0.02, len=0.8, yanchor="top", currentvalue=dict(prefix=_("position ")),
+                      steps=[dict(label=f"{positions[n][0]},{positions[n][1]}", method="animate",
+                                  args=[[str(n)], dict(frame=dict(duration=0, redraw=True), mode="immediate")])
+                             for n in shown])])
+    return fig
+
+
 @st.cache_resource(show_spinner=False)
 def _digits_split() -> dict:
     return cnn.digits_split()
@@ -759,6 +820,10 @@ with tab_conv:
             (st.success if same else st.error)(
                 _("The formula gives {h}×{w}; torch's conv2d produced {a}×{b}.").format(
                     h=out_h, w=out_w, a=out.shape[0], b=out.shape[1]), icon="✅" if same else "❌")
+            st.plotly_chart(_slide_figure(image, kernel, out, p, s, d), width="stretch", key="ba_cv_slide")
+            st.caption(_("Press ▶: the red squares are the kernel's {taps} taps on the input; each output cell is "
+                         "the sum of the kernel times the pixels under them (red: positive, blue: negative). Pick a "
+                         "position below to see the products.").format(taps=k * k))
             r1, r2 = st.columns(2)
             ss["ba_cv_row"] = row = min(int(ss["ba_cv_row"]), out.shape[0] - 1)  # the output may have shrunk
             ss["ba_cv_col"] = col = min(int(ss["ba_cv_col"]), out.shape[1] - 1)

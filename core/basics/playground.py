@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from core.basics.activations import activation_module
+from core.basics.cnn import Dropout
 from core.device import MAX_SEED, builds_models, check_seed, make_generator
 from core.i18n import N_, _
 
@@ -168,7 +169,7 @@ def new_model(cfg: PlaygroundConfig, seed: int = 0) -> nn.Module:
         linears.append(lin)
         layers += [lin, activation_module(cfg.activation)]
         if cfg.dropout > 0:
-            layers.append(nn.Dropout(cfg.dropout))
+            layers.append(Dropout(cfg.dropout))  # masks from the training run's generator, not the global RNG
         n_in = cfg.width
     out = nn.Linear(n_in, 2)
     layers.append(out)
@@ -256,6 +257,9 @@ def train_steps(model: nn.Module, optimizer: torch.optim.Optimizer, data: dict, 
     B = min(int(cfg.batch_size), n)
     loss_fn = nn.functional.cross_entropy
     model.train()
+    for module in model.modules():
+        if isinstance(module, Dropout):
+            module.generator = gen
     for i in range(1, n_steps + 1):
         idx = torch.randint(n, (B,), generator=gen)  # (B,) batch indices
         loss = loss_fn(model(Xtr[idx]), ytr[idx])

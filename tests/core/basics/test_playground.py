@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from core.basics import playground as pg
+from core.basics.cnn import Dropout
 from core.basics.playground import (DATASETS, PlaygroundConfig, boundary, make_data, make_optimizer, new_model,
                                     overfitting_point, polynomial_fit, train_steps)
 
@@ -61,7 +62,7 @@ def test_model_shape_and_determinism():
     assert any(not torch.equal(a, c) for a, c in zip(m1.parameters(), m3.parameters()))
     deep = PlaygroundConfig(6, 64, "gelu", "sgd", 0.1, 0.0, 0.5)
     assert sum(isinstance(m, torch.nn.Linear) for m in new_model(deep).modules()) == 7
-    assert sum(isinstance(m, torch.nn.Dropout) for m in new_model(deep).modules()) == 6
+    assert sum(isinstance(m, Dropout) for m in new_model(deep).modules()) == 6
 
 
 @pytest.mark.parametrize("name,cls", [("sgd", torch.optim.SGD), ("momentum", torch.optim.SGD),
@@ -213,3 +214,19 @@ def test_polynomial_fit():
     for bad in ({"max_degree": -1}, {"max_degree": 50}, {"n": 2}, {"noise": 2.0}, {"seed": -1}):
         with pytest.raises(ValueError):
             polynomial_fit(**bad)
+
+
+def test_dropout_masks_come_from_the_run_generator_not_the_global_rng():
+    """Same seed -> same training with dropout, whatever the process-wide RNG does meanwhile."""
+    from core.device import make_generator
+
+    cfg = pg.PlaygroundConfig(depth=2, width=8, activation="tanh", optimizer="adam", lr=0.03, l2=0.0,
+                                      dropout=0.5, batch_size=16)
+    data = pg.make_data("moons", n=200, noise=0.2, seed=0)
+    runs = []
+    for noise in (1, 2):
+        model = pg.new_model(cfg, 0)
+        opt = pg.make_optimizer(model, cfg)
+        torch.rand(noise * 7)  # moves the global RNG differently before each run
+        runs.append(pg.train_steps(model, opt, data, cfg, 20, make_generator(3), [])[-1]["loss"])
+    assert runs[0] == runs[1]
