@@ -27,6 +27,8 @@ MAX_FRAMES = 60  # frames of the optimizer animation
 MAX_POINTS = 300  # points drawn per optimizer path (longer runs are subsampled for the browser)
 MAX_EXPR = 200  # characters of a typed f(x, y)
 LR_SCALES = [0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0]  # multipliers of each optimizer's default learning rate
+GD_BATCHES = [2, 4, 8, 16, 32, 64, 128, 256, 512]  # mini-batch sizes offered on the batch-size tab
+GD_LRS = [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0]  # learning rates offered on the batch-size tab
 PG_LRS = [0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0]  # the playground's learning rates (as TF Playground)
 PG_STEPS = 2000  # most playground steps per click of Train
 PG_SECONDS = 60  # most seconds per click of Train
@@ -46,7 +48,7 @@ url_state({"ba_surface": "rosenbrock", "ba_expr": "sin(x) * cos(y) + 0.1 * (x**2
                   "ba_beta2": (0.9, 0.9999), "ba_rho": (0.5, 0.99), "ba_alpha": (0.5, 0.999),
                   "ba_start_x": (-1e3, 1e3), "ba_start_y": (-1e3, 1e3)})
 url_state({"ba_gd_data": "digits", "ba_gd_batch": 32, "ba_gd_lr": 0.1, "ba_gd_epochs": 5.0},
-          choices={"ba_gd_data": list(batches.DATASETS)},
+          choices={"ba_gd_data": list(batches.DATASETS), "ba_gd_batch": GD_BATCHES, "ba_gd_lr": GD_LRS},
           bounds={"ba_gd_batch": (2, 512), "ba_gd_lr": (0.001, 1.0), "ba_gd_epochs": (0.5, 20.0)})
 url_state({"ba_act_depth": 10, "ba_act_width": 256, "ba_act_fn": "tanh", "ba_act_init": "xavier",
            "ba_act_norm": "none", "ba_act_bias": 0.0},
@@ -282,8 +284,6 @@ with tab_opt:
 # =============================================================================================
 # Batch size and noise
 # =============================================================================================
-GD_BATCHES = [2, 4, 8, 16, 32, 64, 128, 256, 512]
-GD_LRS = [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0]
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -905,6 +905,8 @@ with tab_conv:
                                        params=cnn.count_params(sess[name]), epochs=r["epochs"], seconds=r["seconds"]))
                 fig = _acc_figure(sess)
                 st.plotly_chart(fig, width="stretch", key="ba_cnn_acc")
+                figure_downloads(fig, "cnn_vs_mlp", "ba_cnn_dl", data=pd.DataFrame(
+                    [{"network": name, **h} for name in ("cnn", "mlp") for h in sess.get(f"history_{name}", [])]))
                 images, labels = convolution.digit_images()
                 digit = int(ss["ba_cv_digit"])
                 maps = cnn.feature_maps(sess["cnn"], images[digit])

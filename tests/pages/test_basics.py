@@ -148,3 +148,21 @@ def test_cnn_trains_next_to_an_mlp_and_shows_feature_maps(fresh_caches):
     accs = [m for m in at.metric if "held-out accuracy" in m.label]
     assert len(accs) == 2
     assert len(_charts(at)) >= 6  # conv views, pooled, accuracy, a row of feature maps per layer
+
+
+@pytest.mark.parametrize("tab,query,key,expected", [
+    ("Batch", {"ba_gd_lr": "1e9", "ba_gd_data": "__import__('os')"}, "ba_gd_lr", 0.1),
+    ("Batch", {"ba_gd_lr": "0.5", "ba_gd_batch": "33"}, "ba_gd_batch", 32),
+    ("Batch", {"ba_gd_epochs": "-5"}, "ba_gd_epochs", 0.5),
+    ("Activations", {"ba_act_depth": "100000", "ba_act_width": "7"}, "ba_act_depth", 30),
+    ("Activations", {"ba_act_bias": "nan"}, "ba_act_bias", 0.0),
+    ("Playground", {"ba_pg_n": "10000000", "ba_pg_lr": "55"}, "ba_pg_n", 2000),
+    ("Playground", {"ba_poly_degree": "99"}, "ba_poly_degree", 15),
+    ("Convolutions", {"ba_cv_digit": "-3", "ba_cv_stride": "1e6"}, "ba_cv_stride", 5),
+    ("Convolutions", {"ba_cnn_seconds": "3600"}, "ba_cnn_seconds", 30),
+])
+def test_a_hostile_link_is_clamped_to_what_the_widgets_allow(fresh_caches, tab, query, key, expected):
+    """A hand-edited permalink can't push a tab past its limits (or crash it)."""
+    at = run_page(PAGE, tab=tab, query=query)
+    assert not _problems(at) and not at.error, (_problems(at), _errors(at))
+    assert at.session_state[key] == expected

@@ -1,8 +1,7 @@
 """Unit tests for core.basics.playground: the toy data, the network and its optimizers, chunked
 training (step counting, determinism, > 0.95 accuracy on moons), the decision-boundary grid, the
-speed target (one step + a 60x60 boundary <= 10 ms on one thread), the overfitting detector and the
+page's step-and-redraw loop, the overfitting detector and the
 polynomial fits."""
-import time
 
 import numpy as np
 import pytest
@@ -146,24 +145,18 @@ def test_boundary_grid_matches_the_model_and_ignores_dropout():
             boundary(model, **{"x_range": (-1, 1), "y_range": (-1, 1), **bad})
 
 
-def test_one_step_and_a_60x60_boundary_take_at_most_10_ms_on_one_thread():
+def test_one_step_at_a_time_counts_steps_and_redraws_the_same_grid():
+    """The page's loop: one step, then the boundary; steps add up and the grid keeps its shape
+    (the time of this loop is a target of benchmarks/basics.py, not of a test)."""
     data = make_data("moons", n=429)  # 300 training points
     model = new_model(CFG, 0)
     opt = make_optimizer(model, CFG)
     history = []
     xr, yr = pg.data_range(data)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        times = []
-        for i in range(60):
-            t0 = time.perf_counter()
-            train_steps(model, opt, data, CFG, 1, 0, history)
-            boundary(model, xr, yr, n=60)
-            times.append(time.perf_counter() - t0)
-    finally:
-        torch.set_num_threads(threads)
-    assert np.median(times[10:]) <= 0.010, f"median {np.median(times[10:]) * 1000:.2f} ms"
+    for unused in range(60):
+        train_steps(model, opt, data, CFG, 1, 0, history)
+        xs, ys, P = boundary(model, xr, yr, n=60)
+        assert P.shape == (60, 60) and np.all((P >= 0) & (P <= 1))
     assert history[-1]["step"] == 60
 
 
