@@ -18,13 +18,13 @@ from plotly.subplots import make_subplots  # noqa: E402
 
 from core.basics import activations, batches, cnn, convolution, optimizers, playground, surfaces  # noqa: E402
 from core.device import make_generator  # noqa: E402
-from core.i18n import N_, _  # noqa: E402
+from core.i18n import N_, _, language  # noqa: E402
 from core.plots import heatmap, layer_histograms  # noqa: E402
 
 COLORS = {"sgd": "#1f77b4", "momentum": "#ff7f0e", "nesterov": "#2ca02c", "adagrad": "#d62728",
           "rmsprop": "#9467bd", "adadelta": "#8c564b", "adam": "#e377c2"}
-MAX_FRAMES = 60  # frames of the optimizer animation
-MAX_POINTS = 300  # points drawn per optimizer path (longer runs are subsampled for the browser)
+MAX_FRAMES = 40  # frames of the optimizer animation
+MAX_POINTS = 150  # points drawn per optimizer path (longer runs are subsampled for the browser)
 MAX_EXPR = 200  # characters of a typed f(x, y)
 LR_SCALES = [0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0]  # multipliers of each optimizer's default learning rate
 GD_BATCHES = [2, 4, 8, 16, 32, 64, 128, 256, 512]  # mini-batch sizes offered on the batch-size tab
@@ -97,9 +97,11 @@ def _vec(v) -> str:
 # =============================================================================================
 # Optimizers on a loss surface
 # =============================================================================================
-@st.cache_data(show_spinner=False, max_entries=64)
+@st.cache_resource(show_spinner=False, max_entries=64)
 def _runs(surface: surfaces.Surface, configs: tuple, start: tuple, steps: int) -> dict:
-    """Our trajectories and torch.optim's for each optimizer config (deterministic: cached per process)."""
+    """Our trajectories and their largest difference from torch.optim's, per optimizer config.
+    Deterministic, so shared by every session (read-only: a cache_resource hands out the object itself,
+    not a pickled copy, which cost ~80 ms per rerun)."""
     out = {}
     checks = optimizers.deviations([surface], steps=steps, configs=list(configs), start=start)
     for cfg, check in zip(configs, checks):
@@ -107,9 +109,30 @@ def _runs(surface: surfaces.Surface, configs: tuple, start: tuple, steps: int) -
     return out
 
 
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _runs_table(surface: surfaces.Surface, configs: tuple, start: tuple, steps: int) -> pd.DataFrame:
+    """Every point, gradient and optimizer state of every path, one row per (optimizer, step): the CSV download."""
+    runs = _runs(surface, configs, start, steps)
+    names = [c.name for c in configs]
+    rows = []
+    for o in names:
+        traj = runs[o][0]
+        for t in range(len(traj.points)):
+            row = {"optimizer": o, "t": t, "x": traj.points[t, 0], "y": traj.points[t, 1],
+                   "f": traj.losses[t]}
+            if t >= 1 and t - 1 < len(traj.states):
+                row.update({"gx": traj.grads[t - 1, 0], "gy": traj.grads[t - 1, 1]})
+                for k, v in traj.states[t - 1].items():
+                    arr = np.atleast_1d(v)
+                    for i, a in enumerate(arr):
+                        row[f"{k}[{i}]"] = float(a)
+            rows.append(row)
+    return pd.DataFrame(rows).set_index(["optimizer", "t"])
+
+
 @st.cache_data(show_spinner=False, max_entries=16)
 def _grid(surface: surfaces.Surface) -> tuple:
-    return surfaces.grid(surface, n=120)
+    return surfaces.grid(surface, n=100)
 
 
 def _surface() -> surfaces.Surface:
@@ -120,13 +143,21 @@ def _surface() -> surfaces.Surface:
     return surfaces.SURFACES[name]
 
 
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _contour_cached(surface: surfaces.Surface, configs: tuple, start: tuple, steps: int, lang: str) -> go.Figure:
+    """The animated contour figure, built once per view and language for every session (building its
+    frames' plotly objects took ~0.3 s per rerun); read-only: st.plotly_chart copies it."""
+    return _contour_figure(surface, _runs(surface, configs, start, steps), steps)
+
+
 def _contour_figure(surface: surfaces.Surface, runs: dict, steps: int) -> go.Figure:
     xs, ys, Z = _grid(surface)
     finite = Z[np.isfinite(Z)]
     lo = float(finite.min()) if finite.size else 0.0
-    shown = np.log1p(np.clip(Z - lo, 0, None))  # a log scale keeps valleys and plateaus visible together
-    fig = go.Figure(go.Contour(x=xs, y=ys, z=shown, colorscale="Viridis", ncontours=30, opacity=0.85,
-                               customdata=Z, hovertemplate="x=%{x:.3f}<br>y=%{y:.3f}<br>f=%{customdata:.4g}"
+    # float32 throughout: plotly sends arrays as binary, and half the bytes is plenty on screen
+    shown = np.log1p(np.clip(Z - lo, 0, None)).astype(np.float32)  # a log scale shows valleys and plateaus together
+    fig = go.Figure(go.Contour(x=xs.astype(np.float32), y=ys.astype(np.float32), z=shown, colorscale="Viridis",
+                               ncontours=30, opacity=0.85, customdata=Z.astype(np.float32), hovertemplate="x=%{x:.3f}<br>y=%{y:.3f}<br>f=%{customdata:.4g}"
                                                            "<extra></extra>",
                                colorbar=dict(title=dict(text="log(1+f−min)"))))
     for mx, my in surface.minima:
@@ -144,7 +175,7 @@ def _contour_figure(surface: surfaces.Surface, runs: dict, steps: int) -> go.Fig
         idx = shown_idx[(shown_idx < upto) & (shown_idx < len(pts))]
         if len(idx) and idx[-1] != min(upto, len(pts)) - 1:
             idx = np.append(idx, min(upto, len(pts)) - 1)  # always end the drawn path at the frame's step
-        pts = pts[idx]  # (n, 2)
+        pts = pts[idx].astype(np.float32)  # (n, 2)
         return go.Scatter(x=pts[:, 0], y=pts[:, 1], mode="lines+markers", name=_(optimizers.OPTIMIZERS[name]),
                           line=dict(color=COLORS[name], width=2), marker=dict(size=4, color=COLORS[name]))
 
@@ -219,7 +250,7 @@ with tab_opt:
             with st.spinner(_("Running the optimizers…")):
                 runs = _runs(surface, configs, tuple(start), steps)
             st.caption(_(surface.note))
-            fig = _contour_figure(surface, runs, steps)
+            fig = _contour_cached(surface, configs, tuple(start), steps, language())
             st.plotly_chart(fig, width="stretch", key="ba_contour")
             worst = max(dev for _traj, dev in runs.values())
             st.success(_("✓ Checked: every path above equals the one torch.optim takes with the same "
@@ -247,20 +278,8 @@ with tab_opt:
                                      name=_(optimizers.OPTIMIZERS[o]), line=dict(color=COLORS[o]))
             l1.plotly_chart(loss_fig, width="stretch", key="ba_opt_loss")
             l2.plotly_chart(step_fig, width="stretch", key="ba_opt_steplen")
-            rows = []
-            for o in names:
-                traj = runs[o][0]
-                for t in range(len(traj.points)):
-                    row = {"optimizer": o, "t": t, "x": traj.points[t, 0], "y": traj.points[t, 1],
-                           "f": traj.losses[t]}
-                    if t >= 1 and t - 1 < len(traj.states):
-                        row.update({"gx": traj.grads[t - 1, 0], "gy": traj.grads[t - 1, 1]})
-                        for k, v in traj.states[t - 1].items():
-                            arr = np.atleast_1d(v)
-                            for i, a in enumerate(arr):
-                                row[f"{k}[{i}]"] = float(a)
-                    rows.append(row)
-            figure_downloads(fig, "optimizer_paths", "ba_opt_dl", data=pd.DataFrame(rows).set_index(["optimizer", "t"]))
+            figure_downloads(fig, "optimizer_paths", "ba_opt_dl",
+                             data=_runs_table(surface, configs, tuple(start), steps))
 
             st.subheader(_("Inside the optimizers, step by step"))
             ss["ba_inspect"] = min(int(ss.get("ba_inspect", 10)), steps)  # the run may have got shorter
@@ -367,7 +386,7 @@ with tab_batch:
 # =============================================================================================
 # Activations and normalisation
 # =============================================================================================
-@st.cache_data(show_spinner=False, max_entries=64)
+@st.cache_resource(show_spinner=False, max_entries=64)
 def _layer_stats(depth: int, width: int, fn: str, bias: float, init: str, norm: str, seed_: int) -> list:
     cfg = activations.DeepNetConfig(depth=depth, width=width, activation=fn, init=init, norm=norm, seed=seed_,
                                     bias=bias)
@@ -683,11 +702,11 @@ CNN_SESSION = "_ba_cnn"  # session_state: the CNN and the MLP trained in this se
 
 
 def _grid_figure(values: np.ndarray, title: str, boxes: list | None = None, height: int = 340,
-                 text: bool = False) -> go.Figure:
+                 text: bool = False, greys: str = "Greys") -> go.Figure:
     """An image as a heatmap (row 0 at the top); `boxes`: (row, col, colour) cells to outline."""
     fig = heatmap(values, [str(j) for j in range(values.shape[1])], [str(i) for i in range(values.shape[0])],
                   title=title, x_title="", y_title="", text_fmt=".1f" if text else None, height=height)
-    fig.update_traces(colorscale="Greys", reversescale=False, showscale=False, selector=dict(type="heatmap"))
+    fig.update_traces(colorscale=greys, showscale=False, selector=dict(type="heatmap"))
     for r, c, color in boxes or []:
         fig.add_shape(type="rect", x0=c - 0.5, x1=c + 0.5, y0=r - 0.5, y1=r + 0.5, line=dict(color=color, width=3))
     fig.update_layout(xaxis=dict(showticklabels=values.shape[1] <= 16, scaleanchor="y", constrain="domain"),
@@ -716,7 +735,15 @@ def _kernel() -> np.ndarray:
 MAX_SLIDE_FRAMES = 120  # frames of the sliding-kernel animation (larger outputs skip positions)
 
 
-def _slide_figure(image: np.ndarray, kernel: np.ndarray, out: np.ndarray, p: int, s: int, d: int) -> go.Figure:
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _slide_cached(image: np.ndarray, kernel: np.ndarray, out: np.ndarray, p: int, s: int, d: int, greys: str,
+                  lang: str) -> go.Figure:
+    """The sliding-kernel animation, built once per view and language (read-only: st.plotly_chart copies it)."""
+    return _slide_figure(image, kernel, out, p, s, d, greys)
+
+
+def _slide_figure(image: np.ndarray, kernel: np.ndarray, out: np.ndarray, p: int, s: int, d: int,
+                  greys: str = "Greys") -> go.Figure:
     """The kernel sliding over the padded input (left) while the output fills in (right), one frame per
     output position (at most MAX_SLIDE_FRAMES, evenly spaced), with ▶ / ⏸ and a slider."""
     padded = np.pad(image, p)  # (H + 2p, W + 2p)
@@ -726,8 +753,10 @@ def _slide_figure(image: np.ndarray, kernel: np.ndarray, out: np.ndarray, p: int
         _("input with padding ({h}×{w})").format(h=padded.shape[0], w=padded.shape[1]),
         _("output ({h}×{w})").format(h=out.shape[0], w=out.shape[1])))
     lo, hi = float(np.min(out)), float(np.max(out))
-    fig.add_trace(go.Heatmap(z=padded, colorscale="Greys", showscale=False, hovertemplate="%{z:.2f}<extra></extra>"),
+    fig.add_trace(go.Heatmap(z=padded, colorscale=greys, showscale=False, hovertemplate="%{z:.2f}<extra></extra>"),
                   row=1, col=1)
+    size_in = int(np.clip(320 / max(padded.shape), 4, 14))  # marker sizes that fit the grids' cells
+    size_out = int(np.clip(320 / max(out.shape), 4, 14))
 
     def frame_data(n: int) -> list:
         i, j = positions[n]
@@ -736,12 +765,12 @@ def _slide_figure(image: np.ndarray, kernel: np.ndarray, out: np.ndarray, p: int
         flat = done.reshape(-1)  # (H_out * W_out,) view
         flat[: n + 1] = out.reshape(-1)[: n + 1]
         return [go.Scatter(x=np.ravel(win["cols"]), y=np.ravel(win["rows"]), mode="markers", showlegend=False,
-                           marker=dict(symbol="square-open", size=14, color="#d62728", line=dict(width=3)),
+                           marker=dict(symbol="square-open", size=size_in, color="#d62728", line=dict(width=2)),
                            hoverinfo="skip"),
                 go.Heatmap(z=done, colorscale="RdBu", zmid=0, zmin=min(lo, -1e-9), zmax=max(hi, 1e-9),
                            showscale=False, hovertemplate="%{z:.2f}<extra></extra>"),
                 go.Scatter(x=[j], y=[i], mode="markers", showlegend=False, hoverinfo="skip",
-                           marker=dict(symbol="square-open", size=14, color="#d62728", line=dict(width=3)))]
+                           marker=dict(symbol="square-open", size=size_out, color="#d62728", line=dict(width=2)))]
 
     first = frame_data(int(shown[0]))
     fig.add_trace(first[0], row=1, col=1)
@@ -820,7 +849,10 @@ with tab_conv:
             (st.success if same else st.error)(
                 _("The formula gives {h}×{w}; torch's conv2d produced {a}×{b}.").format(
                     h=out_h, w=out_w, a=out.shape[0], b=out.shape[1]), icon="✅" if same else "❌")
-            st.plotly_chart(_slide_figure(image, kernel, out, p, s, d), width="stretch", key="ba_cv_slide")
+            # digits: 1 is ink, drawn dark; pictures: 1 is white, drawn light
+            greys = "Greys" if ss["ba_cv_source"] == "digit" else "Greys_r"
+            st.plotly_chart(_slide_cached(image, kernel, out, p, s, d, greys, language()), width="stretch",
+                            key="ba_cv_slide")
             st.caption(_("Press ▶: the red squares are the kernel's {taps} taps on the input; each output cell is "
                          "the sum of the kernel times the pixels under them (red: positive, blue: negative). Pick a "
                          "position below to see the products.").format(taps=k * k))
@@ -835,7 +867,7 @@ with tab_conv:
             g1, g2, g3 = st.columns([3, 2, 3])
             small = max(padded.shape) <= 16
             g1.plotly_chart(_grid_figure(padded, _("input with padding ({h}×{w})").format(
-                h=padded.shape[0], w=padded.shape[1]), taps, text=small), width="stretch", key="ba_cv_in")
+                h=padded.shape[0], w=padded.shape[1]), taps, text=small, greys=greys), width="stretch", key="ba_cv_in")
             g2.plotly_chart(_grid_figure(np.asarray(win["products"]), _("kernel × patch"), text=True, height=300),
                             width="stretch", key="ba_cv_prod")
             g2.markdown(_("Sum of the products = **{v:.3f}** = output[{r}, {c}]").format(v=win["value"], r=row, c=col))
@@ -893,7 +925,7 @@ with tab_conv:
                 st.info(_("Press Train: both networks train for at most the seconds you set (the CNN takes about "
                           "5 s on two CPU cores, the MLP about 1 s). The CNN: {cnn:,} parameters; the MLP: "
                           "{mlp:,}.").format(
-                    cnn=cnn.count_params(cnn.build_cnn(cnn_cfg, 0)), mlp=cnn.count_params(cnn.build_mlp(mlp_cfg, 0))))
+                    cnn=cnn.cnn_param_count(cnn_cfg), mlp=cnn.mlp_param_count(mlp_cfg)))
             else:
                 res = sess["results"]
                 m1, m2 = st.columns(2)
