@@ -310,11 +310,26 @@ def boundary(model: nn.Module, x_range, y_range, n: int = 60) -> tuple[np.ndarra
     return xs, ys, p.numpy()
 
 
+SMOOTH = 5  # evaluations in the trailing mean that over-fitting is judged on (mini-batch noise is not a trend)
+
+
+def _trailing_mean(values: np.ndarray, window: int) -> np.ndarray:
+    """Mean of each value and up to `window - 1` values before it."""
+    sums = np.cumsum(np.insert(values, 0, 0.0))  # (N + 1,)
+    idx = np.arange(1, len(values) + 1)
+    lo = np.maximum(idx - window, 0)
+    return (sums[idx] - sums[lo]) / (idx - lo)
+
+
 def overfitting_point(history: list) -> dict | None:
     """Where the validation loss was lowest: {"step", "index", "val_loss", "loss" (training loss
-    there), "overfits" (a later evaluation has a validation loss > 5 % above that minimum while the
-    training loss is below its value at the minimum), "rise_step" (first such step or None)}.
-    None for fewer than 2 evaluations or no finite validation loss."""
+    there), "overfits", "rise_step" (the first step at which it is judged to over-fit, or None)}.
+
+    Judged on trailing means of `SMOOTH` evaluations (single noisy evaluations are not a trend): the
+    network over-fits from the first evaluation after the smoothed validation minimum at which the
+    smoothed validation loss is > 5 % above that minimum while the smoothed training loss is > 5 %
+    below its value there (the training loss kept falling). None for fewer than 2 evaluations or no
+    finite validation loss."""
     if not history or len(history) < 2:
         return None
     val = np.array([h.get("val_loss", np.nan) for h in history], dtype=np.float64)
@@ -323,10 +338,13 @@ def overfitting_point(history: list) -> dict | None:
         return None
     best = int(np.nanargmin(np.where(np.isfinite(val), val, np.nan)))
     rise_step = None
-    for j in range(best + 1, len(history)):
-        if val[j] > 1.05 * val[best] and train[j] < train[best]:
-            rise_step = int(history[j]["step"])
-            break
+    if np.isfinite(val).all() and np.isfinite(train).all():
+        sval, strain = _trailing_mean(val, SMOOTH), _trailing_mean(train, SMOOTH)
+        sbest = int(np.argmin(sval))
+        for j in range(sbest + 1, len(history)):
+            if sval[j] > 1.05 * sval[sbest] and strain[j] < 0.95 * strain[sbest]:
+                rise_step = int(history[j]["step"])
+                break
     return {"step": int(history[best]["step"]), "index": best, "val_loss": float(val[best]),
             "loss": float(train[best]), "overfits": rise_step is not None, "rise_step": rise_step}
 

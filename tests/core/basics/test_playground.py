@@ -167,7 +167,7 @@ def test_overfitting_point():
     hist = [{"step": int(s), "loss": float(t), "val_loss": float(v)} for s, t, v in zip(steps, train, val)]
     res = overfitting_point(hist)
     assert res["step"] == 80 and res["index"] == 8 and res["overfits"]
-    assert res["rise_step"] == 100  # first evaluation more than 5 % above 0.5: 0.5 + 0.04
+    assert 100 <= res["rise_step"] <= 150  # judged on trailing means of 5 evaluations: a little after the minimum
     calm = [{"step": int(s), "loss": float(t), "val_loss": float(t) + 0.1} for s, t in zip(steps, train)]
     res = overfitting_point(calm)
     assert res["step"] == 190 and not res["overfits"] and res["rise_step"] is None
@@ -175,6 +175,11 @@ def test_overfitting_point():
     # a noisy few points with a falling training loss: 5 % is the threshold
     flat = [{"step": i, "loss": 1.0 - 0.1 * i, "val_loss": v} for i, v in enumerate([1.0, 0.9, 0.94, 0.93])]
     assert not overfitting_point(flat)["overfits"]
+    # a network that learns nothing: both losses jitter around 0.65 (mini-batch noise), no trend
+    rng = np.random.default_rng(0)
+    jitter = [{"step": 5 * i, "loss": 0.65 + 0.03 * rng.standard_normal(), "val_loss": 0.65 + 0.03 * rng.standard_normal()}
+              for i in range(120)]
+    assert not overfitting_point(jitter)["overfits"]
 
 
 @pytest.mark.slow
