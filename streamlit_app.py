@@ -10,7 +10,7 @@ from pages._shared import (LANG_KEY, SEED_KEY, choose_language, entry_point,  # 
 
 import streamlit as st  # noqa: E402
 
-from core.device import MAX_SEED, device_label  # noqa: E402
+from core.device import MAX_SEED, device_label, reset_threads  # noqa: E402
 from core.i18n import LANGUAGES, _  # noqa: E402
 
 logging.basicConfig(level=logging.INFO)
@@ -36,6 +36,7 @@ PAGES = {
     ],
 }
 
+reset_threads()  # a script thread started while a model trained single-threaded inherited its 1 thread
 page = st.navigation(PAGES)
 reset_url_keys()  # each run, only the visible page's inputs go into the URL
 choose_language()  # this run's language: the switch below, a link's ?lang=, else the browser's

@@ -60,3 +60,44 @@ def split_pairs(pairs: list, every: int = 10) -> tuple[list, list]:
     train = [p for i, p in enumerate(pairs) if i % every != every - 1]
     val = [p for i, p in enumerate(pairs) if i % every == every - 1]
     return train, val
+
+
+LM_KINDS = ("words_zh", "chars_en")  # the tokenisations shared by the language-model lineage (issue 19)
+
+
+@functools.lru_cache(maxsize=8)
+def lm_split(kind: str, max_train_tokens: int | None = None) -> dict:
+    """The fixed language-model split shared by the n-gram, NNLM, LSTM and GPT models.
+
+    "words_zh": People's Daily 1998 (`core.classic.corpus.train_test()`), tokens are the gold words,
+    one sentence per corpus sentence; the train sentences train, the test sentences are held out.
+    "chars_en": Tiny Shakespeare (`split_text(shakespeare())`), tokens are characters, one sentence
+    per non-empty line (the newline itself is not a token: the end-of-sentence symbol plays its part).
+    `max_train_tokens` keeps only the first training sentences up to that many tokens (at least one).
+    Returns {"kind", "train": list of sentences (lists of tokens), "held_out": same, "vocab": sorted
+    train tokens}. Cached: treat the result as read-only.
+    """
+    if kind not in LM_KINDS:
+        raise ValueError(_("Unknown corpus {kind!r}; choose one of {choices}.").format(kind=kind, choices=list(LM_KINDS)))
+    if max_train_tokens is not None and max_train_tokens < 1:
+        raise ValueError(_("max_train_tokens must be at least 1, got {n}; use None for the whole corpus.").format(
+            n=max_train_tokens))
+    if kind == "words_zh":
+        from core.classic.corpus import train_test
+        train_s, test_s = train_test()
+        train = [list(s.words) for s in train_s]
+        held_out = [list(s.words) for s in test_s]
+    else:
+        train_text, val_text = split_text(shakespeare())
+        train = [list(line) for line in train_text.splitlines() if line]
+        held_out = [list(line) for line in val_text.splitlines() if line]
+    if max_train_tokens is not None:
+        kept, total = [], 0
+        for s in train:
+            if kept and total + len(s) > max_train_tokens:
+                break
+            kept.append(s)
+            total += len(s)
+        train = kept
+    vocab = sorted({t for s in train for t in s})
+    return {"kind": kind, "train": train, "held_out": held_out, "vocab": vocab}

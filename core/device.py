@@ -88,6 +88,53 @@ def autocast(device) -> "contextlib.AbstractContextManager":
     return contextlib.nullcontext()
 
 
+# ---------------------------------------------------------------------------------------------
+# intra-op threads: a process-wide setting that new threads inherit
+# ---------------------------------------------------------------------------------------------
+BASE_THREADS = torch.get_num_threads()  # the process's intra-op threads, read once at import
+_threads_lock = threading.Lock()
+_threads_held = 0  # torch_threads blocks running now, in any thread
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None):
+    """Run a block with `n` intra-op threads (None: leave them as they are).
+
+    Tiny models (sampling, the Basics CNN, gradient profiles) run single-threaded: more threads only
+    add synchronisation, and on a busy machine a second spinning thread can make them 40x slower.
+    `torch.set_num_threads` is not private to the calling thread: a thread started meanwhile (the
+    next script run of any session: after a Stop click, the sidebar of the new run said "1 threads")
+    inherits the count, and "the count before the block" is then 1 for it too. So the blocks of all
+    threads are counted, `BASE_THREADS` comes back when the last one ends, and `reset_threads()`
+    gives it back to a thread that inherited 1.
+    """
+    global _threads_held
+    if n is None:
+        yield
+        return
+    n = max(1, int(n))
+    with _threads_lock:
+        _threads_held += 1
+        if torch.get_num_threads() != n:
+            torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        with _threads_lock:
+            _threads_held -= 1
+            if _threads_held == 0 and torch.get_num_threads() != BASE_THREADS:
+                torch.set_num_threads(BASE_THREADS)
+
+
+def reset_threads() -> int:
+    """Give the calling thread `BASE_THREADS` back unless some torch_threads block runs (a script
+    thread started during one inherited its count). The entry point calls this at every run."""
+    with _threads_lock:
+        if _threads_held == 0 and torch.get_num_threads() != BASE_THREADS:
+            torch.set_num_threads(BASE_THREADS)
+    return torch.get_num_threads()
+
+
 def make_generator(seed, device: str = "cpu") -> torch.Generator:
     """A fresh `torch.Generator` seeded with `seed` (never the global RNG)."""
     gen = torch.Generator(device=device)

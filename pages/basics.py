@@ -930,11 +930,18 @@ with tab_conv:
                 res = sess["results"]
                 m1, m2 = st.columns(2)
                 for col, name in ((m1, "cnn"), (m2, "mlp")):
+                    hist = sess.get(f"history_{name}", [])
                     if name in res:
                         r = res[name]
                         col.metric(_("{net}: held-out accuracy").format(net=name.upper()), f"{r['test_acc']:.1%}",
                                    help=_("{params:,} parameters · {epochs} epochs in {seconds:.1f} s").format(
                                        params=cnn.count_params(sess[name]), epochs=r["epochs"], seconds=r["seconds"]))
+                    elif hist:  # stopped: what it reached after its last whole epoch
+                        col.metric(_("{net}: held-out accuracy").format(net=name.upper()), f"{hist[-1]['test_acc']:.1%}",
+                                   help=_("stopped after epoch {epoch}").format(epoch=hist[-1]["epoch"]))
+                    else:
+                        col.metric(_("{net}: held-out accuracy").format(net=name.upper()), "–",
+                                   help=_("not trained: press Train"))
                 fig = _acc_figure(sess)
                 st.plotly_chart(fig, width="stretch", key="ba_cnn_acc")
                 figure_downloads(fig, "cnn_vs_mlp", "ba_cnn_dl", data=pd.DataFrame(

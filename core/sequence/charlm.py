@@ -17,7 +17,6 @@ Nothing here touches the global RNG: every random choice uses `core.device.make_
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import time
@@ -29,7 +28,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from core.device import builds_models, check_seed, get_device, make_generator, model_device, on_device
+from core.device import (builds_models, check_seed, get_device, make_generator, model_device, on_device,
+                         torch_threads)  # noqa: F401 - torch_threads: others import it from here too
 from core.i18n import N_, _
 
 CELLS = ("rnn", "gru", "lstm")
@@ -44,23 +44,6 @@ MAX_VOCAB = 5000  # distinct characters a corpus may have (Chinese text has a fe
 MIN_CORPUS_CHARS = 200  # a corpus shorter than this can't be split into training and validation
 
 
-@contextlib.contextmanager
-def torch_threads(n: int | None):
-    """Run a block with `n` intra-op threads (None = leave as is), restoring the old count after.
-
-    Generation is a loop of tiny batch-1 steps: more threads only add synchronisation, and on a busy
-    machine a second spinning thread can make it 40x slower. So sampling and the gradient profiles
-    run single-threaded.
-    """
-    old = torch.get_num_threads()
-    if n is None or n == old:
-        yield
-        return
-    torch.set_num_threads(max(1, int(n)))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -61,3 +61,47 @@ def test_seq2seq_trains_on_the_picked_device(monkeypatch):
     with pytest.raises(Exception) as err:
         seq2seq.train(bundle, pairs[:30], pairs[30:], seq2seq.TrainConfig(epochs=1, batch_size=4))
     assert _meta_error(err.value), err.value
+
+
+def test_single_thread_blocks_give_every_thread_its_threads_back():
+    """Two sessions train tiny models single-threaded at once (the Basics CNN, sampling), and a new
+    script run starts meanwhile: torch hands the new thread the count set at that moment (1). When
+    both blocks are done, threads started afterwards have BASE_THREADS, and `reset_threads()` (the
+    entry point calls it at every run) gives it back to the thread that inherited 1."""
+    import threading
+
+    import torch
+
+    from core.device import BASE_THREADS, reset_threads, torch_threads
+
+    events = {name: threading.Event() for name in ("first_in", "second_in", "release", "late_go")}
+    late = {}
+
+    def block(flag):
+        with torch_threads(1):
+            events[flag].set()
+            events["release"].wait(10)
+
+    def late_run():  # a script run started while the blocks hold 1 thread
+        late["inherited"] = torch.get_num_threads()
+        events["late_go"].wait(10)
+        late["after_reset"] = reset_threads()
+
+    a = threading.Thread(target=block, args=("first_in",))
+    a.start()
+    assert events["first_in"].wait(10)
+    b = threading.Thread(target=block, args=("second_in",))
+    b.start()
+    assert events["second_in"].wait(10)
+    c = threading.Thread(target=late_run)
+    c.start()
+    events["release"].set()
+    a.join(10)
+    b.join(10)
+    events["late_go"].set()
+    c.join(10)
+    seen = []
+    t = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
+    t.start()
+    t.join(10)
+    assert late["after_reset"] == BASE_THREADS and seen == [BASE_THREADS]
