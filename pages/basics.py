@@ -42,7 +42,8 @@ st.caption(_("The foundations every note starts with: gradient descent and its o
 
 url_state({"ba_surface": "rosenbrock", "ba_expr": "sin(x) * cos(y) + 0.1 * (x**2 + y**2)", "ba_steps": 300,
            "ba_lr_scale": 1.0, "ba_momentum": 0.9, "ba_beta1": 0.9, "ba_beta2": 0.999, "ba_rho": 0.9,
-           "ba_alpha": 0.99, "ba_start_x": 0.0, "ba_start_y": 0.0, "ba_custom_start": False},
+           "ba_alpha": 0.99, "ba_start_x": 0.0, "ba_start_y": 0.0, "ba_custom_start": False,
+           "ba_opt_list": ",".join(optimizers.OPTIMIZERS)},
           choices={"ba_surface": [*surfaces.SURFACES, "custom"], "ba_lr_scale": LR_SCALES},
           bounds={"ba_steps": (1, optimizers.MAX_STEPS), "ba_momentum": (0.0, 0.99), "ba_beta1": (0.0, 0.99),
                   "ba_beta2": (0.9, 0.9999), "ba_rho": (0.5, 0.99), "ba_alpha": (0.5, 0.999),
@@ -211,8 +212,13 @@ with tab_opt:
         c1.selectbox(_("Loss surface"), [*surfaces.SURFACES, "custom"], key="ba_surface",
                      format_func=lambda s: _(surfaces.SURFACES[s].label) if s in surfaces.SURFACES
                      else _("Type your own f(x, y)"))
-        c2.multiselect(_("Optimizers"), list(optimizers.OPTIMIZERS), default=list(optimizers.OPTIMIZERS),
-                       key="ba_opts", format_func=lambda o: _(optimizers.OPTIMIZERS[o]))
+        # the chosen optimizers travel in the link as "ba_opt_list=sgd,adam" (the URL holds plain values, not lists)
+        if "ba_opts" not in st.session_state:
+            st.session_state["ba_opts"] = [o for o in str(st.session_state["ba_opt_list"]).split(",")
+                                           if o in optimizers.OPTIMIZERS] or list(optimizers.OPTIMIZERS)
+        c2.multiselect(_("Optimizers"), list(optimizers.OPTIMIZERS), key="ba_opts",
+                       format_func=lambda o: _(optimizers.OPTIMIZERS[o]))
+        st.session_state["ba_opt_list"] = ",".join(st.session_state["ba_opts"])
         c3.number_input(_("Steps"), 1, optimizers.MAX_STEPS, step=10, key="ba_steps",
                         help=_("At most {n} steps.").format(n=optimizers.MAX_STEPS))
         if st.session_state["ba_surface"] == "custom":

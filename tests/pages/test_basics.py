@@ -166,3 +166,12 @@ def test_a_hostile_link_is_clamped_to_what_the_widgets_allow(fresh_caches, tab, 
     at = run_page(PAGE, tab=tab, query=query)
     assert not _problems(at) and not at.error, (_problems(at), _errors(at))
     assert at.session_state[key] == expected
+
+
+def test_the_chosen_optimizers_travel_in_the_link(fresh_caches):
+    at = run_page(PAGE, tab="Optimizers", query={"ba_opt_list": "adam,sgd,__import__"})
+    assert not _problems(at) and not at.error, (_problems(at), _errors(at))
+    assert at.multiselect(key="ba_opts").value == ["adam", "sgd"]  # unknown names dropped
+    assert len(at.dataframe[0].value) == 2
+    at.multiselect(key="ba_opts").set_value(["momentum"]).run()
+    assert at.query_params["ba_opt_list"] == ["momentum"] or at.query_params["ba_opt_list"] == "momentum"
