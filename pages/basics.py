@@ -89,6 +89,23 @@ def _line_figure(title: str, x_title: str, y_title: str, log_x: bool = False, lo
     return fig
 
 
+def _play_controls(frames: list, prefix: str, buttons_y: float, slider_y: float, duration: int, redraw: bool,
+                   active: int = 0) -> dict:
+    """▶ / ⏸ buttons and a slider (layout arguments) for a figure's animation frames: `frames` is (frame name,
+    slider label) pairs; the rows sit at `buttons_y` / `slider_y` (paper coordinates); the slider starts at
+    `active`."""
+    still = dict(frame=dict(duration=0, redraw=redraw), mode="immediate")
+    return dict(
+        updatemenus=[dict(type="buttons", x=0, y=buttons_y, xanchor="left", yanchor="top", direction="left", buttons=[
+            dict(label=_("▶ Play"), method="animate",
+                 args=[None, dict(frame=dict(duration=duration, redraw=redraw), fromcurrent=True, mode="immediate")]),
+            dict(label=_("⏸ Pause"), method="animate",
+                 args=[[None], dict(frame=dict(duration=0, redraw=False), mode="immediate")])])],
+        sliders=[dict(x=0.2, y=slider_y, len=0.8, yanchor="top", active=active,
+                      currentvalue=dict(prefix=prefix),
+                      steps=[dict(label=label, method="animate", args=[[name], still]) for name, label in frames])])
+
+
 def _vec(v) -> str:
     """A state vector (or scalar) as short text for a table cell."""
     arr = np.atleast_1d(np.asarray(v, dtype=float))
@@ -188,16 +205,8 @@ def _contour_figure(surface: surfaces.Surface, runs: dict, steps: int) -> go.Fig
         height=640, margin=dict(l=10, r=10, t=50, b=10), title=_("Paths of the optimizers on f(x, y)"),
         xaxis=dict(title="x", range=list(surface.x_range)), yaxis=dict(title="y", range=list(surface.y_range)),
         legend=dict(orientation="h", y=-0.36),
-        updatemenus=[dict(type="buttons", x=0, y=-0.2, xanchor="left", yanchor="top", direction="left", buttons=[
-            dict(label=_("▶ Play"), method="animate",
-                 args=[None, dict(frame=dict(duration=80, redraw=False), fromcurrent=True, mode="immediate")]),
-            dict(label=_("⏸ Pause"), method="animate",
-                 args=[[None], dict(frame=dict(duration=0, redraw=False), mode="immediate")])])],
-        sliders=[dict(x=0.2, y=-0.12, len=0.8, yanchor="top", active=len(frames_at) - 1,
-                      currentvalue=dict(prefix=_("step ")),
-                      steps=[dict(label=str(k - 1), method="animate",
-                                  args=[[str(k - 1)], dict(frame=dict(duration=0, redraw=False), mode="immediate")])
-                             for k in frames_at])])
+        **_play_controls([(str(k - 1), str(k - 1)) for k in frames_at], _("step "), buttons_y=-0.2,
+                         slider_y=-0.12, duration=80, redraw=False, active=len(frames_at) - 1))
     return fig
 
 
@@ -789,15 +798,8 @@ def _slide_figure(image: np.ndarray, kernel: np.ndarray, out: np.ndarray, p: int
     fig.update_yaxes(showticklabels=False)
     fig.update_layout(
         height=440, margin=dict(l=10, r=10, t=40, b=10),
-        updatemenus=[dict(type="buttons", x=0, y=-0.04, xanchor="left", yanchor="top", direction="left", buttons=[
-            dict(label=_("▶ Play"), method="animate",
-                 args=[None, dict(frame=dict(duration=120, redraw=True), fromcurrent=True, mode="immediate")]),
-            dict(label=_("⏸ Pause"), method="animate",
-                 args=[[None], dict(frame=dict(duration=0, redraw=False), mode="immediate")])])],
-        sliders=[dict(x=0.2, y=-0.02, len=0.8, yanchor="top", currentvalue=dict(prefix=_("position ")),
-                      steps=[dict(label=f"{positions[n][0]},{positions[n][1]}", method="animate",
-                                  args=[[str(n)], dict(frame=dict(duration=0, redraw=True), mode="immediate")])
-                             for n in shown])])
+        **_play_controls([(str(n), f"{positions[n][0]},{positions[n][1]}") for n in shown], _("position "),
+                         buttons_y=-0.04, slider_y=-0.02, duration=120, redraw=True))
     return fig
 
 
