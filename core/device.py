@@ -68,6 +68,11 @@ def model_device(model: torch.nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
+def count_params(model: torch.nn.Module) -> int:
+    """Number of parameters of a model (buffers such as BatchNorm's running statistics are not counted)."""
+    return sum(p.numel() for p in model.parameters())
+
+
 @contextlib.contextmanager
 def on_device(model: torch.nn.Module, device=None):
     """Move `model` to `device` (None: where it is) for the block, and back where it was afterwards,

@@ -21,7 +21,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from core.device import builds_models, check_seed, make_generator
+from core.device import builds_models, check_seed, count_params, make_generator  # noqa: F401 - count_params: cnn.count_params
 from core.i18n import _
 from core.sequence.charlm import torch_threads
 
@@ -214,33 +214,26 @@ def init_weights(model: nn.Module, gen: torch.Generator) -> None:
                 module.reset_running_stats()
 
 
+def _build(module_cls, cfg, seed: int) -> nn.Module:
+    """`module_cls(cfg)` built on the meta device (nothing drawn from the process-wide RNG), then given
+    weights from a generator seeded with `seed`."""
+    with torch.device("meta"):
+        model = module_cls(cfg)
+    model = model.to_empty(device="cpu")
+    init_weights(model, make_generator(seed))
+    return model
+
+
 @builds_models
 def build_cnn(cfg: CNNConfig | None = None, seed: int = 0) -> LeNet:
     """A fresh LeNet-style CNN for `cfg` (None: the defaults), weights drawn from a generator seeded with `seed`."""
-    cfg = cfg if cfg is not None else CNNConfig()
-    gen = make_generator(seed)
-    with torch.device("meta"):  # no weights yet: nothing drawn from the process-wide RNG
-        model = LeNet(cfg)
-    model = model.to_empty(device="cpu")
-    init_weights(model, gen)
-    return model
+    return _build(LeNet, cfg if cfg is not None else CNNConfig(), seed)
 
 
 @builds_models
 def build_mlp(cfg: MLPConfig | None = None, seed: int = 0) -> MLP:
     """A fresh one-hidden-layer MLP for `cfg` (None: matched to the default CNN), weights from `seed`'s generator."""
-    cfg = cfg if cfg is not None else mlp_config_matching(CNNConfig())
-    gen = make_generator(seed)
-    with torch.device("meta"):  # no weights yet: nothing drawn from the process-wide RNG
-        model = MLP(cfg)
-    model = model.to_empty(device="cpu")
-    init_weights(model, gen)
-    return model
-
-
-def count_params(model: nn.Module) -> int:
-    """Number of trainable parameters (BatchNorm's running statistics are buffers, not counted)."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return _build(MLP, cfg if cfg is not None else mlp_config_matching(CNNConfig()), seed)
 
 
 def cnn_param_count(cfg: CNNConfig) -> int:

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.basics.activations import activation_module
+from core.basics.activations import ACTIVATIONS, activation_module
 from core.basics.cnn import Dropout
 from core.device import MAX_SEED, builds_models, check_seed, make_generator
 from core.i18n import N_, _
@@ -40,13 +40,10 @@ DATASETS: dict[str, str] = {
     "xor": N_("XOR (four quadrants)"),
     "spiral": N_("two spirals"),
 }
-PLAYGROUND_ACTIVATIONS: dict[str, str] = {
-    "relu": N_("ReLU"),
-    "tanh": N_("tanh"),
-    "sigmoid": N_("sigmoid"),
-    "leaky_relu": N_("leaky ReLU"),
-    "gelu": N_("GELU"),
-}
+# the activations the playground offers (all of core.basics.activations', built by activation_module), in
+# the order of its menu; their labels are that module's
+PLAYGROUND_ACTIVATIONS: dict[str, str] = {name: ACTIVATIONS[name] for name in ("relu", "tanh", "sigmoid",
+                                                                                 "leaky_relu", "gelu")}
 OPTIMIZERS: dict[str, str] = {
     "sgd": N_("SGD"),
     "momentum": N_("SGD with momentum 0.9"),

@@ -42,7 +42,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from core.basics.cnn import Dropout
-from core.device import building, builds_models, get_device, make_generator, model_device, on_device
+from core.device import (building, builds_models, count_params, get_device, make_generator, model_device,
+                         on_device)
 from core.i18n import N_, _
 from core.sequence.charlm import torch_threads
 
@@ -269,10 +270,6 @@ def build_elmo(config: ELMoConfig, seed: int = 0, vocab: WordVocab | None = None
     with torch.device("meta"):
         model = ELMo(config, vocab)
     return model.to_empty(device="cpu").init_weights(make_generator(seed))
-
-
-def count_params(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
 
 
 def _pad(seqs: list[list[int]], pad: int = 2) -> tuple[torch.Tensor, torch.Tensor]:

@@ -37,7 +37,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from core.device import builds_models, check_seed, get_device, make_generator, model_device, on_device
+from core.device import (builds_models, check_seed, count_params, get_device, make_generator,  # noqa: F401
+                         model_device, on_device)  # count_params: nnlm.count_params
 from core.i18n import N_, _
 from core.sequence.charlm import torch_threads
 
@@ -315,10 +316,6 @@ def build_nnlm(cfg: NNLMConfig, seed: int = 0, vocab: Vocab | None = None) -> NN
         with torch.no_grad():
             model.b.copy_((counts / counts.sum()).log())
     return model
-
-
-def count_params(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
 
 
 def param_count(cfg: NNLMConfig) -> int:

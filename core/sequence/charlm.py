@@ -28,8 +28,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from core.device import (builds_models, check_seed, get_device, make_generator, model_device, on_device,
-                         torch_threads)  # noqa: F401 - torch_threads: others import it from here too
+from core.device import (builds_models, check_seed, count_params, get_device, make_generator,  # noqa: F401
+                         model_device, on_device, torch_threads)  # count_params, torch_threads: used via this module too
 from core.i18n import N_, _
 
 CELLS = ("rnn", "gru", "lstm")
@@ -282,10 +282,6 @@ def _probs(logits: torch.Tensor, temperature: float, top_k: int | None) -> torch
         kth = torch.topk(logits, top_k).values[-1]
         logits = logits.masked_fill(logits < kth, float("-inf"))
     return torch.softmax(logits, dim=-1)
-
-
-def count_params(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
 
 
 def param_count(config: CharLMConfig) -> int:
