@@ -172,13 +172,23 @@ def seed() -> int:
 # ---------------------------------------------------------------------------------------------
 # errors: ValueError from core is the user's to fix; anything else is ours, logged, never shown raw
 # ---------------------------------------------------------------------------------------------
+_MARKDOWN = str.maketrans({c: "\\" + c for c in "\\*_$~"})  # what Markdown would eat ([MASK] is not a link)
+
+
+def plain(text: str) -> str:
+    """`text` escaped so that Markdown shows it as written: core's messages are plain text and quote what
+    the visitor typed (x**2 was shown as a bold "2", __import__ as a bold "import"). Code spans in
+    backticks still work."""
+    return text.translate(_MARKDOWN)
+
+
 @contextlib.contextmanager
 def guard(stop: bool = True):
     """Show core's ValueError as st.error (and stop the page); hide tracebacks of real bugs."""
     try:
         yield
     except ValueError as exc:
-        st.error(str(exc) or _("That input can't be used. Change it and try again."), icon="⚠️")
+        st.error(plain(str(exc)) or _("That input can't be used. Change it and try again."), icon="⚠️")
         if stop:
             st.stop()
     except Exception as exc:  # noqa: BLE001 - a user must never see a traceback

@@ -175,3 +175,13 @@ def test_the_chosen_optimizers_travel_in_the_link(fresh_caches):
     assert len(at.dataframe[0].value) == 2
     at.multiselect(key="ba_opts").set_value(["momentum"]).run()
     assert at.query_params["ba_opt_list"] == ["momentum"] or at.query_params["ba_opt_list"] == "momentum"
+
+
+def test_an_error_shows_the_formula_as_typed_not_as_markdown(fresh_caches):
+    """st.error renders Markdown: core's plain-text messages are escaped (x**2 was shown as a bold 2,
+    __import__ as a bold "import")."""
+    at = run_page(PAGE, tab="Optimizers", query={"ba_surface": "custom"})
+    at.session_state["ba_expr"] = "__import__('os')"
+    at.run()
+    shown = _errors(at)
+    assert "\\_\\_import\\_\\_('os')" in shown and "\\*\\*" in shown, shown
