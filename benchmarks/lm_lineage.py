@@ -1,9 +1,11 @@
-"""The language-model lineage on one text (issue 19): unigram, bigram and trigram Kneser–Ney, Bengio's NNLM
-(trained in this run), and the LSTM and tiny GPT (pending), all on the same split, tokenisation and vocabulary.
+"""The language-model lineage on one text (issue 19): unigram, bigram and trigram Kneser–Ney, Bengio's NNLM,
+an LSTM and a tiny GPT (each trained in this run for the same budget), all on the same split, tokenisation,
+vocabulary and predictions.
 
-    .venv/bin/python benchmarks/lm_lineage.py [--text PATH] [--nnlm-seconds 300] [--kind words_zh|chars_en]
+    .venv/bin/python benchmarks/lm_lineage.py [--text PATH] [--seconds 300] [--kind words_zh|chars_en] [--save]
 Ends with: lm_lineage: ppl_unigram=… ppl_bigram_kn=… ppl_trigram_kn=… ppl_nnlm=… ppl_lstm=… ppl_gpt=… ngram_eval_s=… nltk_eval_s=…
-(then: nltk_tokens, ngram_sample_s, speedup, max_abs_diff, nnlm_s, nnlm_params, vocab, held_out_tokens, load)
+(then: ppl_nnlm_kn_mix, nltk_tokens, ngram_sample_s, speedup, max_abs_diff, nnlm_s, lstm_s, gpt_s, *_params, vocab,
+held_out_tokens, load)
 
 - The split: `core.corpora.lm_split(kind)` ("words_zh": People's Daily 1998 gold words, the default;
   "chars_en": Tiny Shakespeare characters, one sentence per line). `--text PATH` replaces the held-out
@@ -14,12 +16,16 @@ Ends with: lm_lineage: ppl_unigram=… ppl_bigram_kn=… ppl_trigram_kn=… ppl_
   see it, so every model predicts over the same words and the perplexities compare. Each model scores
   every held-out token and one </s> per sentence.
 - ppl_*: held-out perplexity. unigram = the MLE unigram (Kneser–Ney with n = 1), bigram / trigram =
-  interpolated Kneser–Ney (discount 0.75). ppl_nnlm: `core.embeddings.nnlm` trained for --nnlm-seconds
-  (AdamW, warm-up + cosine decay over the budget; `NNLM_SETTINGS` below, the config that did best in a
-  short budget on one thread; `--threads`, default 1 for a shared machine). Target: ppl_nnlm <= 0.85 ×
-  ppl_trigram_kn on words_zh (Bengio et al. report 24% lower than smoothed n-grams on Brown); the
-  issue's order n-gram > NNLM > LSTM > GPT. ppl_lstm / ppl_gpt: nan until those steps are built on this
-  split (printed as pending).
+  interpolated Kneser–Ney (discount 0.75). ppl_nnlm: `core.embeddings.nnlm` (the paper's full softmax)
+  trained for --seconds (AdamW, warm-up + cosine decay over the budget; `NNLM_SETTINGS` below, the config
+  that did best in a short budget on one thread; `--threads`, default 1 for a shared machine).
+  ppl_nnlm_kn_mix: the NNLM's and the trigram KN's probabilities averaged (weight 0.5 each) per prediction,
+  the mixture Bengio et al. report as their best. ppl_lstm / ppl_gpt: `core.sequence.sentlm` ("lstm": one
+  LSTM layer; "gpt": two pre-norm Transformer blocks, 4 heads, windows of 64 tokens), both with an
+  adaptive softmax (exact probabilities; the CPU cost of a 28k-word softmax is why), trained for the same
+  --seconds (`LSTM_SETTINGS`, `GPT_SETTINGS`). Targets: ppl_nnlm <= 0.85 × ppl_trigram_kn on words_zh
+  (Bengio et al. report 24% lower than smoothed n-grams on Brown); the order n-gram > NNLM > LSTM > GPT.
+- `--save` writes every figure to assets/models/lm-lineage/<kind>.json, which the lineage page shows.
 - ngram_eval_s: our trigram Kneser–Ney scoring the whole held-out text (seconds). nltk_eval_s: the
   baseline, `nltk.lm.KneserNeyInterpolated` (fitted on the same mapped training text) scoring the first
   --nltk-tokens held-out predictions (nltk scans all bigram contexts per lower-order probability: about
@@ -43,6 +49,7 @@ import torch  # noqa: E402
 from core.classic import ngram  # noqa: E402
 from core.corpora import LM_KINDS, lm_split  # noqa: E402
 from core.embeddings import nnlm  # noqa: E402
+from core.sequence import sentlm  # noqa: E402
 
 MIN_COUNT = 2  # the shared vocabulary: tokens seen at least twice in training (ngram's default unk_cutoff)
 # the NNLM for a few minutes on one CPU thread (People's Daily, |V| = 27,972: the softmax is most of the cost,
@@ -50,6 +57,12 @@ MIN_COUNT = 2  # the shared vocabulary: tokens seen at least twice in training (
 # held-out perplexity: m=64 h=128 batch 256 lr 3e-3: 946 (482 steps); the same at lr 1e-2: 946 (510 steps);
 # m=32 h=64 batch 256 lr 1e-2: 875 (832 steps); batch 512 costs 2.5x a step of 256 for 2x the examples.
 NNLM_SETTINGS = {"context": 3, "embed_dim": 32, "hidden": 64, "direct": False, "batch_size": 256, "lr": 1e-2}
+# 60-s runs on one thread (load ~3), held-out perplexity on 500 sentences: LSTM H=128 lr 1e-2: 510, H=256: 609;
+# GPT 2 blocks lr 3e-3: 979, lr 1e-2: 1250, 1 block batch 16: 776 (a Transformer needs more steps to get going)
+LSTM_SETTINGS = {"arch": "lstm", "embed_dim": 128, "hidden": 128, "n_layers": 1, "batch_size": 32, "lr": 1e-2}
+GPT_SETTINGS = {"arch": "gpt", "embed_dim": 128, "n_layers": 2, "n_head": 4, "max_len": 64, "batch_size": 32,
+                "lr": 3e-3}
+SAVE_DIR = Path(__file__).resolve().parent.parent / "assets" / "models" / "lm-lineage"
 
 
 def read_held_out(path: Path, kind: str) -> list[list[str]]:
@@ -78,7 +91,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--text", type=Path, default=None, help="held-out text: UTF-8, one whitespace-segmented "
                     "sentence a line (default: the split's held-out part)")
-    ap.add_argument("--nnlm-seconds", type=float, default=300.0, help="NNLM training budget, seconds")
+    ap.add_argument("--seconds", "--nnlm-seconds", type=float, default=300.0,
+                    help="training budget of each neural model (NNLM, LSTM, GPT), seconds")
+    ap.add_argument("--save", action="store_true", help="write the figures to assets/models/lm-lineage/<kind>.json")
     ap.add_argument("--kind", choices=LM_KINDS, default="words_zh")
     ap.add_argument("--nltk-tokens", type=int, default=30, help="held-out predictions nltk scores (0 = skip nltk)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads for the NNLM (1 on a shared machine)")
@@ -162,10 +177,10 @@ def main() -> None:
     model = nnlm.build_nnlm(cfg, args.seed, vocab)
     print(f"NNLM: context {cfg.context} (a {cfg.context + 1}-gram model), m={cfg.embed_dim}, h={cfg.hidden}, "
           f"direct={cfg.direct}, {nnlm.count_params(model):,} parameters; AdamW lr {s['lr']}, batch "
-          f"{s['batch_size']}, {data.y_train.size:,} training windows, {args.nnlm_seconds:.0f} s on "
+          f"{s['batch_size']}, {data.y_train.size:,} training windows, {args.seconds:.0f} s on "
           f"{args.threads} thread(s)", flush=True)
     res = nnlm.train(model, data, epochs=1000, lr=s["lr"], batch_size=s["batch_size"], seed=args.seed,
-                     max_seconds=args.nnlm_seconds, eval_every=0, threads=args.threads)
+                     max_seconds=args.seconds, eval_every=0, threads=args.threads)
     ppl_nnlm = res["val_ppl"]
     print(f"NNLM perplexity {ppl_nnlm:.2f} after {res['steps']:,} steps ({res['epochs']:.2f} epochs) in "
           f"{res['seconds']:.1f} s, stopped by {res['stopped_by']}; train loss {res['train_loss']:.3f} nats")
@@ -179,18 +194,60 @@ def main() -> None:
     except ValueError:
         pass
 
-    print("LSTM and GPT on this split and tokenisation: pending (the lineage page trains them later); "
-          "ppl_lstm and ppl_gpt are nan")
-    print(f"lineage: unigram {ppl['unigram']:.1f} > bigram KN {ppl['bigram_kn']:.1f} > trigram KN "
-          f"{ppl['trigram_kn']:.1f} {'>' if ppl['trigram_kn'] > ppl_nnlm else '<='} NNLM {ppl_nnlm:.1f}")
+    # ---- NNLM + trigram KN mixture (Bengio et al.'s best), per prediction in the same order
+    t0 = time.perf_counter()
+    with torch.inference_mode():
+        lp = nnlm.log_probs_of(model, data.X_val, data.y_val)  # (N,)
+    kn = [tri.prob(w, h) for w, h in sample_queries(held_m, n_scored)]
+    mix = 0.5 * torch.as_tensor(kn, dtype=torch.float64) + 0.5 * lp.double().exp()
+    ppl_mix = math.exp(-float(mix.log().mean()))
+    print(f"NNLM + trigram KN, 0.5 each: perplexity {ppl_mix:.2f} = {ppl_mix / ppl['trigram_kn']:.3f} x trigram KN "
+          f"({time.perf_counter() - t0:.1f} s)", flush=True)
+
+    # ---- LSTM and GPT on the same sentences, vocabulary and predictions
+    neural = {"nnlm": {"ppl": ppl_nnlm, "params": nnlm.count_params(model), "seconds": res["seconds"],
+                       "steps": res["steps"], "epochs": res["epochs"]}}
+    for name, settings in (("lstm", LSTM_SETTINGS), ("gpt", GPT_SETTINGS)):
+        cfg_kw = {k: v for k, v in settings.items() if k not in ("batch_size", "lr")}
+        scfg = sentlm.SentLMConfig(vocab_size=len(vocab), **cfg_kw)
+        smodel = sentlm.build_sentlm(scfg, args.seed, vocab)
+        print(f"{name.upper()}: {cfg_kw}, {sentlm.count_params(smodel):,} parameters; AdamW lr {settings['lr']}, "
+              f"batch {settings['batch_size']} sentences, {args.seconds:.0f} s on {args.threads} thread(s)", flush=True)
+        r = sentlm.train(smodel, vocab, train, held_out, max_seconds=args.seconds, lr=settings["lr"],
+                         batch_size=settings["batch_size"], seed=args.seed, threads=args.threads)
+        print(f"{name.upper()} perplexity {r['val_ppl']:.2f} after {r['steps']:,} steps ({r['epochs']:.2f} epochs) in "
+              f"{r['seconds']:.1f} s; train loss {r['train_loss']:.3f} nats", flush=True)
+        neural[name] = {"ppl": r["val_ppl"], "params": r["params"], "seconds": r["seconds"], "steps": r["steps"],
+                        "epochs": r["epochs"]}
+    ppl_lstm, ppl_gpt = neural["lstm"]["ppl"], neural["gpt"]["ppl"]
+    order = [("unigram", ppl["unigram"]), ("bigram KN", ppl["bigram_kn"]), ("trigram KN", ppl["trigram_kn"]),
+             ("NNLM", ppl_nnlm), ("LSTM", ppl_lstm), ("GPT", ppl_gpt)]
+    print("lineage: " + " | ".join(f"{n} {p:.1f}" for n, p in order)
+          + f"; n-gram > NNLM > LSTM > GPT holds: {ppl['trigram_kn'] > ppl_nnlm > ppl_lstm > ppl_gpt}")
     load = os.getloadavg()[0]
     print(f"load average {load:.2f}")
+    if args.save:
+        import json
+        SAVE_DIR.mkdir(parents=True, exist_ok=True)
+        out = {"kind": args.kind, "seconds_budget": args.seconds, "threads": args.threads, "seed": args.seed,
+               "vocab": len(vocab), "min_count": MIN_COUNT, "held_out_predictions": n_scored,
+               "train_sentences": len(train), "train_tokens": sum(map(len, train)),
+               "date": time.strftime("%Y-%m-%d"), "torch": torch.__version__, "load": round(load, 2),
+               "ngram": {k: {"ppl": v, "params": sum(len(c) for c in models[i].counts[1:])}
+                         for i, (k, v) in zip((1, 2, 3), ppl.items())},
+               "neural": neural, "nnlm_kn_mix": ppl_mix,
+               "settings": {"nnlm": NNLM_SETTINGS, "lstm": LSTM_SETTINGS, "gpt": GPT_SETTINGS}}
+        path = SAVE_DIR / f"{args.kind}.json"
+        path.write_text(json.dumps(out, indent=1, ensure_ascii=False), encoding="utf-8")
+        print(f"saved {path}")
     print(f"lm_lineage: ppl_unigram={ppl['unigram']:.2f} ppl_bigram_kn={ppl['bigram_kn']:.2f} "
-          f"ppl_trigram_kn={ppl['trigram_kn']:.2f} ppl_nnlm={ppl_nnlm:.2f} ppl_lstm=nan ppl_gpt=nan "
-          f"ngram_eval_s={ngram_eval_s:.3f} nltk_eval_s={nltk_s:.2f} nltk_tokens={len(queries)} "
+          f"ppl_trigram_kn={ppl['trigram_kn']:.2f} ppl_nnlm={ppl_nnlm:.2f} ppl_lstm={ppl_lstm:.2f} "
+          f"ppl_gpt={ppl_gpt:.2f} ngram_eval_s={ngram_eval_s:.3f} nltk_eval_s={nltk_s:.2f} "
+          f"ppl_nnlm_kn_mix={ppl_mix:.2f} nltk_tokens={len(queries)} "
           f"ngram_sample_s={ours_s:.6f} speedup={speedup:.0f} max_abs_diff={max_diff:.1e} "
-          f"nnlm_s={res['seconds']:.0f} nnlm_params={nnlm.count_params(model)} vocab={len(vocab)} "
-          f"held_out_tokens={n_scored} load={load:.1f}")
+          f"nnlm_s={res['seconds']:.0f} lstm_s={neural['lstm']['seconds']:.0f} gpt_s={neural['gpt']['seconds']:.0f} "
+          f"nnlm_params={nnlm.count_params(model)} lstm_params={neural['lstm']['params']} "
+          f"gpt_params={neural['gpt']['params']} vocab={len(vocab)} held_out_tokens={n_scored} load={load:.1f}")
 
 
 if __name__ == "__main__":

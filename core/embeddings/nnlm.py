@@ -367,6 +367,22 @@ def mean_nll(model: NNLM, X, y, batch_size: int = 4096) -> float:
     return total / y.numel()
 
 
+@torch.inference_mode()
+def log_probs_of(model: NNLM, X, y, batch_size: int = 4096) -> torch.Tensor:
+    """log P(y_i | X_i) for every row: (N,) float32 (to mix with another model's probabilities)."""
+    X, y = _as_long(X), _as_long(y)
+    _check_ids(model, X, y)
+    dev = model_device(model)
+    was_training = model.training
+    model.eval()
+    try:
+        out = [model.log_probs(X[s:s + batch_size].to(dev)).gather(1, y[s:s + batch_size, None].to(dev))[:, 0].cpu()
+               for s in range(0, y.numel(), batch_size)]  # each (b,)
+    finally:
+        model.train(was_training)
+    return torch.cat(out) if out else torch.zeros(0)
+
+
 def perplexity(model: NNLM, X, y, batch_size: int = 4096) -> float:
     """exp(mean −log P(y | X)): the held-out perplexity over every (context, next word) row."""
     return math.exp(mean_nll(model, X, y, batch_size))
@@ -375,7 +391,7 @@ def perplexity(model: NNLM, X, y, batch_size: int = 4096) -> float:
 # ---------------------------------------------------------------------------------------------
 # training
 # ---------------------------------------------------------------------------------------------
-def _lr_at(progress: float, lr: float, warmup_frac: float = 0.02, min_frac: float = 0.05) -> float:
+def lr_at(progress: float, lr: float, warmup_frac: float = 0.02, min_frac: float = 0.05) -> float:
     """Linear warm-up over the first `warmup_frac` of the run, then cosine decay to `min_frac` of `lr`."""
     progress = min(max(progress, 0.0), 1.0)
     if progress < warmup_frac:
@@ -482,7 +498,7 @@ def _train(model, data, epochs, max_steps, lr, batch_size, seed, max_seconds, on
             progress = (step - 1) / total
             if max_seconds > 0:
                 progress = max(progress, elapsed / max_seconds)
-            rate = _lr_at(progress, lr)
+            rate = lr_at(progress, lr)
             for group in opt.param_groups:
                 group["lr"] = rate
             rows = order[s:s + batch_size]  # (b,)

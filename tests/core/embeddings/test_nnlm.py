@@ -245,3 +245,11 @@ def test_make_data_without_held_out_trains_without_validation():
     model = nnlm.build_nnlm(nnlm.NNLMConfig(len(data.vocab), 2, 3, 3), seed=0)
     r = nnlm.train(model, data, epochs=1, batch_size=4, max_seconds=0, device="cpu")
     assert r["val_ppl"] is None and r["steps"] == 4
+
+
+def test_log_probs_of_is_the_mean_nll_row_by_row():
+    data = _tiny_data()
+    model = nnlm.build_nnlm(nnlm.NNLMConfig(len(data.vocab), data.context, 8, 16), 0, data.vocab)
+    lp = nnlm.log_probs_of(model, data.X_val, data.y_val, batch_size=7)
+    assert lp.shape == (data.y_val.size,)
+    assert math.isclose(-float(lp.double().mean()), nnlm.mean_nll(model, data.X_val, data.y_val), rel_tol=1e-5)
