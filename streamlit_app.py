@@ -24,7 +24,8 @@ PAGES = {
          st.Page("pages/glossary.py", title="术语表 Glossary", icon="📖")],
     "基础 Basics": [st.Page("pages/basics.py", title="网络如何学习 How a network learns", icon="🧠")],
     "经典 NLP Classic NLP": [st.Page("pages/classic_nlp.py", title="分词与标注 Classic NLP", icon="✂️")],
-    "词向量 Embeddings": [st.Page("pages/word_vectors.py", title="词向量 Word vectors", icon="🔤")],
+    "词向量 Embeddings": [st.Page("pages/word_vectors.py", title="词向量 Word vectors", icon="🔤"),
+                         st.Page("pages/lm_lineage.py", title="语言模型 Language models", icon="📜")],
     "序列模型 Sequence models": [
         st.Page("pages/rnn_text.py", title="RNN 文本生成 RNN text generation", icon="🔁"),
         st.Page("pages/seq2seq.py", title="Seq2seq 翻译 Seq2seq translation", icon="🌐"),

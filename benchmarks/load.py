@@ -39,7 +39,7 @@ from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = ["", "glossary", "basics", "classic_nlp", "word_vectors", "rnn_text", "seq2seq", "attention", "bert", "gpt"]
+PAGES = ["", "glossary", "basics", "classic_nlp", "word_vectors", "lm_lineage", "rnn_text", "seq2seq", "attention", "bert", "gpt"]
 # page -> ({widget_key: value}, button_key or None): the page's main non-training interaction.
 # Pages that compute as soon as an input changes (analogy, translation, attention, fill-mask) get a
 # new input; the RNN and GPT pages get their Generate button (short outputs, as a curious user would).
@@ -47,6 +47,7 @@ INTERACTIONS: dict[str, tuple[dict, str | None]] = {
     "basics": ({"ba_surface": "saddle"}, None),
     "classic_nlp": ({"cl_text": "结婚的和尚未结婚的"}, None),
     "word_vectors": ({"wv_a": "paris", "wv_b": "france", "wv_c": "tokyo"}, None),
+    "lm_lineage": ({"lm_ng_sent_words_zh": "中国 经济 发展 很 快"}, None),
     "rnn_text": ({"rnn_length": 200}, "rnn_generate"),
     "seq2seq": ({"seq2seq_text": "where is the station ?"}, None),
     "attention": ({"att_sentence": "the cat sat on the warm mat"}, None),
@@ -69,6 +70,8 @@ def varied(page: str, n: int) -> dict:
     if page == "word_vectors":
         a, b, c = _ANALOGIES[n % len(_ANALOGIES)]
         return {"wv_a": a, "wv_b": b, "wv_c": c}
+    if page == "lm_lineage":
+        return {"lm_ng_sent_words_zh": f"{n} 年 {word} 经济 发展"}
     if page == "rnn_text":
         return {"rnn_length": 200, "rnn_prime": f"{word.upper()}:\n"}
     if page == "seq2seq":

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from core.i18n import N_
 
 # page file -> the key its lazy_tabs use in the URL
-TAB_KEYS = {"pages/basics.py": "ba_tab", "pages/classic_nlp.py": "cl_tab", "pages/word_vectors.py": "wv_tab", "pages/rnn_text.py": "rnn_tab", "pages/seq2seq.py": "seq2seq_tab",
+TAB_KEYS = {"pages/basics.py": "ba_tab", "pages/classic_nlp.py": "cl_tab", "pages/word_vectors.py": "wv_tab", "pages/lm_lineage.py": "lm_tab", "pages/rnn_text.py": "rnn_tab", "pages/seq2seq.py": "seq2seq_tab",
             "pages/bert.py": "bert_tab", "pages/gpt.py": "gpt_tab"}
 
 
@@ -32,6 +32,7 @@ class Topic:
 
 
 BASICS = "pages/basics.py"
+LINEAGE = "pages/lm_lineage.py"
 
 
 @dataclass(frozen=True)
@@ -73,8 +74,8 @@ CURRICULUM: tuple[Section, ...] = (
         Topic("word2vec（跳字模型、CBOW、负采样）", N_("word2vec (skip-gram, CBOW, negative sampling)"),
               "pages/word_vectors.py", "🏋️ Train word2vec"),
         Topic("GloVe", N_("GloVe"), "pages/word_vectors.py", "🏁 Scoreboard"),
-        Topic("神经网络语言模型 NNLM", N_("Neural network language model (NNLM)")),
-        Topic("ELMo", N_("ELMo: contextual features from a biLSTM LM")),
+        Topic("神经网络语言模型 NNLM", N_("Neural network language model (NNLM)"), LINEAGE, "🧠 Neural LM (NNLM)"),
+        Topic("ELMo", N_("ELMo: contextual features from a biLSTM LM"), LINEAGE, "🎭 ELMo"),
     )),
     Section("序列模型", N_("Sequence models"), (
         Topic("RNN 语言模型", N_("RNN language model"), "pages/rnn_text.py", "✍️ Generate"),
@@ -177,6 +178,23 @@ GLOSSARY: tuple[Term, ...] = (
                                               "add up to p."), _at("pages/gpt.py", "✍️ Generate & look inside")),
     Term("perplexity", "困惑度", N_("exp of the mean negative log-likelihood per token: lower is better."),
          _at("pages/gpt.py", "🐣 Tiny GPT from scratch")),
+    Term("n-gram model", "n 元语法", N_("A language model that predicts each token from the n−1 tokens before it, "
+                                       "by counting how often they occur together."),
+         _at(LINEAGE, "🔢 n-gram models")),
+    Term("smoothing", "平滑", N_("Moving some probability from seen n-grams to unseen ones, so an unseen n-gram does not "
+                               "make a whole sentence impossible (add-k, Good–Turing, Kneser–Ney …)."),
+         _at(LINEAGE, "🔢 n-gram models")),
+    Term("Kneser–Ney smoothing", "Kneser–Ney 平滑", N_("Absolute discounting whose lower order counts in how many "
+                                                       "different contexts a word appears, not how often."),
+         _at(LINEAGE, "🔢 n-gram models")),
+    Term("neural network language model", "神经网络语言模型", N_("Bengio's model (2003): word vectors of the previous "
+                                                          "words, a tanh layer and a softmax over the vocabulary."),
+         _at(LINEAGE, "🧠 Neural LM (NNLM)")),
+    Term("adaptive softmax", "自适应 softmax", N_("A softmax whose rare words sit in clusters scored only when "
+                                                 "needed: exact probabilities at a fraction of the cost."),
+         _at(LINEAGE, "🏁 Same text, every model")),
+    Term("scalar mix", "标量混合", N_("ELMo's task-specific weighting of its layers: γ Σ s_j h_j with s = softmax(w)."),
+         _at(LINEAGE, "🎭 ELMo")),
     Term("word segmentation", "分词", N_("Splitting Chinese text, written without spaces, into words."),
          _at("pages/classic_nlp.py", "✂️ Dictionary segmentation")),
     Term("maximum matching", "最大匹配", N_("Dictionary segmentation that always takes the longest dictionary "

@@ -170,6 +170,25 @@ class NGramModel:
             model._good_turing()
         return model
 
+    def with_smoothing(self, cfg: NGramConfig) -> "NGramModel":
+        """The same counts under another smoothing (k, discount, alpha): a new model that shares this one's
+        count tables (read-only) and builds only what its smoothing needs, so comparing every method costs
+        one count of the text. `cfg` must have this model's n and unk_cutoff (they change the counts)."""
+        cfg.check()
+        if cfg.n != self.cfg.n or cfg.unk_cutoff != self.cfg.unk_cutoff:
+            raise ValueError(_("Re-smoothing keeps the counts, so n and unk_cutoff must stay {n} and {cutoff}; "
+                               "train a new model to change them.").format(n=self.cfg.n, cutoff=self.cfg.unk_cutoff))
+        model = NGramModel(cfg, self.vocab, self.index, self.counts, self.ctx_total, self.ctx_types)
+        if cfg.smoothing == "kneser_ney" and cfg.n > 1:
+            if self.cont:
+                model.cont, model.cont_total = self.cont, self.cont_total
+            else:
+                model._continuation_counts()
+            model._kn_prepare()
+        if cfg.smoothing == "good_turing":
+            model._good_turing()
+        return model
+
     def _continuation_counts(self) -> None:
         n = self.cfg.n
         self.cont, self.cont_total = [dict() for _k in range(n)], [dict() for _k in range(n)]

@@ -541,6 +541,34 @@ def _train(model, data, epochs, max_steps, lr, batch_size, seed, max_seconds, on
             "steps": step, "epochs": examples / n, "examples": examples, "stopped_by": stopped_by}
 
 
+@torch.inference_mode()
+def next_words(model: NNLM, vocab: Vocab, context, k: int = 15) -> tuple[list[str], list[tuple[str, float]]]:
+    """The model's `k` most likely next words after `context` (a list of tokens; only the last n−1 are
+    read, missing ones are <s>, unknown ones <UNK>). Returns (the context as read, [(word, P), ...])."""
+    _check_vocab_size(model, vocab)
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= len(vocab):
+        raise ValueError(_("k must be a whole number between 1 and {top}; got {value!r}.").format(
+            top=len(vocab), value=k))
+    c = model.config.context
+    read = ([BOS] * c + [t if t in vocab.stoi else UNK for t in context])[-c:]
+    ids = torch.tensor([vocab.encode(read)], device=model_device(model))  # (1, n−1)
+    was_training = model.training
+    model.eval()
+    try:
+        probs = model.log_probs(ids).exp()[0].cpu()  # (|V|,)
+    finally:
+        model.train(was_training)
+    top = torch.topk(probs, k)
+    return read, [(vocab.words[int(i)], float(p)) for p, i in zip(top.values, top.indices)]
+
+
+def _check_vocab_size(model: NNLM, vocab: Vocab) -> None:
+    if len(vocab) != model.config.vocab_size:
+        raise ValueError(_("The vocabulary has {vocab_words} words but the model {model_words}; use the "
+                           "vocabulary the model was trained with.").format(
+                               vocab_words=len(vocab), model_words=model.config.vocab_size))
+
+
 # ---------------------------------------------------------------------------------------------
 # the word vectors
 # ---------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The entry point: navigation lists all pages, the sidebar has device, seed and a permalink."""
 from tests.pages.conftest import assert_clean, new_app
 
-PAGES = ["pages/home.py", "pages/glossary.py", "pages/basics.py", "pages/classic_nlp.py", "pages/word_vectors.py", "pages/rnn_text.py", "pages/seq2seq.py",
+PAGES = ["pages/home.py", "pages/glossary.py", "pages/basics.py", "pages/classic_nlp.py", "pages/word_vectors.py", "pages/lm_lineage.py", "pages/rnn_text.py", "pages/seq2seq.py",
          "pages/attention.py", "pages/bert.py", "pages/gpt.py"]
 
 

@@ -180,3 +180,20 @@ def test_bad_input(bad):
 def test_bad_sample_length():
     with pytest.raises(ValueError):
         model(2, "add_k").sample((), length=0)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_with_smoothing_equals_a_model_trained_with_that_smoothing(n):
+    base = model(n, "mle", unk_cutoff=1)
+    held = [s.split() for s in ["the cat sat on the log", "a dog saw the mat", "zebra cat"]]
+    for smoothing in SMOOTHINGS:
+        cfg = NGramConfig(n, smoothing, k=0.5, discount=0.6, alpha=0.3, unk_cutoff=1)
+        fresh, shared = NGramModel.train(TEXT, cfg), base.with_smoothing(cfg)
+        assert shared.counts is base.counts  # nothing counted again
+        for s in held:
+            a, b = fresh.sentence_steps(s), shared.sentence_steps(s)
+            assert [x["p"] for x in a] == pytest.approx([x["p"] for x in b], abs=1e-15)
+        assert fresh.perplexity(held) == pytest.approx(shared.perplexity(held), rel=1e-12) or math.isinf(
+            fresh.perplexity(held)) and math.isinf(shared.perplexity(held))
+    with pytest.raises(ValueError, match="n and unk_cutoff"):
+        base.with_smoothing(NGramConfig(n + 1, "kneser_ney", unk_cutoff=1))
