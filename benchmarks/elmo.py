@@ -2,6 +2,7 @@
 words, then a POS-tagging probe over its frozen features, per feature kind.
 
     .venv/bin/python benchmarks/elmo.py [--lm-seconds 180]
+    .venv/bin/python benchmarks/elmo.py --checkpoint elmo-zh-peoples-daily   # the shipped model, no LM training
 Ends with: elmo: task_acc_static=… task_acc_layer0=… task_acc_layer1=… task_acc_layer2=… task_acc_mix=…
 (then: lm_ppl, lm_params, lm_s, lm_steps, mix weights s0..s2, gamma, load)
 
@@ -17,6 +18,9 @@ Ends with: elmo: task_acc_static=… task_acc_layer0=… task_acc_layer1=… tas
   word, no context), layer0 = [emb; emb], layer1 / layer2 = [forward h_j; backward h_j], mix = the learned
   scalar mix γ Σ softmax(w)_j h_j of all three (its weights s_j and γ printed). Target: task_acc_mix >
   task_acc_static (the contextual layers add what a static vector can't: the word's sense in context).
+- --checkpoint NAME_OR_PATH: evaluate a saved model (`elmo.load_checkpoint`: a folder, or a name in
+  assets/models/) instead of training one; lm_s and lm_steps are then its training figures, from the
+  checkpoint's metadata.
 """
 from __future__ import annotations
 
@@ -42,25 +46,37 @@ def main() -> None:
     ap.add_argument("--lm-seconds", type=float, default=180.0, help="language-model training budget, seconds")
     ap.add_argument("--threads", type=int, default=1, help="torch threads for the LM (1 on a shared machine)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--checkpoint", default="",
+                    help="evaluate this saved model (folder, or name in assets/models/) instead of training one")
     args = ap.parse_args()
 
     load0 = os.getloadavg()[0]
     print(f"python {sys.version.split()[0]}, torch {torch.__version__}, {os.cpu_count()} CPUs, "
           f"load average {load0:.2f}", flush=True)
     train, held_out = elmo.lm_sentences()
-    vocab = elmo.build_vocab(train, max_size=VOCAB_SIZE, min_count=2)
-    cfg = elmo.ELMoConfig(vocab_size=len(vocab))
-    model = elmo.build_elmo(cfg, args.seed, vocab)
+    if args.checkpoint:
+        model = elmo.load_checkpoint(args.checkpoint)
+        vocab, cfg = model.vocab, model.config
+        print(f"checkpoint {elmo.checkpoint_folder(args.checkpoint)}", flush=True)
+    else:
+        vocab = elmo.build_vocab(train, max_size=VOCAB_SIZE, min_count=2)
+        cfg = elmo.ELMoConfig(vocab_size=len(vocab))
+        model = elmo.build_elmo(cfg, args.seed, vocab)
     params = elmo.count_params(model)
     print(f"People's Daily: {len(train):,} training sentences, {len(held_out):,} held-out; vocabulary {len(vocab):,}; "
           f"ELMo E={cfg.embed_dim} H={cfg.hidden} layers={cfg.n_layers} dropout={cfg.dropout} "
           f"residual={cfg.residual}: {params:,} parameters", flush=True)
 
-    res = elmo.train_lm(model, train, held_out, steps=1_000_000, max_seconds=args.lm_seconds, seed=args.seed,
-                        eval_every=0, threads=args.threads)
-    print(f"LM trained {res['steps']:,} steps in {res['seconds']:.1f} s (stopped by {res['stopped_by']}); "
-          f"train loss {res['train_loss']:.3f} nats; first 300 held-out sentences: ppl {res['val_ppl']:.1f}",
-          flush=True)
+    if args.checkpoint:
+        res = {"steps": int(model.info.get("steps", 0)), "seconds": float(model.info.get("seconds", 0.0))}
+        print(f"LM not trained here: the checkpoint was trained {res['steps']:,} steps in {res['seconds']:.1f} s",
+              flush=True)
+    else:
+        res = elmo.train_lm(model, train, held_out, steps=1_000_000, max_seconds=args.lm_seconds, seed=args.seed,
+                            eval_every=0, threads=args.threads)
+        print(f"LM trained {res['steps']:,} steps in {res['seconds']:.1f} s (stopped by {res['stopped_by']}); "
+              f"train loss {res['train_loss']:.3f} nats; first 300 held-out sentences: ppl {res['val_ppl']:.1f}",
+              flush=True)
     t0 = time.perf_counter()
     with torch_threads(args.threads):
         ppl = elmo.perplexity(model, held_out)

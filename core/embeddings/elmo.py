@@ -29,11 +29,13 @@ from per-call generators (`core.device.make_generator(seed)`).
 """
 from __future__ import annotations
 
+import json
 import math
 import time
 import warnings
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -46,6 +48,7 @@ from core.device import (building, builds_models, count_params, get_device, make
                          on_device)
 from core.i18n import N_, _
 from core.sequence.charlm import torch_threads
+from core.sources import MODELS_DIR
 
 UNK, BOS, EOS = "<UNK>", "<s>", "</s>"
 SPECIALS = (UNK, BOS, EOS)  # ids 0, 1, 2 of every vocabulary
@@ -54,6 +57,7 @@ MAX_VOCAB = 100_000  # words a vocabulary may hold
 MAX_TOKENS = 500  # longest sentence `representations` takes (words)
 MAX_TASK_SENTENCES = 10_000  # per split of the POS probe
 MIN_TRAIN_SENTENCES = 2  # a corpus needs at least this many sentences to train on
+SHIPPED = "elmo-zh-peoples-daily"  # the shipped checkpoint in assets/models/ (scripts/train_elmo.py)
 
 # feature kinds of the POS probe (for a two-layer model); labels for pages
 KIND_LABELS = {
@@ -179,6 +183,7 @@ class ELMo(nn.Module):
         super().__init__()
         self.config = config
         self.vocab = vocab  # the words behind the ids (needed by `representations` and the task)
+        self.info: dict = {}  # a loaded checkpoint's metadata (training facts, measured figures)
         E, H = config.embed_dim, config.hidden
         proj = E if H > E else 0  # LSTMP: project the H cells' output back to E for the tied softmax
         self.embed = nn.Embedding(config.vocab_size, E)  # layer 0, and the softmax weights (tied)
@@ -494,6 +499,92 @@ def _train_lm(model, vocab, sentences, held, steps, batch_size, max_len, lr, cli
             "train_ppl": math.exp(train_loss), "val_ppl": val["ppl"] if val else None,
             "val_forward": val["forward"] if val else None, "val_backward": val["backward"] if val else None,
             "stopped_by": stopped_by, "params": count_params(model)}
+
+
+# ---------------------------------------------------------------------------------------------
+# checkpoints
+# ---------------------------------------------------------------------------------------------
+CHECKPOINT_FILES = ("config.json", "vocab.json", "model.safetensors")
+
+
+def save_checkpoint(model: ELMo, folder: str | Path, info: dict | None = None, card: str | None = None) -> Path:
+    """Write model.safetensors (float16 weights; `info` as its metadata, each value JSON-encoded),
+    config.json (`ELMoConfig`), vocab.json (the words, id order) and README.md (when `card` is given)."""
+    from safetensors.torch import save_file
+
+    vocab = _need_vocab(model)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors = {k: (v.detach().to("cpu", torch.float16) if v.is_floating_point() else v.detach().cpu()).contiguous()
+               for k, v in model.state_dict().items()}
+    meta = {str(k): json.dumps(v, ensure_ascii=False) for k, v in (info or {}).items()}
+    save_file(tensors, str(folder / "model.safetensors"), metadata=meta)
+    (folder / "config.json").write_text(json.dumps(asdict(model.config), indent=2) + "\n", encoding="utf-8")
+    (folder / "vocab.json").write_text(json.dumps({"words": list(vocab.words)}, ensure_ascii=False) + "\n",
+                                       encoding="utf-8")
+    if card is not None:
+        (folder / "README.md").write_text(card, encoding="utf-8")
+    return folder
+
+
+def checkpoint_folder(ref: str | Path) -> Path:
+    """A folder path as given, or a bare name ("elmo-zh-peoples-daily") = assets/models/<name>."""
+    text = str(ref)
+    if isinstance(ref, str) and text and "/" not in text and "\\" not in text and not text.startswith("."):
+        return MODELS_DIR / text
+    return Path(ref)
+
+
+@builds_models
+def load_checkpoint(ref: str | Path) -> ELMo:
+    """Load a folder written by `save_checkpoint` (`ref`: a folder, or a name in assets/models/): a model
+    with its vocabulary attached, float32 weights on the CPU, in eval mode. `model.info` holds the
+    checkpoint's metadata (training facts and measured figures). Missing or garbled files: ValueError."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    folder = checkpoint_folder(ref)
+    missing = [name for name in CHECKPOINT_FILES if not (folder / name).is_file()]
+    if missing:
+        raise ValueError(_("No ELMo checkpoint in {folder}: {missing} missing. Train one with "
+                           "`python scripts/train_elmo.py --out FOLDER`.").format(folder=folder,
+                                                                                 missing=", ".join(missing)))
+    try:
+        data = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        known = {f.name for f in fields(ELMoConfig)}
+        config = ELMoConfig(**{k: v for k, v in data.items() if k in known})
+        words = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))["words"]
+        vocab = WordVocab(tuple(str(w) for w in words))
+        model = build_elmo(config, 0, vocab)
+        weights = str(folder / "model.safetensors")
+        state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(weights).items()}
+        model.load_state_dict(state)
+        with safe_open(weights, "pt") as f:
+            meta = dict(f.metadata() or {})
+    except Exception as exc:  # noqa: BLE001 - any broken file is the same problem for the user
+        raise ValueError(_("The ELMo checkpoint in {folder} is damaged or from another version ({error}). "
+                           "Train it again with `python scripts/train_elmo.py --out FOLDER`.").format(
+            folder=folder, error=f"{type(exc).__name__}: {exc}"[:300])) from exc
+    info = {}
+    for k, v in meta.items():
+        try:
+            info[k] = json.loads(v)
+        except ValueError:
+            info[k] = v
+    model.info = info
+    model.eval()
+    return model
+
+
+def load_shipped() -> ELMo:
+    """The shipped ELMo (assets/models/elmo-zh-peoples-daily: trained on People's Daily by
+    scripts/train_elmo.py); loads in well under a second."""
+    folder = MODELS_DIR / SHIPPED
+    if not folder.is_dir():
+        raise ValueError(_("The shipped ELMo model is missing: {folder} does not exist. Restore it from git "
+                           "(`git checkout -- assets/models/{name}`) or train it with "
+                           "`python scripts/train_elmo.py`.").format(folder=folder, name=SHIPPED))
+    return load_checkpoint(folder)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -256,3 +256,64 @@ def test_contextual_neighbours_layer0_cannot_tell_the_senses_apart():
         M.contextual_neighbours(model, a, ["我们", "明天"], word)  # the word is not in the second sentence
     with pytest.raises(ValueError):
         M.contextual_neighbours(model, "", b, word)
+
+
+# ---------------------------------------------------------------------------------------------
+# checkpoints
+# ---------------------------------------------------------------------------------------------
+def test_checkpoint_round_trip_keeps_the_vectors_the_vocab_and_the_info(tmp_path):
+    model = tiny(seed=3)
+    folder = M.save_checkpoint(model, tmp_path / "ck", info={"steps": 7, "task_acc": {"mix": 0.5}}, card="# card\n")
+    assert {p.name for p in folder.iterdir()} == {"config.json", "vocab.json", "model.safetensors", "README.md"}
+    loaded = M.load_checkpoint(folder)
+    assert not loaded.training and loaded.config == model.config and loaded.vocab == model.vocab
+    assert all(p.dtype == torch.float32 for p in loaded.parameters())
+    assert loaded.info == {"steps": 7, "task_acc": {"mix": 0.5}}
+    tokens = SENTS[1] + ["没见过"]  # an unknown word too
+    # the weights are stored as float16: the loaded model is the original rounded to float16
+    rounded = tiny(seed=3)
+    rounded.load_state_dict({k: v.half().float() for k, v in model.state_dict().items()})
+    np.testing.assert_array_equal(M.representations(loaded, tokens), M.representations(rounded, tokens))
+    np.testing.assert_allclose(M.representations(loaded, tokens), M.representations(model, tokens), atol=5e-3)
+
+
+def test_a_bare_name_means_a_folder_in_assets_models(tmp_path, monkeypatch):
+    monkeypatch.setattr(M, "MODELS_DIR", tmp_path)
+    M.save_checkpoint(tiny(), tmp_path / "my-elmo")
+    assert M.checkpoint_folder("my-elmo") == tmp_path / "my-elmo"
+    assert M.load_checkpoint("my-elmo").vocab == tiny().vocab
+    with pytest.raises(ValueError, match="missing"):
+        M.load_shipped()  # no shipped folder in this MODELS_DIR
+
+
+@pytest.mark.parametrize("damage", ["no weights", "config not json", "bad config value", "vocab size",
+                                    "weights garbled", "weights of another model"])
+def test_a_missing_or_garbled_checkpoint_is_a_value_error(tmp_path, damage):
+    folder = M.save_checkpoint(tiny(), tmp_path / "ck")
+    if damage == "no weights":
+        (folder / "model.safetensors").unlink()
+    elif damage == "config not json":
+        (folder / "config.json").write_text("{vocab_size: ", encoding="utf-8")
+    elif damage == "bad config value":
+        (folder / "config.json").write_text('{"vocab_size": 20, "embed_dim": 8, "hidden": 4}', encoding="utf-8")
+    elif damage == "vocab size":
+        (folder / "vocab.json").write_text('{"words": ["<UNK>", "<s>", "</s>", "a"]}', encoding="utf-8")
+    elif damage == "weights garbled":
+        (folder / "model.safetensors").write_bytes(b"\x00garbage" * 10)
+    else:
+        M.save_checkpoint(tiny(hidden=16), tmp_path / "other")
+        (folder / "model.safetensors").write_bytes((tmp_path / "other" / "model.safetensors").read_bytes())
+    with pytest.raises(ValueError):
+        M.load_checkpoint(folder)
+
+
+def test_the_shipped_checkpoint_loads_and_gives_three_layers_of_vectors():
+    if not (M.MODELS_DIR / M.SHIPPED / "model.safetensors").exists():
+        pytest.skip("no shipped ELMo (run scripts/train_elmo.py)")
+    model = M.load_shipped()
+    E = model.config.embed_dim
+    sentence = M.EXAMPLE[0]
+    reps = M.representations(model, sentence)
+    assert reps.shape == (3, len(sentence), 2 * E) and np.isfinite(reps).all()
+    assert all(w in model.vocab.stoi for w in sentence)
+    assert model.info["steps"] > 0 and model.info["task_acc"]["mix"] > model.info["task_acc"]["static"]
