@@ -63,6 +63,7 @@ CURRICULUM: tuple[Section, ...] = (
               "🏷️ HMM & CRF segmentation"),
         Topic("词性标注与命名实体识别", N_("POS tagging and named-entity recognition"), "pages/classic_nlp.py",
               "🧩 POS tagging & NER"),
+        Topic("n 元语法与平滑", N_("n-gram language models and smoothing"), LINEAGE, "🔢 n-gram models"),
         Topic("关键词提取", N_("Keywords: TF-IDF, TextRank"), "pages/classic_nlp.py", "🔑 Keywords & new words"),
         Topic("新词提取", N_("New-word discovery"), "pages/classic_nlp.py", "🔑 Keywords & new words"),
         Topic("分词评测", N_("Evaluating segmenters and taggers"), "pages/classic_nlp.py", "📊 Evaluation"),
@@ -79,6 +80,7 @@ CURRICULUM: tuple[Section, ...] = (
     )),
     Section("序列模型", N_("Sequence models"), (
         Topic("RNN 语言模型", N_("RNN language model"), "pages/rnn_text.py", "✍️ Generate"),
+        Topic("同一文本上的语言模型", N_("Every language model on the same text"), LINEAGE, "🏁 Same text, every model"),
         Topic("训练 RNN / GRU / LSTM", N_("Training RNN / GRU / LSTM"), "pages/rnn_text.py", "🏋️ Train"),
         Topic("RNN vs GRU vs LSTM", N_("RNN vs GRU vs LSTM"), "pages/rnn_text.py", "⚖️ RNN vs GRU vs LSTM"),
         Topic("梯度消失与梯度裁剪", N_("Vanishing gradients and clipping"), "pages/rnn_text.py",

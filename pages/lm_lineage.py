@@ -49,8 +49,9 @@ url_state({"lm_ng_n": 3, "lm_ng_smoothing": "kneser_ney", "lm_ng_k": 1.0, "lm_ng
                    "lm_ng_source": ["corpus", "own"]},
           bounds={"lm_ng_n": (1, ngram.MAX_N), "lm_ng_k": (0.001, 10.0), "lm_ng_discount": (0.05, 1.0),
                   "lm_ng_alpha": (0.05, 1.0), "lm_ng_len": (5, 200), "lm_ng_seed": (0, 10_000)})
-url_state({"lm_nn_context": 3, "lm_nn_m": 32, "lm_nn_h": 64, "lm_nn_direct": False, "lm_nn_tokens": 200_000,
-           "lm_nn_seconds": 30, "lm_nn_lr": 0.01, "lm_nn_words": "中国, 经济, 北京, 发展", "lm_nn_ctx": "中国 经济"},
+url_state({"lm_nn_context": 3, "lm_nn_m": 64, "lm_nn_h": 128, "lm_nn_direct": False, "lm_nn_tokens": 200_000,
+           "lm_nn_seconds": 30, "lm_nn_lr": 0.01, "lm_nn_sampled": True, "lm_nn_words": "中国, 经济, 北京, 发展",
+           "lm_nn_ctx": "中国 经济"},
           choices={"lm_nn_m": NN_DIMS, "lm_nn_h": NN_HIDDEN, "lm_nn_tokens": list(lineage.TRAIN_TOKENS),
                    "lm_nn_lr": NN_LRS},
           bounds={"lm_nn_context": (1, nnlm.MAX_CONTEXT), "lm_nn_seconds": (3, NN_SECONDS)})
@@ -305,6 +306,12 @@ if tab_nn.open is not False:
         d1.select_slider(_("Training tokens"), list(lineage.TRAIN_TOKENS), key="lm_nn_tokens", format_func=_tokens_label)
         d2.select_slider(_("Learning rate (AdamW)"), NN_LRS, key="lm_nn_lr")
         d3.slider(_("Seconds of training"), 3, NN_SECONDS, key="lm_nn_seconds")
+        st.checkbox(_("Train with a sampled softmax ({s:,} sampled words a step instead of all of them)").format(
+            s=lineage.NN_SAMPLE), key="lm_nn_sampled",
+            help=_("The softmax over every word of the vocabulary is most of the work of each step. Bengio and "
+                   "Senécal (2003) trained this model by importance sampling: each step scores the right words "
+                   "and a sample of others, corrected for how often each is drawn. The model and its perplexity "
+                   "still use the full softmax; training just takes many more steps per second."))
         cfg_kw = dict(context=int(ss["lm_nn_context"]), embed_dim=int(ss["lm_nn_m"]), hidden=int(ss["lm_nn_h"]),
                       direct=bool(ss["lm_nn_direct"]))
         b1, b2 = st.columns([1, 3])
@@ -331,9 +338,11 @@ if tab_nn.open is not False:
                                 done=done, loss=info.get("loss", float("nan"))))
 
                     sess["result"] = nnlm.train(sess["model"], data, epochs=100, lr=float(ss["lm_nn_lr"]),
-                                                batch_size=256, seed=seed(), max_seconds=float(ss["lm_nn_seconds"]),
+                                                batch_size=lineage.NNLM_SETTINGS["batch_size"], seed=seed(),
+                                                max_seconds=float(ss["lm_nn_seconds"]),
                                                 eval_every=100, eval_rows=5_000, on_step=on_step,
-                                                history=sess["history"], threads=1)
+                                                history=sess["history"], threads=1,
+                                                softmax_sample=lineage.NN_SAMPLE if ss["lm_nn_sampled"] else 0)
                     bar.empty()
         sess = ss.get(NN_SESSION)
         if sess is None or not sess["history"]:
@@ -371,6 +380,14 @@ if tab_nn.open is not False:
                                          format="%.3f")})
                 st.caption(_("After a short run only frequent words have moved far from their random start: train "
                              "longer, or on more tokens, and the neighbours become words used in the same places."))
+                words_map, xy = nnlm.embedding_map(sess["model"], sess["vocab"], 150)
+                fig = go.Figure(go.Scatter(x=xy[:, 0], y=xy[:, 1], mode="text", text=words_map,
+                                           textfont=dict(size=11)))
+                fig.update_layout(title=_("The 150 most frequent words in C, on its first two principal components"),
+                                  height=480, xaxis_title="PC 1", yaxis_title="PC 2", margin=dict(l=10, r=10, t=40, b=10))
+                st.plotly_chart(fig, width="stretch", key="lm_nn_map")
+                figure_downloads(fig, "nnlm_word_map", "lm_nn_map_dl",
+                                 data=pd.DataFrame({"word": words_map, "pc1": xy[:, 0], "pc2": xy[:, 1]}))
 
                 st.subheader(_("What comes next?"))
                 st.text_input(_("Context (the last n−1 words are read; missing ones are <s>)"), key="lm_nn_ctx")

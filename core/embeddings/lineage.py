@@ -35,7 +35,9 @@ EXAMPLES = {"words_zh": "中国 经济 保持 稳定 增长 。", "chars_en": "W
 RESULTS_DIR = Path(__file__).resolve().parent.parent.parent / "assets" / "models" / "lm-lineage"
 NEURAL = {"nnlm": N_("NNLM (Bengio 2003)"), "lstm": N_("LSTM"), "gpt": N_("tiny GPT")}
 # what the page's race trains (the benchmark's settings, `benchmarks/lm_lineage.py`)
-NNLM_SETTINGS = {"context": 3, "embed_dim": 32, "hidden": 64, "batch_size": 256, "lr": 1e-2}
+NN_SAMPLE = 1024  # words a sampled-softmax training step scores (besides the batch's targets)
+NNLM_SETTINGS = {"context": 3, "embed_dim": 64, "hidden": 128, "batch_size": 512, "lr": 1e-2,
+                 "softmax_sample": NN_SAMPLE}
 LSTM_SETTINGS = {"arch": "lstm", "embed_dim": 128, "hidden": 128, "n_layers": 1, "batch_size": 32, "lr": 1e-2}
 GPT_SETTINGS = {"arch": "gpt", "embed_dim": 128, "n_layers": 2, "n_head": 4, "max_len": 64, "batch_size": 32,
                 "lr": 3e-3}
@@ -179,7 +181,8 @@ def race(train, held, seconds: float, seed: int = 0, which=tuple(NEURAL), on_mod
             cfg = nnlm.NNLMConfig(len(vocab), s["context"], s["embed_dim"], s["hidden"])
             model = nnlm.build_nnlm(cfg, seed, vocab)
             res = nnlm.train(model, data, epochs=1000, lr=s["lr"], batch_size=s["batch_size"], seed=seed,
-                             max_seconds=seconds, eval_every=0, on_step=on_step, history=hist, threads=1)
+                             max_seconds=seconds, eval_every=0, on_step=on_step, history=hist, threads=1,
+                             softmax_sample=s["softmax_sample"])
             params = nnlm.count_params(model)
         else:
             s = LSTM_SETTINGS if name == "lstm" else GPT_SETTINGS

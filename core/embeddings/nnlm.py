@@ -291,6 +291,16 @@ class NNLM(nn.Module):
             y = y + x @ self.W.t()  # (B, |V|) + W x
         return y
 
+    def scores_of(self, idx: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        """y restricted to the output words `rows` (S,): (B, S), the same numbers as forward(idx)[:, rows]
+        at S/|V| of the cost (sampled-softmax training)."""
+        x = self.features(idx)  # (B, (n−1)m)
+        a = torch.tanh(F.linear(x, self.H, self.d))  # (B, h)
+        y = torch.addmm(self.b[rows], a, self.U[rows].t())  # (B, S)
+        if self.W is not None:
+            y = y + x @ self.W[rows].t()  # (B, S)
+        return y
+
     def log_probs(self, idx: torch.Tensor) -> torch.Tensor:
         """log P(w | context) for every word: (B, |V|), each row's exp sums to 1."""
         return F.log_softmax(self.forward(idx), dim=-1)  # (B, |V|)
@@ -391,6 +401,31 @@ def perplexity(model: NNLM, X, y, batch_size: int = 4096) -> float:
 # ---------------------------------------------------------------------------------------------
 # training
 # ---------------------------------------------------------------------------------------------
+class LogUniformSampler:
+    """Sampled softmax with a log-uniform proposal q(i) = log((i+2)/(i+1)) / log(|V|+1) over ids ranked by
+    frequency (ours are, after the three specials): `size` words drawn with replacement per step, shared
+    by the batch. Each candidate's score is corrected by −log(size · q(i)) (its expected count), so the
+    softmax over [target, samples] estimates the full one (Jean et al. 2015); a sample equal to the row's
+    target is masked out."""
+
+    def __init__(self, vocab_size: int, size: int, gen: torch.Generator, device):
+        self.size, self.gen, self.device = size, gen, device
+        ranks = torch.arange(vocab_size, dtype=torch.float64)  # (|V|,)
+        q = torch.log((ranks + 2) / (ranks + 1)) / math.log(vocab_size + 1)  # (|V|,) sums to 1
+        self.q = q.float()
+        self.log_expected = torch.log(size * q).float().to(device)  # (|V|,)
+
+    def loss(self, model: "NNLM", X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        samples = torch.multinomial(self.q, self.size, replacement=True, generator=self.gen).to(self.device)  # (S,)
+        rows = torch.cat([y, samples])  # (B + S,)
+        scores = model.scores_of(X, rows) - self.log_expected[rows]  # (B, B + S)
+        B = y.numel()
+        true = scores[torch.arange(B, device=scores.device), torch.arange(B, device=scores.device)]  # (B,)
+        sampled = scores[:, B:].masked_fill(samples[None, :] == y[:, None], float("-inf"))  # (B, S)
+        logits = torch.cat([true[:, None], sampled], dim=1)  # (B, 1 + S): the target first
+        return F.cross_entropy(logits, torch.zeros(B, dtype=torch.long, device=scores.device))
+
+
 def lr_at(progress: float, lr: float, warmup_frac: float = 0.02, min_frac: float = 0.05) -> float:
     """Linear warm-up over the first `warmup_frac` of the run, then cosine decay to `min_frac` of `lr`."""
     progress = min(max(progress, 0.0), 1.0)
@@ -413,7 +448,7 @@ def train(model: NNLM, data: LMData, epochs: int = 1, max_steps: int | None = No
           batch_size: int = 512, seed: int = 0, max_seconds: float = 60.0, on_step: Callable | None = None,
           history: list | None = None, device: str | None = None, optimizer: str = "adamw",
           weight_decay: float = 0.01, eval_every: int = 200, eval_rows: int = 10_000,
-          threads: int | None = None, step_offset: int = 0) -> dict:
+          threads: int | None = None, step_offset: int = 0, softmax_sample: int = 0) -> dict:
     """Train `model` in place on `data`'s training windows (shuffled every epoch with `seed`).
 
     Runs for `epochs` passes, at most `max_steps` steps (None = no cap) and `max_seconds` seconds of
@@ -427,6 +462,13 @@ def train(model: NNLM, data: LMData, epochs: int = 1, max_steps: int | None = No
     `on_step(done, total, info)` after every step. `device` (None = `core.device.get_device()`) trains
     there; the model goes back where it was afterwards. `threads`: intra-op CPU threads for the run.
 
+    `softmax_sample` > 0 trains with a sampled softmax (Bengio & Senécal 2003 trained this very model
+    by importance sampling; here Jean et al. 2015's form): each step scores the batch's targets and
+    `softmax_sample` words drawn from a log-uniform (Zipf-like) proposal over the frequency-ranked ids,
+    each score corrected by −log(expected count), accidental hits masked. The model and every evaluation
+    keep the full softmax; only the training step is cheaper (about |V| / softmax_sample times fewer
+    output rows). 0 = the full softmax, as in the paper.
+
     Returns {"val_ppl" (None without held-out rows), "val_loss", "train_loss" (mean of the last 50 steps,
     nats), "seconds", "steps", "epochs" (fractional), "examples", "stopped_by" ("epochs" | "steps" | "time")}.
     """
@@ -439,6 +481,7 @@ def train(model: NNLM, data: LMData, epochs: int = 1, max_steps: int | None = No
     _check_number("weight_decay", weight_decay, 0, 1)
     _check_number("eval_every", eval_every, 0, 10**9, integer=True)
     _check_number("eval_rows", eval_rows, 1, 10**9, integer=True)
+    _check_number("softmax_sample", softmax_sample, 0, MAX_VOCAB, integer=True)
     seed = check_seed(seed)
     if optimizer not in OPTIMIZERS:
         raise ValueError(_("The optimizer must be one of {choices}, not {value!r}.").format(
@@ -457,7 +500,7 @@ def train(model: NNLM, data: LMData, epochs: int = 1, max_steps: int | None = No
     with on_device(model, device), torch_threads(threads if torch.device(device).type == "cpu" else None):
         return _train(model, data, epochs, max_steps, lr, batch_size, seed, max_seconds, on_step,
                       history if history is not None else [], optimizer, weight_decay, eval_every, eval_rows,
-                      step_offset)
+                      step_offset, softmax_sample)
 
 
 def _make_optimizer(model: NNLM, optimizer: str, lr: float, weight_decay: float) -> torch.optim.Optimizer:
@@ -470,7 +513,7 @@ def _make_optimizer(model: NNLM, optimizer: str, lr: float, weight_decay: float)
 
 
 def _train(model, data, epochs, max_steps, lr, batch_size, seed, max_seconds, on_step, history, optimizer,
-           weight_decay, eval_every, eval_rows, step_offset) -> dict:
+           weight_decay, eval_every, eval_rows, step_offset, softmax_sample=0) -> dict:
     gen = make_generator(seed)
     dev = model_device(model)
     X, y = _as_long(data.X_train), _as_long(data.y_train)
@@ -481,6 +524,8 @@ def _train(model, data, epochs, max_steps, lr, batch_size, seed, max_seconds, on
     total = epochs * per_epoch if max_steps is None else min(max_steps, epochs * per_epoch)
     opt = _make_optimizer(model, optimizer, lr, weight_decay)
     X_dev, y_dev = X.to(dev), y.to(dev)
+    V = model.config.vocab_size
+    sampler = LogUniformSampler(V, softmax_sample, gen, dev) if 0 < softmax_sample < V else None
     model.train()
     start = time.monotonic()
     eval_s = 0.0
@@ -503,7 +548,10 @@ def _train(model, data, epochs, max_steps, lr, batch_size, seed, max_seconds, on
                 group["lr"] = rate
             rows = order[s:s + batch_size]  # (b,)
             examples += rows.numel()
-            loss = F.cross_entropy(model(X_dev[rows]), y_dev[rows])  # logits (b, |V|)
+            if sampler is None:
+                loss = F.cross_entropy(model(X_dev[rows]), y_dev[rows])  # logits (b, |V|)
+            else:
+                loss = sampler.loss(model, X_dev[rows], y_dev[rows])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -596,3 +644,18 @@ def neighbours(model: NNLM, vocab: Vocab, word: str, k: int = 10) -> list[tuple[
         return []
     top = torch.topk(sims, k)
     return [(vocab.words[int(j)], float(s)) for s, j in zip(top.values, top.indices)]
+
+
+@torch.no_grad()
+def embedding_map(model: NNLM, vocab: Vocab, top: int = 200) -> tuple[list[str], np.ndarray]:
+    """The `top` most frequent words (specials left out) and their rows of C projected on C's first two
+    principal components: (words, (top, 2) coordinates)."""
+    _check_vocab_size(model, vocab)
+    if isinstance(top, bool) or not isinstance(top, int) or top < 2:
+        raise ValueError(_("top must be a whole number >= 2; got {value!r}.").format(value=top))
+    ids = [i for i in np.argsort(-np.asarray(vocab.counts), kind="stable") if vocab.words[i] not in SPECIALS][:top]
+    C = model.C.detach().float().cpu().numpy()[ids]  # (top, m)
+    C = C - C.mean(axis=0, keepdims=True)
+    _u, _s, vt = np.linalg.svd(C, full_matrices=False)  # vt: (m, m)
+    return [vocab.words[i] for i in ids], C @ vt[:2].T  # (top, 2)
+

@@ -253,3 +253,50 @@ def test_log_probs_of_is_the_mean_nll_row_by_row():
     lp = nnlm.log_probs_of(model, data.X_val, data.y_val, batch_size=7)
     assert lp.shape == (data.y_val.size,)
     assert math.isclose(-float(lp.double().mean()), nnlm.mean_nll(model, data.X_val, data.y_val), rel_tol=1e-5)
+
+
+def test_next_words_and_embedding_map():
+    data = _tiny_data()
+    model = nnlm.build_nnlm(nnlm.NNLMConfig(len(data.vocab), data.context, 8, 16), 0, data.vocab)
+    nnlm.train(model, data, epochs=30, lr=3e-2, batch_size=16, max_seconds=0, eval_every=0)
+    read, top = nnlm.next_words(model, data.vocab, ["the", "cat", "sees", "the"], 3)
+    assert read == ["sees", "the"] and len(top) == 3
+    assert {w for w, _p in top} == {"fish", "milk", "seeds"}  # after "sees the": one of the three objects
+    assert sum(p for _w, p in top) > 0.9
+    read, _top = nnlm.next_words(model, data.vocab, [], 3)
+    assert read == ["<s>", "<s>"]
+    words, xy = nnlm.embedding_map(model, data.vocab, 5)
+    assert len(words) == 5 and xy.shape == (5, 2) and not set(words) & set(nnlm.SPECIALS)
+    with pytest.raises(ValueError):
+        nnlm.next_words(model, data.vocab, ["the"], 0)
+
+
+@pytest.mark.parametrize("direct", [False, True])
+def test_scores_of_is_forward_restricted_to_the_rows(direct):
+    data = _tiny_data()
+    model = nnlm.build_nnlm(nnlm.NNLMConfig(len(data.vocab), data.context, 8, 16, direct), 0, data.vocab)
+    X = torch.as_tensor(data.X_train[:5])
+    rows = torch.tensor([4, 0, 7, 7, 2])
+    assert torch.allclose(model.scores_of(X, rows), model(X)[:, rows], atol=1e-6)
+
+
+def test_log_uniform_proposal_sums_to_one_and_favours_frequent_ids():
+    s = nnlm.LogUniformSampler(1000, 64, torch.Generator().manual_seed(0), "cpu")
+    assert math.isclose(float(s.q.double().sum()), 1.0, rel_tol=1e-6)
+    assert bool((s.q[:-1] > s.q[1:]).all())
+    assert torch.allclose(s.log_expected.exp(), 64 * s.q, rtol=1e-5)
+
+
+def test_sampled_softmax_training_lowers_the_full_softmax_perplexity_deterministically():
+    data = _tiny_data()
+    results = []
+    for _i in range(2):
+        model = nnlm.build_nnlm(nnlm.NNLMConfig(len(data.vocab), data.context, 8, 16), 0, data.vocab)
+        before = nnlm.perplexity(model, data.X_val, data.y_val)
+        res = nnlm.train(model, data, epochs=40, lr=3e-2, batch_size=16, max_seconds=0, eval_every=0,
+                         softmax_sample=4, seed=1)
+        results.append(res["val_ppl"])
+        assert res["val_ppl"] < before / 2  # evaluated with the full softmax
+    assert results[0] == results[1]
+    with pytest.raises(ValueError, match="softmax_sample"):
+        nnlm.train(model, data, softmax_sample=-1)
