@@ -520,6 +520,26 @@ def _elmo_task(n_train: int, n_test: int):
     return elmo.pos_task(_elmo_model(), n_train, n_test)
 
 
+def _probe_view(acc: dict, mix: tuple | None, source: str) -> None:
+    fig = go.Figure(go.Bar(x=[_(elmo.KIND_LABELS.get(k_, k_)) for k_ in acc], y=list(acc.values()),
+                           text=[f"{v:.1%}" for v in acc.values()], textposition="outside",
+                           marker_color=["#9e9e9e" if k_ == "static" else "#d62728" if k_ == "mix" else "#1f77b4"
+                                         for k_ in acc]))
+    lo = max(0.0, min(acc.values()) - 0.1)
+    fig.update_layout(title=_("POS tagging accuracy on held-out words, by feature"), height=380,
+                      yaxis=dict(title=_("accuracy"), range=[lo, 1.0]), margin=dict(l=10, r=10, t=40, b=10))
+    st.plotly_chart(fig, width="stretch", key="lm_elmo_acc")
+    figure_downloads(fig, "elmo_probe", "lm_elmo_acc_dl", data=pd.Series(acc, name="accuracy"))
+    if mix and mix[0]:
+        weights, gamma = mix
+        st.markdown(_("The mix learned s = ({s}) and γ = {g:.2f}: the weight each layer gets for this task.").format(
+            s=", ".join(f"{w:.2f}" for w in weights), g=gamma))
+    best = max(acc, key=acc.get)
+    st.caption(source + " " + _("Best here: {best} ({acc:.1%}); static vectors: {st:.1%}. The y axis starts at "
+                                "{lo:.0%}.").format(best=_(elmo.KIND_LABELS.get(best, best)), acc=acc[best],
+                                                    st=acc.get("static", float("nan")), lo=lo))
+
+
 if tab_elmo.open is not False:
     with tab_elmo:
         st.markdown(_(
@@ -596,20 +616,12 @@ if tab_elmo.open is not False:
                     bar.empty()
                     ss["_lm_elmo_probe"] = {"acc": out, "mix": mix}
             probe = ss.get("_lm_elmo_probe")
+            shipped_probe = model.info.get("task_acc")
             if probe:
-                acc = probe["acc"]
-                fig = go.Figure(go.Bar(x=[_(elmo.KIND_LABELS.get(k_, k_)) for k_ in acc], y=list(acc.values()),
-                                       text=[f"{v:.1%}" for v in acc.values()], textposition="outside"))
-                fig.update_layout(title=_("POS tagging accuracy on held-out words, by feature"), height=380,
-                                  yaxis=dict(title=_("accuracy"), range=[0, 1.05]), margin=dict(l=10, r=10, t=40, b=10))
-                st.plotly_chart(fig, width="stretch", key="lm_elmo_acc")
-                figure_downloads(fig, "elmo_probe", "lm_elmo_acc_dl", data=pd.Series(acc, name="accuracy"))
-                if probe["mix"]:
-                    weights, gamma = probe["mix"]
-                    st.markdown(_("The mix learned s = ({s}) and γ = {g:.2f}: the weight each layer gets for this "
-                                  "task.").format(s=", ".join(f"{w:.2f}" for w in weights), g=gamma))
-                best = max(acc, key=acc.get)
-                st.caption(_("Here the best features are: {best} ({acc:.1%}); static vectors: {st:.1%}.").format(
-                    best=_(elmo.KIND_LABELS.get(best, best)), acc=acc[best], st=acc.get("static", float("nan"))))
+                _probe_view(probe["acc"], probe["mix"], _("Run here on 500 training and 200 test sentences."))
+            elif shipped_probe:
+                _probe_view(shipped_probe, (model.info.get("mix_weights"), model.info.get("gamma")),
+                            _("Measured when the model was made (2,000 training and 500 test sentences); press the "
+                              "button to run it here."))
 
 sync_url()
