@@ -16,10 +16,12 @@ held_out_tokens, load)
   see it, so every model predicts over the same words and the perplexities compare. Each model scores
   every held-out token and one </s> per sentence.
 - ppl_*: held-out perplexity. unigram = the MLE unigram (Kneser–Ney with n = 1), bigram / trigram =
-  interpolated Kneser–Ney (discount 0.75). ppl_nnlm: `core.embeddings.nnlm` (the paper's full softmax)
-  trained for --seconds (AdamW, warm-up + cosine decay over the budget; `NNLM_SETTINGS` below, the config
-  that did best in a short budget on one thread; `--threads`, default 1 for a shared machine).
-  ppl_nnlm_kn_mix: the NNLM's and the trigram KN's probabilities averaged (weight 0.5 each) per prediction,
+  interpolated Kneser–Ney (discount 0.75). ppl_nnlm: `core.embeddings.nnlm` trained for --seconds (AdamW,
+  warm-up + cosine decay over the budget; `NNLM_SETTINGS`, the page's, chosen by short runs on one thread;
+  `--threads`, default 1 for a shared machine) with a sampled softmax (1,024 words a step,
+  `nnlm.LogUniformSampler`; Bengio & Senécal trained this model by importance sampling) and scored with the
+  full one; `--nnlm-full-softmax` trains the paper's 2003 way. ppl_nnlm_kn_mix: the NNLM's and the trigram
+  KN's probabilities averaged (weight 0.5 each) per prediction,
   the mixture Bengio et al. report as their best. ppl_lstm / ppl_gpt: `core.sequence.sentlm` ("lstm": one
   LSTM layer; "gpt": two pre-norm Transformer blocks, 4 heads, windows of 64 tokens), both with an
   adaptive softmax (exact probabilities; the CPU cost of a 28k-word softmax is why), trained for the same
@@ -48,20 +50,16 @@ import torch  # noqa: E402
 
 from core.classic import ngram  # noqa: E402
 from core.corpora import LM_KINDS, lm_split  # noqa: E402
-from core.embeddings import nnlm  # noqa: E402
+from core.embeddings import lineage, nnlm  # noqa: E402
 from core.sequence import sentlm  # noqa: E402
 
 MIN_COUNT = 2  # the shared vocabulary: tokens seen at least twice in training (ngram's default unk_cutoff)
-# the NNLM for a few minutes on one CPU thread (People's Daily, |V| = 27,972: the softmax is most of the cost,
-# so a smaller hidden layer buys more steps). 60-s runs on one thread of the shared 2-core machine (load ~2),
-# held-out perplexity: m=64 h=128 batch 256 lr 3e-3: 946 (482 steps); the same at lr 1e-2: 946 (510 steps);
-# m=32 h=64 batch 256 lr 1e-2: 875 (832 steps); batch 512 costs 2.5x a step of 256 for 2x the examples.
-NNLM_SETTINGS = {"context": 3, "embed_dim": 32, "hidden": 64, "direct": False, "batch_size": 256, "lr": 1e-2}
-# 60-s runs on one thread (load ~3), held-out perplexity on 500 sentences: LSTM H=128 lr 1e-2: 510, H=256: 609;
-# GPT 2 blocks lr 3e-3: 979, lr 1e-2: 1250, 1 block batch 16: 776 (a Transformer needs more steps to get going)
-LSTM_SETTINGS = {"arch": "lstm", "embed_dim": 128, "hidden": 128, "n_layers": 1, "batch_size": 32, "lr": 1e-2}
-GPT_SETTINGS = {"arch": "gpt", "embed_dim": 128, "n_layers": 2, "n_head": 4, "max_len": 64, "batch_size": 32,
-                "lr": 3e-3}
+# The neural models' settings are the page's (core.embeddings.lineage), chosen by short runs on one thread of
+# the shared 2-core machine (held-out perplexity on 500 sentences after 60 s, load ~3):
+# NNLM full softmax m=64 h=128 batch 256 lr 3e-3: 946; m=32 h=64 lr 1e-2: 875 (832 steps);
+#      sampled softmax (1,024 words) m=64 h=128: batch 256: 608, batch 512: 452, batch 1024: 501; 2,048 words: 598;
+# LSTM H=128 lr 1e-2: 510, H=256: 609; GPT 2 blocks lr 3e-3: 979, lr 1e-2: 1250, 1 block batch 16: 776.
+NNLM_SETTINGS, LSTM_SETTINGS, GPT_SETTINGS = lineage.NNLM_SETTINGS, lineage.LSTM_SETTINGS, lineage.GPT_SETTINGS
 SAVE_DIR = Path(__file__).resolve().parent.parent / "assets" / "models" / "lm-lineage"
 
 
@@ -93,6 +91,8 @@ def main() -> None:
                     "sentence a line (default: the split's held-out part)")
     ap.add_argument("--seconds", "--nnlm-seconds", type=float, default=300.0,
                     help="training budget of each neural model (NNLM, LSTM, GPT), seconds")
+    ap.add_argument("--nnlm-full-softmax", action="store_true",
+                    help="train the NNLM with the paper's full softmax (default: sampled softmax, full for scoring)")
     ap.add_argument("--save", action="store_true", help="write the figures to assets/models/lm-lineage/<kind>.json")
     ap.add_argument("--kind", choices=LM_KINDS, default="words_zh")
     ap.add_argument("--nltk-tokens", type=int, default=30, help="held-out predictions nltk scores (0 = skip nltk)")
@@ -173,14 +173,15 @@ def main() -> None:
     data = nnlm.make_data(train, held_out, s["context"], vocab=vocab)
     if data.y_val.size != n_scored:
         print(f"WARNING: the NNLM scores {data.y_val.size:,} predictions, the n-grams {n_scored:,}")
-    cfg = nnlm.NNLMConfig(len(vocab), s["context"], s["embed_dim"], s["hidden"], s["direct"])
+    cfg = nnlm.NNLMConfig(len(vocab), s["context"], s["embed_dim"], s["hidden"])
     model = nnlm.build_nnlm(cfg, args.seed, vocab)
+    sample = 0 if args.nnlm_full_softmax else s["softmax_sample"]
     print(f"NNLM: context {cfg.context} (a {cfg.context + 1}-gram model), m={cfg.embed_dim}, h={cfg.hidden}, "
           f"direct={cfg.direct}, {nnlm.count_params(model):,} parameters; AdamW lr {s['lr']}, batch "
-          f"{s['batch_size']}, {data.y_train.size:,} training windows, {args.seconds:.0f} s on "
-          f"{args.threads} thread(s)", flush=True)
+          f"{s['batch_size']}, {'full softmax' if not sample else f'sampled softmax ({sample:,} words a step)'}, "
+          f"{data.y_train.size:,} training windows, {args.seconds:.0f} s on {args.threads} thread(s)", flush=True)
     res = nnlm.train(model, data, epochs=1000, lr=s["lr"], batch_size=s["batch_size"], seed=args.seed,
-                     max_seconds=args.seconds, eval_every=0, threads=args.threads)
+                     max_seconds=args.seconds, eval_every=0, threads=args.threads, softmax_sample=sample)
     ppl_nnlm = res["val_ppl"]
     print(f"NNLM perplexity {ppl_nnlm:.2f} after {res['steps']:,} steps ({res['epochs']:.2f} epochs) in "
           f"{res['seconds']:.1f} s, stopped by {res['stopped_by']}; train loss {res['train_loss']:.3f} nats")
@@ -208,7 +209,7 @@ def main() -> None:
     neural = {"nnlm": {"ppl": ppl_nnlm, "params": nnlm.count_params(model), "seconds": res["seconds"],
                        "steps": res["steps"], "epochs": res["epochs"]}}
     for name, settings in (("lstm", LSTM_SETTINGS), ("gpt", GPT_SETTINGS)):
-        cfg_kw = {k: v for k, v in settings.items() if k not in ("batch_size", "lr")}
+        cfg_kw = {k: v for k, v in settings.items() if k not in ("batch_size", "lr", "softmax_sample")}
         scfg = sentlm.SentLMConfig(vocab_size=len(vocab), **cfg_kw)
         smodel = sentlm.build_sentlm(scfg, args.seed, vocab)
         print(f"{name.upper()}: {cfg_kw}, {sentlm.count_params(smodel):,} parameters; AdamW lr {settings['lr']}, "
@@ -236,7 +237,8 @@ def main() -> None:
                "ngram": {k: {"ppl": v, "params": sum(len(c) for c in models[i].counts[1:])}
                          for i, (k, v) in zip((1, 2, 3), ppl.items())},
                "neural": neural, "nnlm_kn_mix": ppl_mix,
-               "settings": {"nnlm": NNLM_SETTINGS, "lstm": LSTM_SETTINGS, "gpt": GPT_SETTINGS}}
+               "settings": {"nnlm": {**NNLM_SETTINGS, "softmax_sample": sample}, "lstm": LSTM_SETTINGS,
+                            "gpt": GPT_SETTINGS}}
         path = SAVE_DIR / f"{args.kind}.json"
         path.write_text(json.dumps(out, indent=1, ensure_ascii=False), encoding="utf-8")
         print(f"saved {path}")
