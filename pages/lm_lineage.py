@@ -99,6 +99,12 @@ def _corpus_table(kind_: str, n: int, tokens: int, k: float, discount: float, al
     return lineage.smoothing_table(base, held, k, discount, alpha), lineage.unseen_share(base, held[:500])
 
 
+@st.cache_resource(show_spinner=_("Counting and scoring n = 1…5…"), max_entries=8)
+def _orders_table(kind_: str, tokens: int, smoothing_: str, k_: float, discount: float, alpha_: float) -> list:
+    return lineage.ppl_by_order(lineage.train_part(kind_, tokens), lineage.held_part(kind_, None), smoothing_, k_,
+                                discount, alpha_)
+
+
 def _sentence_tokens(text: str, kind_: str) -> list[str]:
     sents = lineage.parse_text(text, kind_)
     return [t for s in sents for t in s]
@@ -205,6 +211,14 @@ if tab_ng.open is not False:
                     st.caption(_("An unseen n-gram ({steps}) gets probability 0 without smoothing (drawn at 10⁻¹²): "
                                  "the whole sentence is then impossible and its perplexity infinite. The smoothed "
                                  "models give it a little mass from lower orders.").format(steps=", ".join(zeros)))
+                zero_unknown = sorted({_(ngram.SMOOTHINGS[name]) for name, ss_ in steps_by.items() if name != "mle"
+                                       and any(s_["p"] == 0 and s_["unknown"] for s_ in ss_)})
+                if zero_unknown:
+                    st.caption(_("{methods}: a token never seen in training gets probability 0 here, because <UNK> "
+                                 "itself never occurs in this training text (every word of your own text is kept). "
+                                 "These methods build on how often (or in how many contexts) a word occurs, and "
+                                 "<UNK> has no count. That is why vocabularies map rare training words to <UNK>: "
+                                 "the corpus does so for words seen once.").format(methods=", ".join(zero_unknown)))
                 figure_downloads(fig, "sentence_steps", "lm_ng_steps_dl", data=pd.DataFrame(
                     [{"smoothing": name, **{kk: v for kk, v in s_.items() if kk != "context"},
                       "context": " ".join(s_["context"])} for name, ss_ in steps_by.items() for s_ in ss_]))
@@ -235,6 +249,31 @@ if tab_ng.open is not False:
                                  "backoff (orange) gives scores that do not sum to 1, so its 'perplexity' is not "
                                  "comparable. Perplexity = 2 to the mean −log₂ P over every held-out token and one "
                                  "</s> per sentence.").format(u=unseen, n=n))
+
+                    by_order = st.button(_("📈 Compare the orders n = 1…{m}").format(m=ngram.MAX_N),
+                                         key="lm_ng_orders")
+                    if by_order or ss.get("_lm_ng_orders_key") == (kind, int(ss["lm_ng_tokens"]), smoothing, k,
+                                                                      disc, alpha):
+                        ss["_lm_ng_orders_key"] = (kind, int(ss["lm_ng_tokens"]), smoothing, k, disc, alpha)
+                        orders = _orders_table(kind, int(ss["lm_ng_tokens"]), smoothing, k, disc, alpha)
+                        ofig = go.Figure()
+                        ofig.add_scatter(x=[r["n"] for r in orders],
+                                         y=[r["ppl"] if math.isfinite(r["ppl"]) else None for r in orders],
+                                         mode="lines+markers", name=_("held-out perplexity"))
+                        ofig.add_scatter(x=[r["n"] for r in orders], y=[r["unseen"] for r in orders],
+                                         mode="lines+markers", name=_("held-out n-grams never seen"), yaxis="y2")
+                        ofig.update_layout(title=_("{name}: perplexity by order").format(
+                            name=_(ngram.SMOOTHINGS[smoothing])), height=360, xaxis=dict(title="n", dtick=1),
+                            yaxis=dict(title=_("perplexity"), type="log"),
+                            yaxis2=dict(title=_("share unseen"), overlaying="y", side="right", tickformat=".0%",
+                                        range=[0, 1]),
+                            margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.25))
+                        st.plotly_chart(ofig, width="stretch", key="lm_ng_orders_fig")
+                        figure_downloads(ofig, "perplexity_by_order", "lm_ng_orders_dl", data=pd.DataFrame(orders))
+                        st.caption(_("A longer context sharpens the predictions it has counts for, but more of the "
+                                     "held-out n-grams were never seen: the smoothing decides whether the longer "
+                                     "model still wins. Without smoothing any unseen n-gram means an infinite "
+                                     "perplexity (no point drawn)."))
 
             st.subheader(_("Sampling from the model"))
             s1, s2 = st.columns(2)

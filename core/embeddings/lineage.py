@@ -126,6 +126,25 @@ def smoothing_table(base: ngram.NGramModel, held_out, k: float = 1.0, discount: 
     return rows
 
 
+def ppl_by_order(train, held_out, smoothing: str = "kneser_ney", k: float = 1.0, discount: float = 0.75,
+                 alpha: float = 0.4, on_order: Callable | None = None) -> list[dict]:
+    """Held-out perplexity of the n-gram models n = 1 … MAX_N under one smoothing (each model is dropped
+    once scored, so memory holds one at a time): [{"n", "ppl", "unseen" (share of held-out n-grams never
+    seen in training), "ngrams" (distinct n-grams stored)}]. `on_order(n)` before each order."""
+    held_out = [s for s in held_out if s]
+    if not held_out:
+        raise ValueError(_("There is no held-out text to score."))
+    rows = []
+    for n in range(1, ngram.MAX_N + 1):
+        if on_order is not None:
+            on_order(n)
+        base = count_model(train, n)
+        rows.append({"n": n, "ppl": smoothed(base, smoothing, k, discount, alpha).perplexity(held_out),
+                     "unseen": unseen_share(base, held_out[:500]), "ngrams": len(base.counts[n])})
+        del base
+    return rows
+
+
 def step_table(base: ngram.NGramModel, tokens, k: float = 1.0, discount: float = 0.75,
                alpha: float = 0.4) -> dict[str, list[dict]]:
     """smoothing -> `sentence_steps(tokens)` on the same counts."""
