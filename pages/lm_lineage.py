@@ -10,6 +10,7 @@ from pages._shared import (figure_downloads, guard, lazy_tabs, queued, run_throu
 run_through_entry_point()
 
 import math  # noqa: E402
+import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -78,6 +79,11 @@ def _fmt_ppl(p) -> str:
     if p is None or (isinstance(p, float) and math.isnan(p)):
         return "–"
     return "∞" if math.isinf(p) else f"{p:,.1f}"
+
+
+def _esc(token: str) -> str:
+    """A token as plotly shows it: its labels are HTML, where <s> would start a strike-through."""
+    return token.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _tokens_label(n: int) -> str:
@@ -158,7 +164,7 @@ if tab_ng.open is not False:
             st.subheader(_("The counts"))
             order = st.slider(_("Order to show"), 1, n, n, key="lm_ng_order") if n > 1 else 1
             rows = model.counts_table(order, top=20)
-            labels = [" ".join(r["ngram"]) for r in rows][::-1]
+            labels = [_esc(" ".join(r["ngram"])) for r in rows][::-1]
             fig = go.Figure(go.Bar(x=[r["count"] for r in rows][::-1], y=labels, orientation="h",
                                    customdata=[[r["context_count"], r["mle"]] for r in rows][::-1],
                                    hovertemplate=_("%{y}: count %{x}, context count %{customdata[0]}, MLE p "
@@ -196,16 +202,18 @@ if tab_ng.open is not False:
                     name=_(ngram.SMOOTHINGS[smoothing]), m=len(steps), ppl=_fmt_ppl(ppl),
                     lp="−∞" if math.isinf(ppl) else f"{-sum(s_['neg_log2_p'] for s_ in steps):.2f}"))
                 fig = go.Figure()
-                x = [f"{i + 1}. {s_['word']}" for i, s_ in enumerate(steps)]
+                x = [f"{i + 1}. {_esc(s_['word'])}" for i, s_ in enumerate(steps)]
                 for name, ss_ in steps_by.items():
                     fig.add_scatter(x=x, y=[max(s_["p"], 1e-12) for s_ in ss_], mode="lines+markers",
                                     name=_(ngram.SMOOTHINGS[name]), line=dict(width=3 if name == smoothing else 1))
-                zeros = [x[i] for i, s_ in enumerate(steps_by["mle"]) if s_["p"] == 0]
+                zero_idx = [i for i, s_ in enumerate(steps_by["mle"]) if s_["p"] == 0]
+                zeros = [f"{i + 1}. {steps[i]['word']}" for i in zero_idx]
                 fig.update_layout(title=_("P(token | context) under every smoothing, the same counts"), height=380,
                                   yaxis=dict(type="log", title=_("probability (log scale)")),
                                   margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.25))
-                for z in zeros:
-                    fig.add_annotation(x=z, y=-12, text=_("MLE: 0"), showarrow=False, font=dict(color="#d62728"))
+                if zero_idx:
+                    fig.add_scatter(x=[x[i] for i in zero_idx], y=[1e-12] * len(zero_idx), mode="markers",
+                                    marker=dict(symbol="x", size=12, color="#d62728"), name=_("MLE: 0"))
                 st.plotly_chart(fig, width="stretch", key="lm_ng_steps")
                 if zeros:
                     st.caption(_("An unseen n-gram ({steps}) gets probability 0 without smoothing (drawn at 10⁻¹²): "
@@ -306,18 +314,20 @@ def _nn_reference(kind_: str, tokens: int) -> float:
     return model.perplexity(vocab.map_sentences(lineage.held_part(kind_)))
 
 
-def _nn_figure(history: list, reference: float | None) -> go.Figure:
+def _nn_figure(history: list, reference: float | None, sampled: bool = False) -> go.Figure:
     fig = go.Figure()
     steps = [h for h in history if "loss" in h]
     fig.add_scatter(x=[h["step"] for h in steps], y=[math.exp(h["loss"]) for h in steps], mode="lines",
-                    name=_("training batches"), line=dict(color="#1f77b4", width=1))
+                    name=_("training batches") if not sampled else _("training batches (sampled softmax: an estimate)"),
+                    line=dict(color="#1f77b4", width=1))
     vals = [h for h in history if "val_ppl" in h]
     if vals:
         fig.add_scatter(x=[h["step"] for h in vals], y=[h["val_ppl"] for h in vals], mode="lines+markers",
                         name=_("held-out"), line=dict(color="#d62728"))
-    if reference is not None:
-        fig.add_hline(y=reference, line_dash="dash", line_color="#555555",
-                      annotation_text=_("trigram Kneser–Ney, same text: {p:.0f}").format(p=reference))
+    if reference is not None and steps:  # a trace, not add_hline: on a log axis a shape's y is read as log10(y)
+        fig.add_scatter(x=[steps[0]["step"], steps[-1]["step"]], y=[reference, reference], mode="lines",
+                        line=dict(dash="dash", color="#555555"),
+                        name=_("trigram Kneser–Ney, same text: {p:.0f}").format(p=reference))
     fig.update_layout(title=_("Perplexity while training (exp of the cross-entropy)"), height=360,
                       xaxis_title=_("step"), yaxis=dict(type="log", title=_("perplexity")),
                       margin=dict(l=10, r=10, t=40, b=10))
@@ -364,17 +374,26 @@ if tab_nn.open is not False:
                                                 v=len(data.vocab), pairs=int(data.y_train.size),
                                                 held=lineage.HELD_SENTENCES, hp=int(data.y_val.size)))
             if go_train:
-                sess = {"history": [], "vocab": data.vocab, "config": cfg, "kind": kind, "tokens": int(ss["lm_nn_tokens"])}
+                sess = {"history": [], "vocab": data.vocab, "config": cfg, "kind": kind, "tokens": int(ss["lm_nn_tokens"]),
+                        "sampled": bool(ss["lm_nn_sampled"])}
                 sess["model"] = nnlm.build_nnlm(cfg, seed(), data.vocab)
                 ss[NN_SESSION] = sess  # before training: Stop keeps what was trained so far
                 with queued("train", 20):
                     st.button(_("⏹ Stop"), key="lm_nn_stop")
                     bar = st.progress(0.0, text=_("training…"))
+                    live = st.empty()
+                    budget, clock = float(ss["lm_nn_seconds"]), {"start": time.monotonic(), "drawn": 0.0}
 
-                    def on_step(done, total, info, bar=bar):
-                        if done % 20 == 0 or "val_ppl" in info:
-                            bar.progress(min(done / max(total, 1), 1.0), text=_("step {done}: loss {loss:.3f}").format(
-                                done=done, loss=info.get("loss", float("nan"))))
+                    def on_step(done, total, info, bar=bar, live=live, budget=budget, clock=clock, sess=sess):
+                        now = time.monotonic()
+                        if now - clock["drawn"] < 1.0:  # redraw at most once a second
+                            return
+                        clock["drawn"] = now
+                        spent = now - clock["start"]
+                        bar.progress(min(spent / budget, 1.0), text=_(
+                            "step {done}: loss {loss:.3f} · {spent:.0f} s of {budget:.0f} s").format(
+                            done=done, loss=info.get("loss", float("nan")), spent=spent, budget=budget))
+                        live.plotly_chart(_nn_figure(sess["history"], None, sess["sampled"]), width="stretch")
 
                     sess["result"] = nnlm.train(sess["model"], data, epochs=100, lr=float(ss["lm_nn_lr"]),
                                                 batch_size=lineage.NNLM_SETTINGS["batch_size"], seed=seed(),
@@ -383,6 +402,7 @@ if tab_nn.open is not False:
                                                 history=sess["history"], threads=1,
                                                 softmax_sample=lineage.NN_SAMPLE if ss["lm_nn_sampled"] else 0)
                     bar.empty()
+                    live.empty()
         sess = ss.get(NN_SESSION)
         if sess is None or not sess["history"]:
             st.info(_("Press Train: the NNLM trains for the seconds you set, and its held-out perplexity is drawn "
@@ -402,7 +422,7 @@ if tab_nn.open is not False:
                 if res and res["val_ppl"]:
                     m3.metric(_("NNLM / trigram"), f"{res['val_ppl'] / reference:.2f}",
                               help=_("Below 1: the network beats the counts."))
-                fig = _nn_figure(sess["history"], reference)
+                fig = _nn_figure(sess["history"], reference, sess.get("sampled", False))
                 st.plotly_chart(fig, width="stretch", key="lm_nn_curve")
                 figure_downloads(fig, "nnlm_training", "lm_nn_curve_dl", data=pd.DataFrame(sess["history"]))
 
@@ -420,7 +440,7 @@ if tab_nn.open is not False:
                 st.caption(_("After a short run only frequent words have moved far from their random start: train "
                              "longer, or on more tokens, and the neighbours become words used in the same places."))
                 words_map, xy = nnlm.embedding_map(sess["model"], sess["vocab"], 150)
-                fig = go.Figure(go.Scatter(x=xy[:, 0], y=xy[:, 1], mode="text", text=words_map,
+                fig = go.Figure(go.Scatter(x=xy[:, 0], y=xy[:, 1], mode="text", text=[_esc(w) for w in words_map],
                                            textfont=dict(size=11)))
                 fig.update_layout(title=_("The 150 most frequent words in C, on its first two principal components"),
                                   height=480, xaxis_title="PC 1", yaxis_title="PC 2", margin=dict(l=10, r=10, t=40, b=10))
@@ -432,8 +452,9 @@ if tab_nn.open is not False:
                 st.text_input(_("Context (the last n−1 words are read; missing ones are <s>)"), key="lm_nn_ctx")
                 ctx_tokens = _sentence_tokens(ss["lm_nn_ctx"], kind) if ss["lm_nn_ctx"].strip() else []
                 read, top = nnlm.next_words(sess["model"], sess["vocab"], ctx_tokens, 15)
-                fig = go.Figure(go.Bar(x=[p for _w, p in top][::-1], y=[w for w, _p in top][::-1], orientation="h"))
-                fig.update_layout(title=_("P(next | {ctx})").format(ctx=" ".join(read)), height=420,
+                fig = go.Figure(go.Bar(x=[p for _w, p in top][::-1], y=[_esc(w) for w, _p in top][::-1],
+                                       orientation="h"))
+                fig.update_layout(title=_("P(next | {ctx})").format(ctx=_esc(" ".join(read))), height=420,
                                   xaxis_title=_("probability"), margin=dict(l=10, r=10, t=40, b=10))
                 st.plotly_chart(fig, width="stretch", key="lm_nn_next")
 
@@ -522,11 +543,16 @@ if tab_all.open is not False:
 
                     def on_model(name, current=current):
                         current["name"] = _(MODEL_NAMES[name])
+                        current["start"] = time.monotonic()
 
-                    def on_step(done, total, info, bar=bar, current=current):
-                        if done % 10 == 0:
-                            bar.progress(min(done / max(total, 1), 1.0), text=_("{model}: step {done}").format(
-                                model=current["name"], done=done))
+                    def on_step(done, total, info, bar=bar, current=current, budget=float(ss["lm_race_seconds"])):
+                        now = time.monotonic()
+                        if now - current.get("drawn", 0.0) < 0.5:
+                            return
+                        current["drawn"] = now
+                        spent = now - current["start"]
+                        bar.progress(min(spent / budget, 1.0), text=_("{model}: step {done} · {spent:.0f} s of {budget:.0f} s")
+                                     .format(model=current["name"], done=done, spent=spent, budget=budget))
 
                     lineage.race(lineage.train_part(kind, tokens), lineage.held_part(kind), float(ss["lm_race_seconds"]),
                                  seed=seed(), on_model=on_model, on_step=on_step, results=sess["results"],

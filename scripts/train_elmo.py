@@ -61,7 +61,7 @@ sentences ({n_train_words:,} words) and never sees the {n_held_sents:,} held-out
 
 ## Training
 - `train_lm`: each step 64 random pieces of at most 40 ids of the framed sentences, loss = (forward +
-  backward cross-entropy) / 2 with the full softmax; AdamW (betas 0.9/0.99, weight decay 0.01 on the LSTM
+  backward cross-entropy) / 2 with {softmax}; AdamW (betas 0.9/0.99, weight decay 0.01 on the LSTM
   matrices), peak lr 3e-3, linear warm-up over 5% then cosine decay to 10% (progress = the larger of
   the step and time fractions), gradient clipping 1.0.
 - {steps:,} steps in {seconds:.0f} s of training (stopped by {stopped_by}), {threads} torch thread(s) on
@@ -105,7 +105,7 @@ it ends with:
   part) and show the layers' relative value (mix vs static: {mix_gain:+.4f}), not a state of the art.
 - It reads gold (PKU) words, not characters: text must be segmented first (PKU conventions), and any word
   outside its {n_words:,}-word vocabulary is `<UNK>` (no character-level input, unlike the paper's char CNN).
-- Trained with the full softmax on 128-dimensional states: useful for teaching and probing, not as a
+- Trained with {softmax} on 128-dimensional states: useful for teaching and probing, not as a
   production encoder.
 """
 
@@ -116,6 +116,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=600.0, help="language-model training budget, seconds")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1 on a shared machine)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--softmax-sample", type=int, default=0, help="train with a sampled softmax of this many "
+                    "random words plus the batch's own (0 = the full softmax; evaluation always uses the full one)")
     args = ap.parse_args()
     with torch_threads(args.threads):
         run(args)
@@ -144,7 +146,7 @@ def run(args) -> None:
     history: list[dict] = []
     res = elmo.train_lm(model, train, held_out, steps=1_000_000, batch_size=BATCH_SIZE, max_len=MAX_LEN,
                         max_seconds=args.seconds, seed=args.seed, eval_every=0, threads=args.threads,
-                        on_step=on_step, history=history)
+                        on_step=on_step, history=history, softmax_sample=args.softmax_sample)
     print(f"LM trained {res['steps']:,} steps in {res['seconds']:.1f} s (stopped by {res['stopped_by']}); train "
           f"loss {res['train_loss']:.3f} nats; first 300 held-out sentences: ppl {res['val_ppl']:.1f}", flush=True)
     ppl32 = elmo.perplexity(model, held_out)
@@ -153,6 +155,7 @@ def run(args) -> None:
 
     date = datetime.date.today().isoformat()
     info = {"steps": res["steps"], "seconds": round(res["seconds"], 1), "threads": args.threads, "seed": args.seed,
+            "softmax_sample": args.softmax_sample,
             "torch": torch.__version__, "date": date, "train_sentences": len(train)}
     elmo.save_checkpoint(model, out, info)
     stored = elmo.load_checkpoint(out)  # measure what ships: the float16 weights
@@ -209,6 +212,8 @@ def run(args) -> None:
         tokens=ppl["tokens"], ppl_f=ppl["forward"], ppl_b=ppl["backward"], ppl=ppl["ppl"], ppl32=ppl32["ppl"],
         n_probe_train=N_TRAIN, n_probe_test=N_TEST, probe_train_words=data.train_tags.numel(),
         probe_test_words=data.test_tags.numel(), n_tags=len(data.tags), acc_rows=acc_rows, bench_line=bench_line,
+        softmax=("the full softmax" if not args.softmax_sample else f"a sampled softmax (the batch's words and "
+                 f"{args.softmax_sample:,} uniformly drawn others, no correction; scored with the full softmax)"),
         passes=passes, trend=trend, mix_gain=acc["mix"] - acc["static"], gamma=mix["gamma"],
         mix_s=", ".join(f"{w:.3f}" for w in mix["mix_weights"]))
     elmo.save_checkpoint(model, out, info, card)
