@@ -116,11 +116,12 @@ def main() -> None:
           f"shared vocabulary {len(vocab):,} (min count {MIN_COUNT}, with <s> </s> <UNK>)", flush=True)
 
     # ---- n-gram models on the mapped text
-    ppl, models = {}, {}
+    ppl, models, count_s = {}, {}, {}
     for n, name in ((1, "unigram"), (2, "bigram_kn"), (3, "trigram_kn")):
         t0 = time.perf_counter()
         models[n] = ngram.NGramModel.train(train_m, ngram.NGramConfig(n, "kneser_ney", unk_cutoff=1))
         train_s = time.perf_counter() - t0
+        count_s[name] = train_s
         t0 = time.perf_counter()
         ppl[name] = models[n].perplexity(held_m)
         eval_s = time.perf_counter() - t0
@@ -234,7 +235,7 @@ def main() -> None:
                "vocab": len(vocab), "min_count": MIN_COUNT, "held_out_predictions": n_scored,
                "train_sentences": len(train), "train_tokens": sum(map(len, train)),
                "date": time.strftime("%Y-%m-%d"), "torch": torch.__version__, "load": round(load, 2),
-               "ngram": {k: {"ppl": v, "params": sum(len(c) for c in models[i].counts[1:])}
+               "ngram": {k: {"ppl": v, "params": sum(len(c) for c in models[i].counts[1:]), "seconds": count_s[k]}
                          for i, (k, v) in zip((1, 2, 3), ppl.items())},
                "neural": neural, "nnlm_kn_mix": ppl_mix,
                "settings": {"nnlm": {**NNLM_SETTINGS, "softmax_sample": sample}, "lstm": LSTM_SETTINGS,

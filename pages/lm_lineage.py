@@ -495,7 +495,8 @@ if tab_all.open is not False:
             st.plotly_chart(fig, width="stretch", key="lm_all_shipped")
             table = pd.DataFrame([{_("model"): _(MODEL_NAMES[r["model"]]), _("perplexity"): r["ppl"],
                                    _("parameters / stored counts"): r.get("params"),
-                                   _("training seconds"): r.get("seconds")} for r in rows])
+                                   _("training seconds"): r.get("seconds")} for r in rows]).astype(
+                {_("parameters / stored counts"): "Int64", _("training seconds"): "Float64"})
             st.dataframe(table, hide_index=True, width="stretch",
                          column_config={_("perplexity"): st.column_config.NumberColumn(format="%.1f"),
                                         _("training seconds"): st.column_config.NumberColumn(format="%.0f")})
@@ -598,6 +599,11 @@ def _elmo_model():
     return elmo.load_shipped()
 
 
+@st.cache_resource(show_spinner=_("Reading every use of the word in the held-out sentences…"), max_entries=16)
+def _elmo_separation(word: str) -> dict:
+    return elmo.sense_separation(_elmo_model(), word)
+
+
 @st.cache_resource(show_spinner=_("Extracting the features of the probe sentences…"), max_entries=1)
 def _elmo_task(n_train: int, n_test: int):
     return elmo.pos_task(_elmo_model(), n_train, n_test)
@@ -673,6 +679,39 @@ if tab_elmo.open is not False:
                                                      _("cosine"): x["cosine"]} for x in e[side]]),
                                       hide_index=True, width="stretch",
                                       column_config={_("cosine"): st.column_config.NumberColumn(format="%.3f")})
+
+            st.subheader(_("Does a layer tell the uses apart?"))
+            with guard(stop=False):
+                sep = _elmo_separation(ss["lm_elmo_word"])
+                layers = sep["layers"]
+                sfig = go.Figure()
+                sfig.add_bar(x=[_("layer {j}").format(j=e["layer"]) for e in layers], y=[e["same"] for e in layers],
+                             name=_("same tag"), marker_color="#2ca02c", text=[f"{e['same']:.3f}" for e in layers],
+                             textposition="outside")
+                sfig.add_bar(x=[_("layer {j}").format(j=e["layer"]) for e in layers],
+                             y=[e["different"] for e in layers], name=_("different tags"), marker_color="#ff7f0e",
+                             text=[f"{e['different']:.3f}" for e in layers], textposition="outside")
+                lo = max(0.0, min(min(e["same"], e["different"]) for e in layers) - 0.1)
+                sfig.update_layout(barmode="group", height=340, yaxis=dict(range=[lo, 1.05], title=_("mean cosine")),
+                                   title=_("“{w}” in held-out sentences: mean cosine between two occurrences").format(
+                                       w=sep["word"]), margin=dict(l=10, r=10, t=40, b=10))
+                st.plotly_chart(sfig, width="stretch", key="lm_elmo_sep")
+                gaps = [e["same"] - e["different"] for e in layers]
+                g1 = gaps[1] if len(gaps) > 1 else 0.0
+                g2 = gaps[2] if len(gaps) > 2 else 0.0
+                tags = ", ".join(f"{t} {c}" for t, c in sep["tags"].items())
+                if g1 > 0 and g2 > 0:
+                    text = _("Occurrences by their PKU tag: {tags}. Layer 0 gives every occurrence the same vector, so "
+                             "it cannot tell the uses apart (both bars 1). In the LSTM layers two occurrences with the "
+                             "same tag are closer than two with different tags, by {g1:.3f} (layer 1) and {g2:.3f} "
+                             "(layer 2): the context moves the vector toward the use.")
+                else:
+                    text = _("Occurrences by their PKU tag: {tags}. Layer 0 gives every occurrence the same vector "
+                             "(both bars 1). Here the LSTM layers do not keep the uses apart (same minus different: "
+                             "{g1:.3f} in layer 1, {g2:.3f} in layer 2): this small model has not learned this word's "
+                             "senses.")
+                st.caption(text.format(tags=tags, g1=g1, g2=g2) + " " + _("The y axis starts at {lo:.2f}.").format(lo=lo))
+                figure_downloads(sfig, "elmo_sense_separation", "lm_elmo_sep_dl", data=pd.DataFrame(layers))
 
             st.subheader(_("Which layer helps a task? Part-of-speech tagging"))
             st.markdown(_(

@@ -862,3 +862,42 @@ def contextual_neighbours(model: ELMo, sentence_a, sentence_b, word: str, k: int
             entry["a"], entry["b"] = [], []
         layers.append(entry)
     return {"word": word, "positions": (ia, ib), "layers": layers}
+
+
+def sense_separation(model: ELMo, word: str, bank=None, bank_size: int = 200, min_per_tag: int = 3) -> dict:
+    """Does a layer tell a word's uses apart? Every occurrence of `word` in `bank` (People's Daily
+    sentences with PKU tags; default: held-out sentences containing it, at most `bank_size`), grouped by
+    the tag it has there; per layer, the mean cosine between two occurrences with the same tag and with
+    different tags (tags seen fewer than `min_per_tag` times are left out).
+
+    Returns {"word", "tags": {tag: count}, "layers": [{"layer", "same", "different"}]}; a layer whose
+    "same" is clearly above "different" separates the uses (layer 0 gives 1 and 1: one vector per word).
+    Needs at least two tags with `min_per_tag` occurrences, else a ValueError says what to try."""
+    _need_vocab(model)
+    if not isinstance(word, str) or not word.strip():
+        raise ValueError(_("Type the word to compare."))
+    word = word.strip()
+    bank = _bank_sentences(word, bank_size) if bank is None else list(bank)
+    occ = []  # (sentence index, position, tag)
+    for si, s in enumerate(bank):
+        words, tags = list(s.words), list(s.tags)
+        occ.extend((si, p, tags[p]) for p, w in enumerate(words) if w == word)
+    counts = Counter(t for _si, _p, t in occ)
+    kept = {t for t, c in counts.items() if c >= min_per_tag}
+    if len(kept) < 2:
+        raise ValueError(_("{word!r} occurs with only {n} part-of-speech tag(s) at least {m} times in the held-out "
+                           "sentences ({tags}); try a word with two uses, such as 将 (will / object marker) or "
+                           "上 (on / go up).").format(word=word, n=len(kept), m=min_per_tag,
+                                                  tags=", ".join(f"{t} {c}" for t, c in counts.most_common()) or "–"))
+    occ = [o for o in occ if o[2] in kept]
+    with torch_threads(1):
+        reps = batch_representations(model, [list(s.words) for s in bank])
+    tags = [t for _si, _p, t in occ]
+    same = torch.tensor([[a == b for b in tags] for a in tags])  # (N, N)
+    off = ~torch.eye(len(tags), dtype=torch.bool)  # (N, N): pairs of two different occurrences
+    layers = []
+    for j in range(reps[0].size(0) if reps else 0):
+        vecs = F.normalize(torch.stack([reps[si][j, p] for si, p, _t in occ]), dim=-1)  # (N, 2E)
+        cos = vecs @ vecs.t()  # (N, N)
+        layers.append({"layer": j, "same": float(cos[same & off].mean()), "different": float(cos[~same].mean())})
+    return {"word": word, "tags": {t: counts[t] for t in sorted(kept, key=lambda t: -counts[t])}, "layers": layers}

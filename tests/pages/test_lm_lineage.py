@@ -106,10 +106,10 @@ def test_race_trains_three_networks_next_to_three_ngrams(fresh_caches):
 def test_elmo_layers_and_probe(fresh_caches):
     at = _open("ELMo")
     assert not _problems(at) and not at.error, (_problems(at), _errors(at))
-    assert {c.key for c in at.get("plotly_chart")} == {"lm_elmo_cos", "lm_elmo_acc"}  # cosine by layer, probe
+    assert {c.key for c in at.get("plotly_chart")} == {"lm_elmo_cos", "lm_elmo_sep", "lm_elmo_acc"}
     assert any("Measured when the model was made" in c.value for c in at.caption)
     at.button(key="lm_elmo_probe").click().run()
     assert not _problems(at) and not at.error, (_problems(at), _errors(at))
     assert any("Run here" in c.value for c in at.caption)
     at.text_input(key="lm_elmo_word").set_value("不在").run()
-    assert "does not contain" in _errors(at) and not _problems(at)
+    assert "does not contain" in _errors(at) and "only 0 part-of-speech" in _errors(at) and not _problems(at)

@@ -317,3 +317,20 @@ def test_the_shipped_checkpoint_loads_and_gives_three_layers_of_vectors():
     assert reps.shape == (3, len(sentence), 2 * E) and np.isfinite(reps).all()
     assert all(w in model.vocab.stoi for w in sentence)
     assert model.info["steps"] > 0 and model.info["task_acc"]["mix"] > model.info["task_acc"]["static"]
+
+
+def test_sense_separation_layer0_cannot_tell_uses_apart():
+    from types import SimpleNamespace
+
+    vocab = M.build_vocab([["他", "将", "来", "。"], ["将", "书", "放", "下"]] * 3, max_size=50, min_count=1)
+    model = M.build_elmo(M.ELMoConfig(vocab_size=len(vocab), embed_dim=8, hidden=8), 0, vocab)
+    S = SimpleNamespace
+    bank = [S(words=["他", "将", "来", "。"], tags=["r", "d", "v", "w"]), S(words=["将", "书", "放", "下"], tags=["p", "n", "v", "f"])] * 3
+    res = M.sense_separation(model, "将", bank=bank, min_per_tag=2)
+    assert res["tags"] == {"d": 3, "p": 3}
+    assert [r["layer"] for r in res["layers"]] == [0, 1, 2]
+    assert res["layers"][0]["same"] == pytest.approx(1.0) and res["layers"][0]["different"] == pytest.approx(1.0)
+    # same-tag occurrences here have identical sentences: identical contextual vectors
+    assert res["layers"][1]["same"] == pytest.approx(1.0) and res["layers"][1]["different"] < 1.0
+    with pytest.raises(ValueError, match="only 1 part-of-speech"):
+        M.sense_separation(model, "书", bank=bank, min_per_tag=2)
