@@ -90,14 +90,12 @@ def main() -> None:
     print(f"POS probe: {N_TRAIN} train / {N_TEST} test sentences = {data.train_tags.numel():,} / "
           f"{data.test_tags.numel():,} words, {len(data.tags)} tags, static = {data.static_source}; features in "
           f"{time.perf_counter() - t0:.1f} s", flush=True)
-    acc, mix = {}, None
-    for kind in elmo.task_kinds(cfg.n_layers):
-        r = elmo.train_tagger(data, kind, seed=args.seed)
-        acc[kind] = r["accuracy"]
+    def on_kind(_i, _n, kind, r):
         print(f"  {kind:7s} test accuracy {r['accuracy']:.4f} (train {r['train_accuracy']:.4f}, "
               f"{r['seconds']:.1f} s)", flush=True)
-        if kind == "mix":
-            mix = r
+
+    probe = elmo.run_probe(data, seed=args.seed, on_kind=on_kind)
+    acc, mix = probe["acc"], probe["results"]["mix"]
     weights = mix["mix_weights"]
     print(f"scalar mix: s = [{', '.join(f'{w:.3f}' for w in weights)}], gamma = {mix['gamma']:.3f}")
     ok = "OK" if acc["mix"] > acc["static"] else "FAIL"

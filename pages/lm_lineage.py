@@ -726,16 +726,14 @@ if tab_elmo.open is not False:
                 with queued("train", 20):
                     st.button(_("⏹ Stop"), key="lm_elmo_stop")
                     data = _elmo_task(500, 200)
-                    out, mix = {}, None
                     bar = st.progress(0.0, text=_("training the taggers…"))
-                    kinds = elmo.task_kinds(model.config.n_layers)
-                    for i, kind_name in enumerate(kinds):
-                        r = elmo.train_tagger(data, kind_name, seed())
-                        out[kind_name] = r["accuracy"]
-                        if kind_name == "mix":
-                            mix = (r["mix_weights"], r["gamma"])
-                        bar.progress((i + 1) / len(kinds), text=_(elmo.KIND_LABELS.get(kind_name, kind_name)))
+
+                    def on_kind(i, n, kind_name, _r, bar=bar):
+                        bar.progress(i / n, text=_(elmo.KIND_LABELS.get(kind_name, kind_name)))
+
+                    probe = elmo.run_probe(data, seed(), on_kind=on_kind)
                     bar.empty()
+                    out, mix = probe["acc"], (probe["mix_weights"], probe["gamma"])
                     ss["_lm_elmo_probe"] = {"acc": out, "mix": mix}
             probe = ss.get("_lm_elmo_probe")
             shipped_probe = model.info.get("task_acc")

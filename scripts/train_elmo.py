@@ -168,14 +168,12 @@ def run(args) -> None:
     data = elmo.pos_task(stored, N_TRAIN, N_TEST)
     print(f"POS probe: {data.train_tags.numel():,} / {data.test_tags.numel():,} words, {len(data.tags)} tags",
           flush=True)
-    acc, mix = {}, None
-    for kind in elmo.task_kinds(cfg.n_layers):
-        r = elmo.train_tagger(data, kind, seed=args.seed)
-        acc[kind] = r["accuracy"]
+    def on_kind(_i, _n, kind, r):
         print(f"  {kind:7s} test accuracy {r['accuracy']:.4f} (train {r['train_accuracy']:.4f}, "
               f"{r['seconds']:.1f} s)", flush=True)
-        if kind == "mix":
-            mix = r
+
+    probe = elmo.run_probe(data, seed=args.seed, on_kind=on_kind)
+    acc, mix = probe["acc"], probe["results"]["mix"]
 
     info.update({"val_ppl": round(ppl["ppl"], 2), "val_forward": round(ppl["forward"], 2),
                  "val_backward": round(ppl["backward"], 2), "val_ppl_fp32": round(ppl32["ppl"], 2),

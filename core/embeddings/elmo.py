@@ -780,6 +780,21 @@ def task_accuracy(data: TaskData, features_kind: str, seed: int = 0, **kwargs) -
     return train_tagger(data, features_kind, seed, **kwargs)["accuracy"]
 
 
+def run_probe(data: TaskData, seed: int = 0, on_kind: Callable | None = None, **kwargs) -> dict:
+    """The POS probe for every feature kind on `data` (from `pos_task`): {"acc": {kind: test accuracy},
+    "mix_weights": s_j of the mix, "gamma": its γ, "results": {kind: `train_tagger`'s dict}}.
+    `on_kind(i, n, kind, result)` after each kind (progress)."""
+    kinds = task_kinds(data.train_layers.size(0) - 1)
+    results = {}
+    for i, kind in enumerate(kinds):
+        results[kind] = train_tagger(data, kind, seed, **kwargs)
+        if on_kind is not None:
+            on_kind(i + 1, len(kinds), kind, results[kind])
+    mix = results.get("mix") or {}
+    return {"acc": {k: r["accuracy"] for k, r in results.items()}, "mix_weights": mix.get("mix_weights"),
+            "gamma": mix.get("gamma"), "results": results}
+
+
 def evaluate_layers(model: ELMo, n_train: int = 2000, n_test: int = 500, seed: int = 0, data: TaskData | None = None,
                     static_vectors=None, on_step: Callable | None = None, **kwargs) -> dict[str, float]:
     """Test accuracy of the POS probe for every feature kind: {"static", "layer0", "layer1", "layer2", "mix"}
