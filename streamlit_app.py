@@ -32,6 +32,7 @@ PAGES = {
     ],
     "Transformer 家族 Transformers": [
         st.Page("pages/attention.py", title="注意力 Attention", icon="🎯"),
+        st.Page("pages/transformer.py", title="Transformer 编码器-解码器 Transformer", icon="🏗️"),
         st.Page("pages/bert.py", title="BERT 完形填空 BERT fill-mask", icon="🎭"),
         st.Page("pages/gpt.py", title="GPT 采样 GPT sampling", icon="✍️"),
     ],

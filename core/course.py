@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from core.i18n import N_
 
 # page file -> the key its lazy_tabs use in the URL
-TAB_KEYS = {"pages/basics.py": "ba_tab", "pages/classic_nlp.py": "cl_tab", "pages/word_vectors.py": "wv_tab", "pages/lm_lineage.py": "lm_tab", "pages/rnn_text.py": "rnn_tab", "pages/seq2seq.py": "seq2seq_tab",
+TAB_KEYS = {"pages/basics.py": "ba_tab", "pages/classic_nlp.py": "cl_tab", "pages/word_vectors.py": "wv_tab", "pages/lm_lineage.py": "lm_tab", "pages/transformer.py": "tf_tab", "pages/rnn_text.py": "rnn_tab", "pages/seq2seq.py": "seq2seq_tab",
             "pages/bert.py": "bert_tab", "pages/gpt.py": "gpt_tab"}
 
 
@@ -93,7 +93,8 @@ CURRICULUM: tuple[Section, ...] = (
     Section("Transformer 家族", N_("Transformers"), (
         Topic("自注意力", N_("Self-attention, step by step"), "pages/attention.py"),
         Topic("多头注意力与位置编码", N_("Multi-head attention and positional encoding"), "pages/attention.py"),
-        Topic("Transformer 编码器-解码器", N_("The whole Transformer encoder–decoder")),
+        Topic("Transformer 编码器-解码器", N_("The whole Transformer encoder–decoder"), "pages/transformer.py",
+              "🧪 Toy tasks"),
         Topic("BERT 掩码语言模型", N_("BERT: masked language model"), "pages/bert.py", "🎭 Fill-mask"),
         Topic("MLM 的遮盖方式（80-10-10）", N_("How MLM corrupts text (80-10-10)"), "pages/bert.py",
               "🧪 How MLM corrupts text"),
@@ -167,6 +168,18 @@ GLOSSARY: tuple[Term, ...] = (
                           "weight 0."), _at("pages/attention.py")),
     Term("positional encoding", "位置编码", N_("Vectors added to the token embeddings so attention knows word "
                                            "order."), _at("pages/attention.py")),
+    Term("causal mask", "因果掩码", N_("The decoder's mask that lets position t look only at positions up to t, "
+                                   "so training cannot peek at the token it must predict."),
+         _at("pages/transformer.py", "🎭 Masks")),
+    Term("encoder–decoder attention", "编码器-解码器注意力", N_("The decoder's queries attend over the encoder's "
+                                                          "outputs: where the source is read."),
+         _at("pages/transformer.py", "🧪 Toy tasks")),
+    Term("label smoothing", "标签平滑", N_("Train toward a target that gives the right token 1 − ε and spreads ε over "
+                                       "the others, so the model is not pushed to infinite confidence."),
+         _at("pages/transformer.py", "🧪 Toy tasks")),
+    Term("learning-rate warm-up", "学习率预热", N_("Start training with a small learning rate and raise it over the "
+                                              "first steps; the Transformer's schedule then decays it as 1/√step."),
+         _at("pages/transformer.py", "🧪 Toy tasks")),
     Term("masked language model", "掩码语言模型", N_("Pre-training by predicting hidden ([MASK]) tokens from both "
                                                 "sides' context: BERT."), _at("pages/bert.py", "🎭 Fill-mask")),
     Term("next sentence prediction", "下一句预测", N_("BERT's second pre-training task: does sentence B follow "

@@ -25,6 +25,7 @@ Nothing here touches the global RNG: weights, data and batches come from `core.d
 from __future__ import annotations
 
 import math
+import re
 import time
 from dataclasses import asdict, dataclass
 from typing import Callable
@@ -492,3 +493,109 @@ def exact_match(model: Transformer, pairs, batch_size: int = 256) -> float:
             hyps = greedy_decode(model, src, max(len(t) for _s, t in chunk) + 2)
             right += sum(h == list(t) for h, (_s, t) in zip(hyps, chunk))
     return right / len(pairs)
+
+
+# ---------------------------------------------------------------------------------------------
+# for the page: one example, looked inside
+# ---------------------------------------------------------------------------------------------
+def parse_toy(task: ToyTask, text: str, limit: int | None = None) -> list[int]:
+    """A visitor's source for `task` as ids: symbols separated by spaces or written together ("3 1 4" or
+    "314"); for addition "123+456". Symbols are 0..n_symbols−1 (single digits when n_symbols ≤ 10). `limit`:
+    the most symbols the model can read (default 2 · max_len + 1)."""
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(_("Type a sequence, e.g. {example}.").format(example="1+23" if task.name == "add" else "3 1 4 1 5"))
+    raw = text.strip()
+    parts = re.findall(r"\d|\+|[^\s,]", raw) if task.n_symbols <= 10 else re.findall(r"\d+|\+|[^\s,\d+]+", raw)
+    ids = []
+    for q in parts:
+        if q == "+" and task.name == "add":
+            ids.append(task.plus)
+        elif q.isdigit() and int(q) < task.n_symbols:
+            ids.append(N_SPECIAL + int(q))
+        else:
+            raise ValueError(_("{piece!r} is not a symbol of this task: use 0 to {top}{plus}.").format(
+                piece=q, top=task.n_symbols - 1, plus=_(" and one +") if task.name == "add" else ""))
+    if task.name == "add" and ids.count(task.plus) != 1:
+        raise ValueError(_("Addition needs exactly one + between two numbers, e.g. 123+456."))
+    if task.name == "add" and (ids[0] == task.plus or ids[-1] == task.plus):
+        raise ValueError(_("Addition needs a number on both sides of the +."))
+    limit = 2 * task.max_len + 1 if limit is None else limit
+    if len(ids) > limit:
+        raise ValueError(_("The sequence has {n} symbols; this model reads at most {limit}.").format(
+            n=len(ids), limit=limit))
+    return ids
+
+
+def expected_output(task: ToyTask, src: list[int]) -> list[int]:
+    """What the task asks for on `src` (ids without <s>/</s>)."""
+    if task.name == "copy":
+        return list(src)
+    if task.name == "reverse":
+        return src[::-1]
+    if task.name == "sort":
+        return sorted(src)
+    cut = src.index(task.plus)
+    total = _to_int([i - N_SPECIAL for i in src[:cut]], task.n_symbols) + \
+        _to_int([i - N_SPECIAL for i in src[cut + 1:]], task.n_symbols)
+    return [N_SPECIAL + d for d in _digits(total, task.n_symbols)]
+
+
+@torch.inference_mode()
+def look_inside(model: Transformer, src: list[int]) -> dict:
+    """Decode `src` greedily, then run the decoder once over the output to read every attention map:
+    {"output": ids, "encoder": [(h, Ts, Ts) per layer], "decoder_self": [(h, Tt, Tt)], "cross": [(h, Tt, Ts)]}
+    (numpy; Tt counts <s> and the generated tokens)."""
+    model.eval()
+    src_t = torch.tensor([src])  # (1, Ts)
+    out = greedy_decode(model, src_t, len(src) + 4)[0]
+    tgt = torch.tensor([[BOS] + out])  # (1, Tt)
+    memory, enc = model.encode(src_t, return_attention=True)
+    _logits, selfs, crosses = model.decode(tgt, memory, src_t, return_attention=True)
+    return {"output": out, "encoder": [m[0].numpy() for m in enc], "decoder_self": [m[0].numpy() for m in selfs],
+            "cross": [m[0].numpy() for m in crosses]}
+
+
+def batch_masks(pairs) -> dict:
+    """The masks of one real batch, as the model builds them: {"src": (B, Ts) ids, "tgt_in": (B, Tt) ids,
+    "padding": (B, Ts) True at real source tokens, "causal": (Tt, Tt), "decoder": (B, Tt, Tt) causal and
+    target padding combined} (numpy booleans / ints)."""
+    src, tin, _tout = make_batch(pairs)
+    Tt = tin.size(1)
+    dec = (tin != PAD)[:, None, :] & causal_mask(Tt)[None]
+    return {"src": src.numpy(), "tgt_in": tin.numpy(), "padding": (src != PAD).numpy(),
+            "causal": causal_mask(Tt).numpy(), "decoder": dec.numpy()}
+
+
+@torch.inference_mode()
+def teacher_forced_accuracy(model: Transformer, pairs, causal: bool = True) -> float:
+    """Share of target tokens predicted right when the decoder is given the true previous tokens (as in
+    training); `causal=False` also shows it the tokens it should predict (the cheat)."""
+    model.eval()
+    src, tin, tout = make_batch(list(pairs))
+    keep = tout != PAD
+    pred = model(src, tin, causal=causal).argmax(-1)  # (B, Tt)
+    return float((pred[keep] == tout[keep]).float().mean())
+
+
+def mask_experiment(task: ToyTask, cfg: TransformerConfig, seconds: float, seed: int = 0,
+                    on_model: Callable | None = None, on_step: Callable | None = None,
+                    results: dict | None = None, n_held: int = 300) -> dict:
+    """Train the same model twice for `seconds` each, with and without the decoder's causal mask, and score
+    both ways: {"causal" | "no_causal": {"history", "teacher_forced" (token accuracy, given the true
+    prefix, as trained), "exact" (greedy generation, exact match), "example": (source, output)}}.
+    Without the mask the decoder copies the next token from its input: a near-perfect training loss, and
+    at inference, where that token does not exist yet, garbage. `results` is filled in place."""
+    results = results if results is not None else {}
+    train_pairs, held = toy_pairs(task, 20_000, seed), toy_pairs(task, n_held, seed + 7_919)
+    for name, causal in (("causal", True), ("no_causal", False)):
+        if on_model is not None:
+            on_model(name)
+        model = build_transformer(cfg, seed)
+        entry = results.setdefault(name, {"history": []})
+        train(model, train_pairs, steps=100_000, max_seconds=seconds, batch_size=64, warmup=200, causal=causal,
+              seed=seed, on_step=on_step, history=entry["history"], threads=1)
+        entry["teacher_forced"] = teacher_forced_accuracy(model, held, causal)
+        entry["exact"] = exact_match(model, held)
+        src = held[0][0]
+        entry["example"] = (src, greedy_decode(model, torch.tensor([src]), len(src) + 4)[0])
+    return results

@@ -1,0 +1,305 @@
+"""Transformer page: the whole encoder–decoder trained here on toy tasks (copy, reverse, sort, addition),
+every layer's attention after training, and the masks at work. Thin UI over core.transformers.transformer."""
+from __future__ import annotations
+
+# First: a page run without the entry point reruns through it (pages/_shared.py).
+from pages._shared import (figure_downloads, guard, lazy_tabs, queued, run_through_entry_point, seed, sync_url,
+                           url_state)
+
+run_through_entry_point()
+
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import plotly.graph_objects as go  # noqa: E402
+import streamlit as st  # noqa: E402
+from plotly.subplots import make_subplots  # noqa: E402
+
+from core.i18n import N_, _  # noqa: E402
+from core.plots import attention_heatmap, heatmap  # noqa: E402
+from core.transformers import transformer as T  # noqa: E402
+
+TOY_SECONDS = 60  # most seconds one training click may take
+D_MODELS = [16, 32, 64, 128]
+HEADS = [1, 2, 4, 8]
+EXAMPLES = {"copy": "3 1 4 1 5 2 6", "reverse": "3 1 4 1 5 2 6", "sort": "3 1 4 1 5 2 6", "add": "457+68"}
+TOY_SESSION = "_tf_toy"  # session_state: the toy model trained here, its task, history and exact-match checks
+MASK_SESSION = "_tf_mask"  # session_state: the with / without causal mask experiment
+MEAN = -1  # the head choice "mean of the heads"
+
+st.title(_("Transformer"))
+st.caption(_("The whole encoder–decoder of the notes, built from the attention of the Attention page: "
+             "embeddings and positions, encoder blocks (self-attention, add & norm, feed-forward), decoder blocks "
+             "(masked self-attention, encoder–decoder attention, feed-forward), the softmax. Small enough to "
+             "train here in seconds."))
+
+url_state({"tf_task": "reverse", "tf_layers": 2, "tf_heads": 4, "tf_dmodel": 64, "tf_smoothing": 0.0,
+           "tf_warmup": 200, "tf_norm": "post", "tf_seconds": 30, "tf_until": True, "tf_len": 8,
+           "tf_src_copy": EXAMPLES["copy"], "tf_src_reverse": EXAMPLES["reverse"], "tf_src_sort": EXAMPLES["sort"],
+           "tf_src_add": EXAMPLES["add"], "tf_layer": 0, "tf_head": MEAN},
+          choices={"tf_task": list(T.TASKS), "tf_heads": HEADS, "tf_dmodel": D_MODELS, "tf_norm": list(T.NORMS)},
+          bounds={"tf_layers": (1, 4), "tf_smoothing": (0.0, 0.3), "tf_warmup": (0, 2000), "tf_seconds": (3, TOY_SECONDS),
+                  "tf_len": (3, 12), "tf_layer": (0, 3), "tf_head": (MEAN, 7)})
+url_state({"tf_mask_task": "reverse", "tf_mask_seconds": 15},
+          choices={"tf_mask_task": list(T.TASKS)}, bounds={"tf_mask_seconds": (3, TOY_SECONDS)})
+ss = st.session_state
+
+tab_toy, tab_masks = lazy_tabs([N_("🧪 Toy tasks"), N_("🎭 Masks")], key="tf_tab")
+
+
+def _task(name: str, length: int) -> T.ToyTask:
+    if name == "add":
+        return T.ToyTask("add", n_symbols=10, min_len=1, max_len=max(1, length // 2))
+    return T.ToyTask(name, n_symbols=8 if name != "sort" else 10, min_len=3, max_len=length)
+
+
+def _config(task: T.ToyTask) -> T.TransformerConfig:
+    d = int(ss["tf_dmodel"])
+    return T.TransformerConfig(src_vocab=task.vocab, tgt_vocab=task.vocab, d_model=d, n_heads=int(ss["tf_heads"]),
+                               n_layers=int(ss["tf_layers"]), d_ff=4 * d, norm=ss["tf_norm"],
+                               max_len=2 * task.max_len + 8)
+
+
+def _curves(history: list, checks: list) -> go.Figure:
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_scatter(x=[h["step"] for h in history], y=[h["loss"] for h in history], mode="lines",
+                    name=_("training loss"), line=dict(color="#1f77b4", width=1), secondary_y=False)
+    fig.add_scatter(x=[h["step"] for h in history], y=[h["acc"] for h in history], mode="lines",
+                    name=_("token accuracy (training batch)"), line=dict(color="#2ca02c", width=1), secondary_y=True)
+    if checks:
+        fig.add_scatter(x=[c["step"] for c in checks], y=[c["exact"] for c in checks], mode="lines+markers",
+                        name=_("held-out exact match (greedy)"), line=dict(color="#d62728"), secondary_y=True)
+    fig.update_layout(title=_("Training"), height=360, xaxis_title=_("step"), margin=dict(l=10, r=10, t=40, b=10),
+                      legend=dict(orientation="h", y=-0.2))
+    fig.update_yaxes(title_text=_("loss"), type="log", secondary_y=False)
+    fig.update_yaxes(title_text=_("accuracy"), range=[0, 1.02], secondary_y=True)
+    return fig
+
+
+def _map(weights: np.ndarray, head: int) -> np.ndarray:
+    """(h, Tq, Tk) -> one head's map, or the mean of the heads."""
+    return weights.mean(axis=0) if head == MEAN else weights[min(head, weights.shape[0] - 1)]
+
+
+if tab_toy.open is not False:
+    with tab_toy:
+        st.markdown(_(
+            "Pick a task and a model, press **Train** and watch the loss fall; then give it a sequence it has "
+            "never seen and look at every layer's attention. Reverse draws the anti-diagonal in the "
+            "encoder–decoder attention; sort, a permutation; addition lines up digits of the same place value. "
+            "Training feeds the decoder the true previous tokens (teacher forcing); the held-out check "
+            "generates greedily, one token at a time, as at inference."))
+        c1, c2, c3, c4 = st.columns(4)
+        c1.selectbox(_("Task"), list(T.TASKS), format_func=lambda t: _(T.TASKS[t]), key="tf_task")
+        c2.slider(_("Longest sequence"), 3, 12, key="tf_len", help=_("For addition: the longest sequence of both "
+                                                                     "numbers together."))
+        c3.number_input(_("Layers (encoder = decoder)"), 1, 4, key="tf_layers")
+        c4.select_slider(_("Heads"), HEADS, key="tf_heads")
+        d1, d2, d3, d4 = st.columns(4)
+        d1.select_slider(_("d_model"), D_MODELS, key="tf_dmodel")
+        d2.slider(_("Label smoothing"), 0.0, 0.3, key="tf_smoothing", step=0.05)
+        d3.number_input(_("Warm-up steps (0 = off)"), 0, 2000, key="tf_warmup", step=50)
+        d4.radio(_("Norm"), list(T.NORMS), format_func=lambda n: _(T.NORMS[n]), key="tf_norm")
+        e1, e2, e3 = st.columns([2, 2, 1])
+        e1.slider(_("Seconds of training"), 3, TOY_SECONDS, key="tf_seconds")
+        e2.checkbox(_("Stop at 100% held-out exact match"), key="tf_until")
+        go_train = e3.button(_("🏋️ Train"), key="tf_train", type="primary")
+        with guard(stop=False):
+            task = _task(ss["tf_task"], int(ss["tf_len"]))
+            cfg = _config(task)
+            st.caption(_("{params:,} parameters; vocabulary {v} (<pad>, <s>, </s> and the symbols); learning rate "
+                         "d_model^−0.5 · min(step^−0.5, step · warmup^−1.5) (the paper's).").format(
+                params=T.count_params(T.build_transformer(cfg, 0)), v=task.vocab))
+            if go_train:
+                held = T.toy_pairs(task, 300, seed() + 7_919)
+                sess = {"task": task, "config": cfg, "history": [], "checks": []}
+                sess["model"] = T.build_transformer(cfg, seed())
+                ss[TOY_SESSION] = sess  # before training: Stop keeps what was trained so far
+                with queued("train", 20):
+                    st.button(_("⏹ Stop"), key="tf_stop")
+                    bar, live = st.progress(0.0, text=_("training…")), st.empty()
+                    budget, clock = float(ss["tf_seconds"]), {"start": time.monotonic(), "drawn": 0.0}
+
+                    def should_stop(step, sess=sess, held=held, bar=bar, live=live, budget=budget, clock=clock):
+                        if step % 50:
+                            return False
+                        exact = T.exact_match(sess["model"], held)
+                        sess["checks"].append({"step": step, "exact": exact})
+                        spent = time.monotonic() - clock["start"]
+                        bar.progress(min(spent / budget, 1.0), text=_(
+                            "step {step}: held-out exact match {exact:.0%} · {spent:.0f} s of {budget:.0f} s").format(
+                            step=step, exact=exact, spent=spent, budget=budget))
+                        live.plotly_chart(_curves(sess["history"], sess["checks"]), width="stretch")
+                        return bool(ss["tf_until"]) and exact == 1.0
+
+                    sess["result"] = T.train(sess["model"], T.toy_pairs(task, 20_000, seed()), steps=100_000,
+                                             max_seconds=budget, batch_size=64,
+                                             label_smoothing=float(ss["tf_smoothing"]), warmup=int(ss["tf_warmup"]),
+                                             seed=seed(), history=sess["history"], threads=1,
+                                             should_stop=should_stop)
+                    sess["checks"].append({"step": sess["result"]["steps"], "exact": T.exact_match(sess["model"], held)})
+                    bar.empty()
+                    live.empty()
+        sess = ss.get(TOY_SESSION)
+        if sess is None or not sess["history"]:
+            st.info(_("Press Train: the model trains for at most the seconds you set (a 2-layer model learns to "
+                      "reverse 8 symbols in about 20 s on two CPU cores)."))
+        else:
+            task = sess["task"]
+            checks = sess["checks"]
+            m1, m2, m3 = st.columns(3)
+            m1.metric(_("held-out exact match"), f"{checks[-1]['exact']:.0%}" if checks else "–",
+                      help=_("Share of 300 unseen sequences the model gets entirely right, generating greedily."))
+            m2.metric(_("steps"), f"{sess['history'][-1]['step']:,}")
+            m3.metric(_("seconds"), f"{sess['history'][-1]['time_s']:.0f}")
+            fig = _curves(sess["history"], checks)
+            st.plotly_chart(fig, width="stretch", key="tf_curves")
+            figure_downloads(fig, "transformer_training", "tf_curves_dl", data=pd.DataFrame(sess["history"]))
+
+            st.subheader(_("Look inside"))
+            key = f"tf_src_{task.name}"
+            st.text_input(_("A source sequence (symbols 0–{top}{plus})").format(
+                top=task.n_symbols - 1, plus=_(", one +") if task.name == "add" else ""), key=key)
+            with guard(stop=False):
+                src = T.parse_toy(task, ss[key], limit=sess["config"].max_len - 2)
+                longest = task.max_len if task.name != "add" else 2 * task.max_len + 1
+                if len(src) > longest:
+                    st.info(_("This sequence is longer than any the model trained on ({n} symbols at most). Its "
+                              "positions past {n} were never seen in training: expect mistakes there.").format(n=longest))
+                inside = T.look_inside(sess["model"], src)
+                want = T.expected_output(task, src)
+                shown = " ".join(task.symbol(i) for i in inside["output"])
+                if inside["output"] == want:
+                    st.success(_("Output: {out} (right)").format(out=shown), icon="✅")
+                else:
+                    st.warning(_("Output: {out}; the task asks for {want}").format(
+                        out=shown or "–", want=" ".join(task.symbol(i) for i in want)), icon="❌")
+                n_layers = len(inside["cross"])
+                n_heads = inside["cross"][0].shape[0]
+                h1, h2 = st.columns(2)
+                h1.slider(_("Layer"), 0, n_layers - 1, key="tf_layer") if n_layers > 1 else None
+                h2.select_slider(_("Head"), [MEAN, *range(n_heads)], key="tf_head",
+                                 format_func=lambda h: _("mean of the heads") if h == MEAN else str(h))
+                layer, head = min(int(ss["tf_layer"]), n_layers - 1), int(ss["tf_head"])
+                src_labels = [task.symbol(i) for i in src]
+                tgt_labels = ["<s>"] + [task.symbol(i) for i in inside["output"]]
+                st.plotly_chart(attention_heatmap(
+                    _map(inside["cross"][layer], head), tgt_labels, src_labels,
+                    title=_("Encoder–decoder attention, layer {layer}").format(layer=layer),
+                    query_title=_("output so far (decoder)"), key_title=_("source (encoder)")),
+                    width="stretch", key="tf_cross")
+                a1, a2 = st.columns(2)
+                with a1:
+                    st.plotly_chart(attention_heatmap(
+                        _map(inside["encoder"][layer], head), src_labels, src_labels,
+                        title=_("Encoder self-attention, layer {layer}").format(layer=layer)),
+                        width="stretch", key="tf_enc")
+                with a2:
+                    st.plotly_chart(attention_heatmap(
+                        _map(inside["decoder_self"][layer], head), tgt_labels, tgt_labels,
+                        title=_("Decoder masked self-attention, layer {layer}").format(layer=layer)),
+                        width="stretch", key="tf_dec")
+                st.caption(_("Each row is one query and sums to 1. The decoder's self-attention is zero above the "
+                             "diagonal: the causal mask lets position t look only at positions up to t."))
+
+
+if tab_masks.open is not False:
+    with tab_masks:
+        st.markdown(_(
+            "Two masks make a batch work. The **padding mask** hides the <pad> tokens that make every sequence of "
+            "a batch the same length; the **causal mask** stops the decoder's position t from looking at the "
+            "tokens after t, which it will have to generate itself at inference."))
+        with guard(stop=False):
+            demo_task = T.ToyTask("reverse", n_symbols=8, min_len=2, max_len=6)
+            pairs = T.toy_pairs(demo_task, 4, seed())
+            masks = T.batch_masks(pairs)
+            src_rows = [" ".join(demo_task.symbol(int(i)) for i in row) for row in masks["src"]]
+            cols = [str(i) for i in range(masks["src"].shape[1])]
+            st.plotly_chart(heatmap(masks["padding"].astype(float), cols, src_rows,
+                                    title=_("Padding mask of a batch of 4 sources (1 = a real token, 0 = <pad>)"),
+                                    x_title=_("position"), y_title=_("source"), colorscale="Greens", zmin=0, zmax=1,
+                                    text_fmt=".0f"), width="stretch", key="tf_pad")
+            b1, b2 = st.columns(2)
+            tin = [demo_task.symbol(int(i)) for i in masks["tgt_in"][-1]]
+            with b1:
+                st.plotly_chart(heatmap(masks["causal"].astype(float), tin, tin, title=_("Causal mask"),
+                                        x_title=_("key"), y_title=_("query"), colorscale="Greens", zmin=0, zmax=1,
+                                        text_fmt=".0f"), width="stretch", key="tf_causal")
+            with b2:
+                st.plotly_chart(heatmap(masks["decoder"][-1].astype(float), tin, tin,
+                                        title=_("Causal and padding, the last target of the batch"),
+                                        x_title=_("key"), y_title=_("query"), colorscale="Greens", zmin=0, zmax=1,
+                                        text_fmt=".0f"), width="stretch", key="tf_combined")
+
+        st.subheader(_("What if the decoder could see the future?"))
+        st.markdown(_(
+            "Train the same model twice, with and without the causal mask. Without it, the decoder reads the very "
+            "token it has to predict (training feeds it the whole target at once): the training loss falls to "
+            "almost zero. At inference the next token does not exist yet, and the model has learned nothing "
+            "else."))
+        k1, k2, k3 = st.columns([2, 2, 1])
+        k1.selectbox(_("Task"), list(T.TASKS), format_func=lambda t: _(T.TASKS[t]), key="tf_mask_task")
+        k2.slider(_("Seconds for each model"), 3, TOY_SECONDS, key="tf_mask_seconds")
+        go_mask = k3.button(_("🎭 Train both"), key="tf_mask_go", type="primary")
+        with guard(stop=False):
+            if go_mask:
+                mtask = _task(ss["tf_mask_task"], 8)
+                mcfg = T.TransformerConfig(src_vocab=mtask.vocab, tgt_vocab=mtask.vocab, d_model=64, n_heads=4,
+                                           n_layers=2, d_ff=256, max_len=2 * mtask.max_len + 8)
+                sess = {"task": mtask, "results": {}}
+                ss[MASK_SESSION] = sess
+                with queued("train", 20):
+                    st.button(_("⏹ Stop"), key="tf_mask_stop")
+                    bar = st.progress(0.0, text=_("training…"))
+                    names = {"causal": _("with the causal mask"), "no_causal": _("without the causal mask")}
+                    clock = {"name": "", "start": time.monotonic()}
+
+                    def on_model(name, clock=clock):
+                        clock["name"], clock["start"] = names[name], time.monotonic()
+
+                    def on_step(done, total, info, bar=bar, clock=clock, budget=float(ss["tf_mask_seconds"])):
+                        if done % 25 == 0:
+                            spent = time.monotonic() - clock["start"]
+                            bar.progress(min(spent / budget, 1.0), text=_("{model}: step {done}").format(
+                                model=clock["name"], done=done))
+
+                    T.mask_experiment(mtask, mcfg, float(ss["tf_mask_seconds"]), seed(), on_model=on_model,
+                                      on_step=on_step, results=sess["results"])
+                    bar.empty()
+            sess = ss.get(MASK_SESSION)
+            if sess is None or "exact" not in sess["results"].get("no_causal", {}):
+                st.info(_("Press the button: each model trains for the seconds you set, then both are scored on "
+                          "300 unseen sequences."))
+            else:
+                res, mtask = sess["results"], sess["task"]
+                fig = go.Figure()
+                for name, color in (("causal", "#2ca02c"), ("no_causal", "#d62728")):
+                    h = res[name]["history"]
+                    fig.add_scatter(x=[x["step"] for x in h], y=[x["loss"] for x in h], mode="lines",
+                                    name=_("with the causal mask") if name == "causal" else _("without the causal mask"),
+                                    line=dict(color=color))
+                fig.update_layout(title=_("Training loss"), height=320, yaxis=dict(type="log", title=_("loss")),
+                                  xaxis_title=_("step"), margin=dict(l=10, r=10, t=40, b=10))
+                st.plotly_chart(fig, width="stretch", key="tf_mask_loss")
+                rows = []
+                for name in ("causal", "no_causal"):
+                    src, out = res[name]["example"]
+                    rows.append({_("model"): _("with the causal mask") if name == "causal" else
+                                 _("without the causal mask"),
+                                 _("token accuracy, true prefix given (as in training)"): res[name]["teacher_forced"],
+                                 _("exact match, generating (as at inference)"): res[name]["exact"],
+                                 _("example"): " ".join(mtask.symbol(i) for i in src) + " → " +
+                                 (" ".join(mtask.symbol(i) for i in out) or "–")})
+                table = pd.DataFrame(rows)
+                st.dataframe(table, hide_index=True, width="stretch", column_config={
+                    _("token accuracy, true prefix given (as in training)"): st.column_config.NumberColumn(format="%.2f"),
+                    _("exact match, generating (as at inference)"): st.column_config.NumberColumn(format="%.2f")})
+                figure_downloads(fig, "causal_mask_experiment", "tf_mask_dl", data=table)
+                st.caption(_("Without the mask the model looks perfect while training ({tf:.0%} of tokens right "
+                             "given the true prefix) and fails when it must generate ({ex:.0%} exact). With the "
+                             "mask: {tf2:.0%} and {ex2:.0%}.").format(
+                    tf=res["no_causal"]["teacher_forced"], ex=res["no_causal"]["exact"],
+                    tf2=res["causal"]["teacher_forced"], ex2=res["causal"]["exact"]))
+
+sync_url()
