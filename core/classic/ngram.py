@@ -56,6 +56,7 @@ Tiny Shakespeare characters (29,320 training lines, 50,932 + 1,622 held-out toke
 """
 from __future__ import annotations
 
+import heapq
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -507,8 +508,14 @@ class NGramModel:
         and the MLE p(word | context). Ties in alphabetical order."""
         if isinstance(order, bool) or not isinstance(order, int) or not 1 <= order <= self.cfg.n:
             raise ValueError(_("The order must be from 1 to {n}, got {order}.").format(n=self.cfg.n, order=order))
-        items = sorted(self.counts[order].items(),
-                       key=lambda gc: (-gc[1], tuple(self.vocab[i] for i in gc[0])))[:max(int(top), 0)]
+        top = max(int(top), 0)
+        table = self.counts[order]
+        if not top or not table:
+            return []
+        # only n-grams at least as frequent as the top-th can be in the answer: sort those, not all of them
+        floor = heapq.nlargest(top, table.values())[-1]
+        items = sorted(((g, c) for g, c in table.items() if c >= floor),
+                       key=lambda gc: (-gc[1], tuple(self.vocab[i] for i in gc[0])))[:top]
         rows = []
         for g, c in items:
             words = tuple(self.vocab[i] for i in g)
