@@ -26,6 +26,8 @@ HEADS = [1, 2, 4, 8]
 EXAMPLES = {"copy": "3 1 4 1 5 2 6", "reverse": "3 1 4 1 5 2 6", "sort": "3 1 4 1 5 2 6", "add": "457+68"}
 TOY_SESSION = "_tf_toy"  # session_state: the toy model trained here, its task, history and exact-match checks
 MASK_SESSION = "_tf_mask"  # session_state: the with / without causal mask experiment
+TIP_SESSION = "_tf_tip"  # session_state: the last training-tip comparison run here
+VARIANT_COLORS = ["#1f77b4", "#d62728"]
 MEAN = -1  # the head choice "mean of the heads"
 
 st.title(_("Transformer"))
@@ -41,11 +43,13 @@ url_state({"tf_task": "reverse", "tf_layers": 2, "tf_heads": 4, "tf_dmodel": 64,
           choices={"tf_task": list(T.TASKS), "tf_heads": HEADS, "tf_dmodel": D_MODELS, "tf_norm": list(T.NORMS)},
           bounds={"tf_layers": (1, 4), "tf_smoothing": (0.0, 0.3), "tf_warmup": (0, 2000), "tf_seconds": (3, TOY_SECONDS),
                   "tf_len": (3, 12), "tf_layer": (0, 3), "tf_head": (MEAN, 7)})
+url_state({"tf_tip": "warmup", "tf_tip_task": "reverse", "tf_tip_seconds": 20},
+          choices={"tf_tip": list(T.TIPS), "tf_tip_task": list(T.TASKS)}, bounds={"tf_tip_seconds": (3, TOY_SECONDS)})
 url_state({"tf_mask_task": "reverse", "tf_mask_seconds": 15},
           choices={"tf_mask_task": list(T.TASKS)}, bounds={"tf_mask_seconds": (3, TOY_SECONDS)})
 ss = st.session_state
 
-tab_toy, tab_masks = lazy_tabs([N_("🧪 Toy tasks"), N_("🎭 Masks")], key="tf_tab")
+tab_toy, tab_masks, tab_tips = lazy_tabs([N_("🧪 Toy tasks"), N_("🎭 Masks"), N_("📏 Training tips")], key="tf_tab")
 
 
 def _task(name: str, length: int) -> T.ToyTask:
@@ -301,5 +305,88 @@ if tab_masks.open is not False:
                              "mask: {tf2:.0%} and {ex2:.0%}.").format(
                     tf=res["no_causal"]["teacher_forced"], ex=res["no_causal"]["exact"],
                     tf2=res["causal"]["teacher_forced"], ex2=res["causal"]["exact"]))
+
+
+def _variant_table(results: dict, task: T.ToyTask) -> pd.DataFrame:
+    return pd.DataFrame([{
+        _("setting"): _(name), _("held-out exact match"): r["exact"], _("final training loss"): r["loss"],
+        _("steps"): r["steps"], _("example"): " ".join(task.symbol(i) for i in r["example"][0]) + " → " +
+        (" ".join(task.symbol(i) for i in r["example"][1]) or "–")} for name, r in results.items()])
+
+
+if tab_tips.open is not False:
+    with tab_tips:
+        st.markdown(_(
+            "The notes' training tips, each as an experiment: the same model, data and seed, trained twice for "
+            "the same seconds, once with the tip and once without. **Label smoothing** trains toward 0.9 for the "
+            "right token instead of 1; **warm-up** starts the learning rate small (without it, Adam starts at "
+            "the peak rate); **pre-norm** puts each layer norm before its sub-layer instead of after the "
+            "residual sum."))
+        t1, t2, t3, t4 = st.columns([3, 2, 2, 1])
+        t1.selectbox(_("Tip"), list(T.TIPS), format_func=lambda t: _(T.TIPS[t]), key="tf_tip")
+        t2.selectbox(_("Task"), list(T.TASKS), format_func=lambda t: _(T.TASKS[t]), key="tf_tip_task")
+        t3.slider(_("Seconds for each model"), 3, TOY_SECONDS, key="tf_tip_seconds")
+        go_tip = t4.button(_("📏 Compare"), key="tf_tip_go", type="primary")
+        shipped = T.shipped_tips()
+        with guard(stop=False):
+            if go_tip:
+                ttask = _task(ss["tf_tip_task"], 8)
+                tcfg = T.TransformerConfig(src_vocab=ttask.vocab, tgt_vocab=ttask.vocab, d_model=64, n_heads=4,
+                                           n_layers=2, d_ff=256, max_len=2 * ttask.max_len + 8)
+                sess = {"task": ttask, "tip": ss["tf_tip"], "results": {}}
+                ss[TIP_SESSION] = sess
+                with queued("train", 20):
+                    st.button(_("⏹ Stop"), key="tf_tip_stop")
+                    bar = st.progress(0.0, text=_("training…"))
+                    clock = {"name": "", "start": time.monotonic()}
+
+                    def on_model(name, clock=clock):
+                        clock["name"], clock["start"] = _(name), time.monotonic()
+
+                    def on_step(done, total, info, bar=bar, clock=clock, budget=float(ss["tf_tip_seconds"])):
+                        if done % 25 == 0:
+                            spent = time.monotonic() - clock["start"]
+                            bar.progress(min(spent / budget, 1.0), text=_("{model}: step {done}").format(
+                                model=clock["name"], done=done))
+
+                    T.run_variants(ttask, T.tip_variants(sess["tip"], tcfg), float(ss["tf_tip_seconds"]), seed(),
+                                   on_model=on_model, on_step=on_step, results=sess["results"])
+                    bar.empty()
+            sess = ss.get(TIP_SESSION)
+            done = sess is not None and len(sess["results"]) == 2 and all("exact" in r for r in sess["results"].values())
+            if done:
+                res, ttask = sess["results"], sess["task"]
+                fig = go.Figure()
+                for (name, r), color in zip(res.items(), VARIANT_COLORS):
+                    fig.add_scatter(x=[h["step"] for h in r["history"]], y=[h["loss"] for h in r["history"]],
+                                    mode="lines", name=_(name), line=dict(color=color, width=1))
+                fig.update_layout(title=_("{tip}: training loss").format(tip=_(T.TIPS[sess["tip"]])), height=320,
+                                  yaxis=dict(type="log", title=_("loss")), xaxis_title=_("step"),
+                                  margin=dict(l=10, r=10, t=40, b=10))
+                st.plotly_chart(fig, width="stretch", key="tf_tip_loss")
+                table = _variant_table(res, ttask)
+                st.dataframe(table, hide_index=True, width="stretch", column_config={
+                    _("held-out exact match"): st.column_config.NumberColumn(format="%.2f"),
+                    _("final training loss"): st.column_config.NumberColumn(format="%.3f")})
+                figure_downloads(fig, f"tip_{sess['tip']}", "tf_tip_dl", data=table)
+                if sess["tip"] == "smoothing":
+                    st.caption(_("With label smoothing the training loss cannot fall below the smoothed target's "
+                                 "entropy, so compare the held-out exact match, not the loss."))
+            else:
+                st.info(_("Press Compare: two models train one after the other for the seconds you set."))
+            if shipped:
+                st.subheader(_("Measured with more time"))
+                rows = []
+                for tip, variants in shipped["tips"].items():
+                    for name, r in variants.items():
+                        rows.append({_("tip"): _(T.TIPS[tip]), _("setting"): _(name),
+                                     _("held-out exact match"): r["exact"], _("final training loss"): r["loss"],
+                                     _("steps"): r["steps"]})
+                st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", column_config={
+                    _("held-out exact match"): st.column_config.NumberColumn(format="%.2f"),
+                    _("final training loss"): st.column_config.NumberColumn(format="%.3f")})
+                st.caption(_("`benchmarks/transformer.py --tips` on {date}: the {task} task, {s:.0f} s per model on "
+                             "one CPU thread, 2 layers, d_model 64, seed {seed}.").format(
+                    date=shipped["date"], task=_(T.TASKS[shipped["task"]]), s=shipped["seconds"], seed=shipped["seed"]))
 
 sync_url()

@@ -24,10 +24,12 @@ Nothing here touches the global RNG: weights, data and batches come from `core.d
 """
 from __future__ import annotations
 
+import json
 import math
 import re
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from typing import Callable
 
 import torch
@@ -375,12 +377,16 @@ def make_batch(pairs, device="cpu") -> tuple[torch.Tensor, torch.Tensor, torch.T
 # ---------------------------------------------------------------------------------------------
 # training and decoding
 # ---------------------------------------------------------------------------------------------
+PEAK_WARMUP = 200  # warm-up = 0 trains at the peak rate this many warm-up steps would reach
+
+
 def noam_rate(step: int, d_model: int, warmup: int, factor: float = 1.0) -> float:
-    """The paper's schedule: factor · d_model^−0.5 · min(step^−0.5, step · warmup^−1.5) (step ≥ 1);
-    warmup = 0 turns it off: a constant factor × 1e-3."""
+    """The paper's schedule: factor · d_model^−0.5 · min(step^−0.5, step · warmup^−1.5) (step ≥ 1).
+    warmup = 0 turns the warm-up off: from the first step, the peak rate of a PEAK_WARMUP-step warm-up,
+    factor · d_model^−0.5 · PEAK_WARMUP^−0.5, then the same 1/√step decay."""
     step = max(1, step)
     if warmup <= 0:
-        return factor * 1e-3
+        return factor * d_model ** -0.5 * min(PEAK_WARMUP ** -0.5, (PEAK_WARMUP / step) ** 0.5 * PEAK_WARMUP ** -0.5)
     return factor * d_model ** -0.5 * min(step ** -0.5, step * warmup ** -1.5)
 
 
@@ -389,7 +395,7 @@ def train(model: Transformer, pairs, *, steps: int = 1000, max_seconds: float = 
           seed: int = 0, on_step: Callable | None = None, history: list | None = None,
           threads: int | None = None, should_stop: Callable | None = None) -> dict:
     """Teacher forcing: the decoder reads <s> y_1 … y_{n} and predicts y_1 … y_n </s>; cross-entropy with
-    `label_smoothing`; Adam (β 0.9/0.98, ε 1e-9) at `noam_rate` (warmup = 0: a constant 1e-3 × factor).
+    `label_smoothing`; Adam (β 0.9/0.98, ε 1e-9) at `noam_rate` (warmup = 0: no warm-up, see there).
     Stops after `steps` steps or `max_seconds` (0 = no time cap). `causal=False` trains without the causal
     mask. `history` gets {"step", "loss", "acc" (token accuracy on the batch), "lr", "time_s"} per step.
     `should_stop(step)` (optional) is asked after every step; True ends the run ("stopped_by": "done").
@@ -577,6 +583,47 @@ def teacher_forced_accuracy(model: Transformer, pairs, causal: bool = True) -> f
     return float((pred[keep] == tout[keep]).float().mean())
 
 
+TIPS = {"smoothing": N_("label smoothing (0.1 vs none)"), "warmup": N_("learning-rate warm-up (200 steps vs none)"),
+        "norm": N_("where the norm goes (pre-norm vs post-norm)")}
+
+
+def tip_variants(tip: str, cfg: TransformerConfig) -> dict[str, dict]:
+    """The two settings one training tip compares: name -> {"config", "label_smoothing", "warmup"}."""
+    if tip not in TIPS:
+        raise ValueError(_("Unknown tip {name!r}; choose one of {choices}.").format(name=tip, choices=", ".join(TIPS)))
+    base = {"config": cfg, "label_smoothing": 0.0, "warmup": PEAK_WARMUP}
+    if tip == "smoothing":
+        return {"without": base, "with": {**base, "label_smoothing": 0.1}}
+    if tip == "warmup":
+        return {"without": {**base, "warmup": 0}, "with": base}
+    return {"post-norm": {**base, "config": replace(cfg, norm="post")},
+            "pre-norm": {**base, "config": replace(cfg, norm="pre")}}
+
+
+def run_variants(task: ToyTask, variants: dict[str, dict], seconds: float, seed: int = 0,
+                 on_model: Callable | None = None, on_step: Callable | None = None, results: dict | None = None,
+                 n_held: int = 300) -> dict:
+    """Train one model per variant ({"config", "label_smoothing", "warmup", "causal"}) for `seconds` each on the
+    same data and seed; score each on the same held-out pairs. Fills `results` in place: name -> {"history",
+    "teacher_forced", "exact", "loss" (mean of its last 20 steps), "steps", "example": (source, output)}."""
+    results = results if results is not None else {}
+    train_pairs, held = toy_pairs(task, 20_000, seed), toy_pairs(task, n_held, seed + 7_919)
+    for name, v in variants.items():
+        if on_model is not None:
+            on_model(name)
+        model = build_transformer(v["config"], seed)
+        entry = results.setdefault(name, {"history": []})
+        causal = v.get("causal", True)
+        res = train(model, train_pairs, steps=100_000, max_seconds=seconds, batch_size=64,
+                    label_smoothing=v.get("label_smoothing", 0.0), warmup=v.get("warmup", PEAK_WARMUP), causal=causal,
+                    seed=seed, on_step=on_step, history=entry["history"], threads=1)
+        entry.update(loss=res["loss"], steps=res["steps"], teacher_forced=teacher_forced_accuracy(model, held, causal),
+                     exact=exact_match(model, held))
+        src = held[0][0]
+        entry["example"] = (src, greedy_decode(model, torch.tensor([src]), len(src) + 4)[0])
+    return results
+
+
 def mask_experiment(task: ToyTask, cfg: TransformerConfig, seconds: float, seed: int = 0,
                     on_model: Callable | None = None, on_step: Callable | None = None,
                     results: dict | None = None, n_held: int = 300) -> dict:
@@ -585,17 +632,16 @@ def mask_experiment(task: ToyTask, cfg: TransformerConfig, seconds: float, seed:
     prefix, as trained), "exact" (greedy generation, exact match), "example": (source, output)}}.
     Without the mask the decoder copies the next token from its input: a near-perfect training loss, and
     at inference, where that token does not exist yet, garbage. `results` is filled in place."""
-    results = results if results is not None else {}
-    train_pairs, held = toy_pairs(task, 20_000, seed), toy_pairs(task, n_held, seed + 7_919)
-    for name, causal in (("causal", True), ("no_causal", False)):
-        if on_model is not None:
-            on_model(name)
-        model = build_transformer(cfg, seed)
-        entry = results.setdefault(name, {"history": []})
-        train(model, train_pairs, steps=100_000, max_seconds=seconds, batch_size=64, warmup=200, causal=causal,
-              seed=seed, on_step=on_step, history=entry["history"], threads=1)
-        entry["teacher_forced"] = teacher_forced_accuracy(model, held, causal)
-        entry["exact"] = exact_match(model, held)
-        src = held[0][0]
-        entry["example"] = (src, greedy_decode(model, torch.tensor([src]), len(src) + 4)[0])
-    return results
+    variants = {"causal": {"config": cfg, "causal": True}, "no_causal": {"config": cfg, "causal": False}}
+    return run_variants(task, variants, seconds, seed, on_model, on_step, results, n_held)
+
+
+TIPS_FILE = Path(__file__).resolve().parent.parent.parent / "assets" / "models" / "transformer-tips.json"
+VARIANT_NAMES = (N_("with"), N_("without"), N_("pre-norm"), N_("post-norm"))  # run_variants' names, translated
+
+
+def shipped_tips() -> dict | None:
+    """The training-tip comparison `benchmarks/transformer.py --tips` measured (None when not shipped)."""
+    if not TIPS_FILE.is_file():
+        return None
+    return json.loads(TIPS_FILE.read_text(encoding="utf-8"))

@@ -75,3 +75,13 @@ def test_masks_tab_shows_the_masks_and_the_cheat(fresh_caches):
     assert len(table) == 2
     cheat_tf, cheat_exact = table.iloc[1, 1], table.iloc[1, 2]
     assert cheat_tf > cheat_exact  # looks good given the answer, fails when it must generate
+
+
+def test_tips_tab_compares_two_settings(fresh_caches):
+    at = _open("Training tips", tf_tip="warmup", tf_tip_seconds="3")
+    assert not _problems(at) and not at.error, (_problems(at), _errors(at))
+    at.button(key="tf_tip_go").click().run()
+    assert not _problems(at) and not at.error, (_problems(at), _errors(at))
+    table = at.dataframe[0].value
+    assert list(table.iloc[:, 0]) == ["without", "with"]
+    assert "tf_tip_loss" in {c.key for c in at.get("plotly_chart")}

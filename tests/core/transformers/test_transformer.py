@@ -154,3 +154,32 @@ def test_bad_configs_raise_value_errors_with_a_fix():
         model.encode(torch.ones(1, 200, dtype=torch.long))
     with pytest.raises(ValueError, match="Unknown task"):
         T.ToyTask("divide")
+
+
+def test_noam_schedule_and_no_warmup_start_at_the_peak():
+    d = 64
+    peak = d ** -0.5 * T.PEAK_WARMUP ** -0.5
+    assert T.noam_rate(T.PEAK_WARMUP, d, T.PEAK_WARMUP) == pytest.approx(peak)
+    assert T.noam_rate(1, d, T.PEAK_WARMUP) < peak / 100  # warm-up starts small
+    assert T.noam_rate(1, d, 0) == pytest.approx(peak)  # no warm-up: the peak from step 1
+    assert T.noam_rate(4 * T.PEAK_WARMUP, d, 0) == pytest.approx(T.noam_rate(4 * T.PEAK_WARMUP, d, T.PEAK_WARMUP))
+
+
+@pytest.mark.parametrize("tip", list(T.TIPS))
+def test_tip_variants_differ_in_exactly_their_setting(tip):
+    cfg = T.TransformerConfig()
+    a, b = T.tip_variants(tip, cfg).values()
+    diff = {k for k in a if a[k] != b[k]}
+    assert diff == {"smoothing": {"label_smoothing"}, "warmup": {"warmup"}, "norm": {"config"}}[tip]
+    with pytest.raises(ValueError, match="Unknown tip"):
+        T.tip_variants("dropout", cfg)
+
+
+def test_run_variants_trains_each_setting_on_the_same_data():
+    task = T.ToyTask("copy", n_symbols=4, min_len=2, max_len=4)
+    cfg = T.TransformerConfig(src_vocab=task.vocab, tgt_vocab=task.vocab, d_model=16, n_heads=2, n_layers=1, d_ff=32)
+    seen = []
+    res = T.run_variants(task, T.tip_variants("smoothing", cfg), 0.3, seed=0, on_model=seen.append, n_held=20)
+    assert seen == ["without", "with"] and set(res) == {"without", "with"}
+    for r in res.values():
+        assert 0 <= r["exact"] <= 1 and 0 <= r["teacher_forced"] <= 1 and r["steps"] >= 1 and r["history"]
