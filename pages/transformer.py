@@ -3,8 +3,8 @@ every layer's attention after training, and the masks at work. Thin UI over core
 from __future__ import annotations
 
 # First: a page run without the entry point reruns through it (pages/_shared.py).
-from pages._shared import (figure_downloads, guard, lazy_tabs, queued, run_through_entry_point, seed, sync_url,
-                           url_state)
+from pages._shared import (figure_downloads, guard, lazy_tabs, plain, queued, run_through_entry_point, seed,
+                           sync_url, url_state)
 
 run_through_entry_point()
 
@@ -43,13 +43,16 @@ url_state({"tf_task": "reverse", "tf_layers": 2, "tf_heads": 4, "tf_dmodel": 64,
           choices={"tf_task": list(T.TASKS), "tf_heads": HEADS, "tf_dmodel": D_MODELS, "tf_norm": list(T.NORMS)},
           bounds={"tf_layers": (1, 4), "tf_smoothing": (0.0, 0.3), "tf_warmup": (0, 2000), "tf_seconds": (3, TOY_SECONDS),
                   "tf_len": (3, 12), "tf_layer": (0, 3), "tf_head": (MEAN, 7)})
+url_state({"tf_part": "dec_cross", "tf_arch_layer": 0}, choices={"tf_part": list(T.PARTS)},
+          bounds={"tf_arch_layer": (0, 3)})
 url_state({"tf_tip": "warmup", "tf_tip_task": "reverse", "tf_tip_seconds": 20},
           choices={"tf_tip": list(T.TIPS), "tf_tip_task": list(T.TASKS)}, bounds={"tf_tip_seconds": (3, TOY_SECONDS)})
 url_state({"tf_mask_task": "reverse", "tf_mask_seconds": 15},
           choices={"tf_mask_task": list(T.TASKS)}, bounds={"tf_mask_seconds": (3, TOY_SECONDS)})
 ss = st.session_state
 
-tab_toy, tab_masks, tab_tips = lazy_tabs([N_("🧪 Toy tasks"), N_("🎭 Masks"), N_("📏 Training tips")], key="tf_tab")
+tab_arch, tab_toy, tab_masks, tab_tips = lazy_tabs(
+    [N_("🧩 Build it"), N_("🧪 Toy tasks"), N_("🎭 Masks"), N_("📏 Training tips")], key="tf_tab")
 
 
 def _task(name: str, length: int) -> T.ToyTask:
@@ -84,6 +87,97 @@ def _curves(history: list, checks: list) -> go.Figure:
 def _map(weights: np.ndarray, head: int) -> np.ndarray:
     """(h, Tq, Tk) -> one head's map, or the mean of the heads."""
     return weights.mean(axis=0) if head == MEAN else weights[min(head, weights.shape[0] - 1)]
+
+
+def _diagram(selected: str) -> go.Figure:
+    """The encoder (left) and decoder (right) as boxes; each box is a point one can click."""
+    fig = go.Figure()
+    xs, ys, labels, ids = [], [], [], []
+    for pid, (label, col, row, _what) in T.PARTS.items():
+        x, y = col * 2.2, row
+        fig.add_shape(type="rect", x0=x - 0.9, x1=x + 0.9, y0=y - 0.38, y1=y + 0.38, layer="below",
+                      line=dict(color="#d62728" if pid == selected else "#555", width=3 if pid == selected else 1),
+                      fillcolor="#fde0dd" if pid == selected else ("#deebf7" if col == 0 else "#e5f5e0"))
+        xs.append(x)
+        ys.append(y)
+        labels.append(_(label))
+        ids.append(pid)
+    for x, y0, y1 in ((0, 0, 4), (2.2, 0, 7)):
+        for y in range(y0, y1):
+            fig.add_annotation(x=x, y=y + 0.62, ax=x, ay=y + 0.38, xref="x", yref="y", axref="x", ayref="y",
+                               showarrow=True, arrowhead=2, arrowsize=1, arrowwidth=1, arrowcolor="#777", text="")
+    fig.add_annotation(x=2.2 - 0.9, y=3, ax=0.9, ay=4, xref="x", yref="y", axref="x", ayref="y", showarrow=True,
+                       arrowhead=2, arrowwidth=1.5, arrowcolor="#d62728", text="")
+    fig.add_scatter(x=xs, y=ys, mode="markers+text", text=labels, customdata=ids, textfont=dict(size=12),
+                    marker=dict(size=40, opacity=0.01, symbol="square"), hovertemplate=_("click to open") + "<extra></extra>")
+    fig.add_annotation(x=0, y=5.0, text=_("encoder block ×N"), showarrow=False, font=dict(size=13, color="#08519c"))
+    fig.add_annotation(x=2.2, y=8.0, text=_("decoder block ×N"), showarrow=False, font=dict(size=13, color="#006d2c"))
+    fig.update_layout(height=560, showlegend=False, margin=dict(l=10, r=10, t=10, b=10), clickmode="event+select",
+                      xaxis=dict(visible=False, range=[-1.1, 3.3]), yaxis=dict(visible=False, range=[-0.6, 8.4]),
+                      dragmode=False)
+    return fig
+
+
+if tab_arch.open is not False:
+    with tab_arch:
+        st.markdown(_(
+            "Click a box to see what it computes and the tensor it hands on, for the example below. The left "
+            "column is an encoder block, the right a decoder block; the model stacks N of each. The red arrow "
+            "is where the decoder reads the source: the encoder–decoder attention's keys and values are the "
+            "encoder's output."))
+        event = ss.get("tf_arch")
+        points = (event or {}).get("selection", {}).get("points", []) if isinstance(event, dict) else []
+        clicked = points[0].get("customdata") if points else None
+        if clicked in T.PARTS and clicked != ss.get("_tf_arch_applied"):
+            ss["tf_part"] = clicked  # a click on the diagram chooses the box (before the select box is drawn)
+        ss["_tf_arch_applied"] = clicked
+        with guard(stop=False):
+            sess = ss.get(TOY_SESSION)
+            if sess is not None and sess.get("history"):
+                model, task = sess["model"], sess["task"]
+                st.caption(_("The model is the one you trained on the Toy tasks tab ({task})."
+                             ).format(task=_(T.TASKS[task.name])))
+            else:
+                task = T.ToyTask("reverse", n_symbols=8, min_len=3, max_len=8)
+                model = T.build_transformer(T.TransformerConfig(src_vocab=task.vocab, tgt_vocab=task.vocab, d_model=16,
+                                                                n_heads=2, n_layers=2, d_ff=64), seed())
+                st.caption(_("An untrained model (random weights, d_model 16, 2 heads) reversing a sequence: train one "
+                             "on the Toy tasks tab and this view shows it instead."))
+            src = T.toy_pairs(task, 1, seed())[0][0]
+            tgt = [T.BOS] + T.expected_output(task, src)
+            c1, c2 = st.columns([3, 2])
+            c2.selectbox(_("Box"), list(T.PARTS), format_func=lambda p: _(T.PARTS[p][0]) + (
+                _(" (encoder)") if T.PARTS[p][1] == 0 else _(" (decoder)")), key="tf_part")
+            ss["tf_arch_layer"] = min(int(ss["tf_arch_layer"]), model.config.n_layers - 1)  # a link may ask for more
+            if model.config.n_layers > 1:
+                c2.slider(_("Block"), 0, model.config.n_layers - 1, key="tf_arch_layer")
+            layer = min(int(ss["tf_arch_layer"]), model.config.n_layers - 1)
+            part = ss["tf_part"]
+            with c1:
+                st.plotly_chart(_diagram(part), width="stretch", key="tf_arch", on_select="rerun",
+                                selection_mode="points")
+            traced = T.trace(model, src, tgt, layer)[part]
+            label, col, _row, what = T.PARTS[part]
+            with c2:
+                st.markdown(f"**{_(label)}**")
+                st.markdown(plain(_(what)))  # formulas: d_model's underscore is not Markdown
+                st.markdown(_("Tensor: **{shape}** (batch, positions, {width})").format(
+                    shape=" × ".join(str(x) for x in traced["shape"]),
+                    width=_("vocabulary") if part == "output" else "d_model"))
+            src_labels = [task.symbol(i) for i in src]
+            tgt_labels = [task.symbol(i) for i in tgt]
+            rows = src_labels if col == 0 else tgt_labels
+            values = traced["values"]
+            cols_ = [task.symbol(i) for i in range(values.shape[1])] if part == "output" else \
+                [str(i) for i in range(values.shape[1])]
+            st.plotly_chart(heatmap(values, cols_, rows, title=_("{box}: its output for this example").format(
+                box=_(label)), x_title=_("token") if part == "output" else _("dimension"), y_title=_("position"),
+                colorscale="Blues" if part == "output" else "RdBu", text_fmt=None), width="stretch", key="tf_arch_values")
+            if "weights" in traced:
+                keys = src_labels if part in ("enc_self", "dec_cross") else tgt_labels
+                st.plotly_chart(attention_heatmap(traced["weights"].mean(axis=0), rows, keys,
+                                                  title=_("Its attention weights (mean of the heads)")),
+                                width="stretch", key="tf_arch_weights")
 
 
 if tab_toy.open is not False:
@@ -182,6 +276,8 @@ if tab_toy.open is not False:
                 n_layers = len(inside["cross"])
                 n_heads = inside["cross"][0].shape[0]
                 h1, h2 = st.columns(2)
+                ss["tf_layer"] = min(int(ss["tf_layer"]), n_layers - 1)  # a link or a smaller model may ask for more
+                ss["tf_head"] = min(int(ss["tf_head"]), n_heads - 1)
                 h1.slider(_("Layer"), 0, n_layers - 1, key="tf_layer") if n_layers > 1 else None
                 h2.select_slider(_("Head"), [MEAN, *range(n_heads)], key="tf_head",
                                  format_func=lambda h: _("mean of the heads") if h == MEAN else str(h))

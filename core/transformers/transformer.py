@@ -645,3 +645,67 @@ def shipped_tips() -> dict | None:
     if not TIPS_FILE.is_file():
         return None
     return json.loads(TIPS_FILE.read_text(encoding="utf-8"))
+
+
+# ---------------------------------------------------------------------------------------------
+# the architecture, box by box (the page's diagram)
+# ---------------------------------------------------------------------------------------------
+PARTS = {  # id -> (label, column, row, what it computes); column 0 = encoder, 1 = decoder
+    "src_embed": (N_("source embedding + positions"), 0, 0, N_("x = E_src[tokens] · √d_model + PE")),
+    "enc_self": (N_("self-attention"), 0, 1, N_("softmax(Q Kᵀ / √d_k + M_pad) V over the source, per head")),
+    "enc_norm1": (N_("add & norm"), 0, 2, N_("LayerNorm(x + SelfAttention(x))")),
+    "enc_ff": (N_("feed-forward"), 0, 3, N_("W₂ ReLU(W₁ x + b₁) + b₂, each position alone")),
+    "enc_norm2": (N_("add & norm"), 0, 4, N_("LayerNorm(x + FFN(x)): the encoder output (memory) after N blocks")),
+    "tgt_embed": (N_("target embedding + positions"), 1, 0, N_("y = E_tgt[<s> y₁ … y_{t−1}] · √d_model + PE")),
+    "dec_self": (N_("masked self-attention"), 1, 1, N_("softmax(Q Kᵀ / √d_k + M_causal) V over the output so far")),
+    "dec_norm1": (N_("add & norm"), 1, 2, N_("LayerNorm(y + MaskedSelfAttention(y))")),
+    "dec_cross": (N_("encoder–decoder attention"), 1, 3, N_("queries from the decoder, keys and values from the memory")),
+    "dec_norm2": (N_("add & norm"), 1, 4, N_("LayerNorm(y + CrossAttention(y, memory))")),
+    "dec_ff": (N_("feed-forward"), 1, 5, N_("W₂ ReLU(W₁ y + b₁) + b₂")),
+    "dec_norm3": (N_("add & norm"), 1, 6, N_("LayerNorm(y + FFN(y))")),
+    "output": (N_("linear + softmax"), 1, 7, N_("P(next token) = softmax(W_out y + b)")),
+}
+_HOOKED = {"enc_self": ("encoder", "self_attn"), "enc_norm1": ("encoder", "norm1"), "enc_ff": ("encoder", "ff"),
+           "enc_norm2": ("encoder", "norm2"), "dec_self": ("decoder", "self_attn"), "dec_norm1": ("decoder", "norm1"),
+           "dec_cross": ("decoder", "cross_attn"), "dec_norm2": ("decoder", "norm2"), "dec_ff": ("decoder", "ff"),
+           "dec_norm3": ("decoder", "norm3")}
+
+
+@torch.inference_mode()
+def trace(model: Transformer, src: list[int], tgt: list[int], layer: int = 0) -> dict:
+    """Every box of the diagram for one example: id -> {"shape" (the tensor's shape for this batch of 1),
+    "values" (T, D) numpy, "weights" (h, Tq, Tk) for attention boxes}. `tgt` is the decoder input (starting
+    with <s>); `layer` picks which encoder / decoder block the inner boxes show. Post-norm boxes are the
+    sub-layer outputs as the paper draws them; with pre-norm, "add & norm" shows the normalised input the
+    next sub-layer reads."""
+    model.eval()
+    n = model.config.n_layers
+    if not 0 <= layer < n:
+        raise ValueError(_("The layer must be between 0 and {top}; got {value!r}.").format(top=n - 1, value=layer))
+    src_t, tgt_t = torch.tensor([src]), torch.tensor([tgt])  # (1, Ts), (1, Tt)
+    out, handles = {}, []
+
+    def keep(name):
+        def hook(_module, _inputs, output):
+            if isinstance(output, tuple):  # attention: (values, weights)
+                out[name] = {"values": output[0], "weights": output[1][0].numpy()}
+            else:
+                out[name] = {"values": output}
+        return hook
+
+    for name, (stack, attr) in _HOOKED.items():
+        handles.append(getattr(getattr(model, stack)[layer], attr).register_forward_hook(keep(name)))
+    try:
+        logits = model(src_t, tgt_t)  # (1, Tt, V)
+    finally:
+        for h in handles:
+            h.remove()
+    d = math.sqrt(model.config.d_model)
+    out["src_embed"] = {"values": model.src_embed(src_t) * d + model.pe[: src_t.size(1)]}
+    out["tgt_embed"] = {"values": model.tgt_embed(tgt_t) * d + model.pe[: tgt_t.size(1)]}
+    out["output"] = {"values": torch.softmax(logits, dim=-1)}
+    for entry in out.values():
+        v = entry["values"]
+        entry["shape"] = tuple(v.shape)
+        entry["values"] = v[0].numpy()
+    return out

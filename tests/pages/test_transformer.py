@@ -85,3 +85,25 @@ def test_tips_tab_compares_two_settings(fresh_caches):
     table = at.dataframe[0].value
     assert list(table.iloc[:, 0]) == ["without", "with"]
     assert "tf_tip_loss" in {c.key for c in at.get("plotly_chart")}
+
+
+def test_build_it_tab_opens_every_box(fresh_caches):
+    from core.transformers import transformer as T
+
+    at = _open("Build it")
+    assert not _problems(at) and not at.error, (_problems(at), _errors(at))
+    assert {c.key for c in at.get("plotly_chart")} == {"tf_arch", "tf_arch_values", "tf_arch_weights"}  # cross-attention
+    for part in T.PARTS:
+        at.selectbox(key="tf_part").set_value(part).run()
+        assert not _problems(at) and not at.error, (part, _problems(at), _errors(at))
+        keys = {c.key for c in at.get("plotly_chart")}
+        assert ("tf_arch_weights" in keys) == (part in ("enc_self", "dec_self", "dec_cross")), part
+    at = _open("Build it", tf_part="nonsense", tf_arch_layer="9")  # a hostile link is clamped
+    assert not _problems(at) and at.session_state["tf_part"] == "dec_cross"
+
+
+def test_a_link_asking_for_a_layer_or_head_the_model_lacks_is_clamped(fresh_caches):
+    at = _open("Toy", tf_task="copy", tf_layers="1", tf_heads="2", tf_layer="3", tf_head="7")
+    at.button(key="tf_train").click().run()
+    assert not _problems(at) and not at.error, (_problems(at), _errors(at))
+    assert at.session_state["tf_layer"] == 0 and at.session_state["tf_head"] == 1

@@ -183,3 +183,24 @@ def test_run_variants_trains_each_setting_on_the_same_data():
     assert seen == ["without", "with"] and set(res) == {"without", "with"}
     for r in res.values():
         assert 0 <= r["exact"] <= 1 and 0 <= r["teacher_forced"] <= 1 and r["steps"] >= 1 and r["history"]
+
+
+@pytest.mark.parametrize("norm", ["post", "pre"])
+def test_trace_gives_every_box_its_tensor(norm):
+    cfg, model = _model(norm)
+    src, tgt = [4, 5, 6, 7], [1, 8, 9]
+    traced = T.trace(model, src, tgt, layer=1)
+    assert set(traced) == set(T.PARTS)
+    for pid, entry in traced.items():
+        col = T.PARTS[pid][1]
+        T_len = len(src) if col == 0 else len(tgt)
+        width = cfg.tgt_vocab if pid == "output" else cfg.d_model
+        assert entry["shape"] == (1, T_len, width) and entry["values"].shape == (T_len, width), pid
+    assert traced["dec_cross"]["weights"].shape == (cfg.n_heads, len(tgt), len(src))
+    assert np.allclose(traced["output"]["values"].sum(-1), 1.0, atol=1e-5)
+    with torch.no_grad():  # the encoder's last box of the last block, in post-norm, is the memory
+        memory = model.encode(torch.tensor([src]))[0].numpy()
+    if norm == "post":
+        assert np.allclose(traced["enc_norm2"]["values"], memory, atol=1e-5)
+    with pytest.raises(ValueError, match="layer"):
+        T.trace(model, src, tgt, layer=5)
