@@ -67,6 +67,18 @@ def assert_clean(at: AppTest) -> None:
     assert not at.error, [e.value for e in at.error]
 
 
+def problems(at: AppTest) -> list[str]:
+    """Uncaught exceptions and our own "Something went wrong" boxes (a ValueError's message is fine: it
+    tells the visitor what to change)."""
+    return [f"exception: {e.value}" for e in at.exception] + \
+           [f"error: {e.value}" for e in at.error if "Something went wrong" in str(e.value)]
+
+
+def errors(at: AppTest) -> str:
+    """Every error box's text, joined (to look for a fix-it message)."""
+    return " ".join(str(e.value) for e in at.error)
+
+
 @pytest.fixture
 def page(fresh_caches):
     return run_page

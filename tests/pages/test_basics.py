@@ -5,19 +5,10 @@ import re
 import pytest
 
 from core.basics import optimizers
-from tests.pages.conftest import run_page
+from tests.pages.conftest import run_page, errors as _errors, problems as _problems
 
 PAGE = "pages/basics.py"
 pytestmark = pytest.mark.slow
-
-
-def _problems(at) -> list[str]:
-    return [f"exception: {e.value}" for e in at.exception] + \
-           [f"error: {e.value}" for e in at.error if "Something went wrong" in str(e.value)]
-
-
-def _errors(at) -> str:
-    return " ".join(str(e.value) for e in at.error)
 
 
 def _charts(at) -> list:

@@ -2,20 +2,11 @@
 Latin-only, 2 MB of text) are clear errors, never tracebacks."""
 import pytest
 
-from tests.pages.conftest import run_page
+from tests.pages.conftest import run_page, errors as _errors, problems as _problems
 
 PAGE = "pages/classic_nlp.py"
 pytestmark = pytest.mark.slow
 TWO_MB = "中" * (2 * 1024 * 1024 // 3)
-
-
-def _problems(at) -> list[str]:
-    return [f"exception: {e.value}" for e in at.exception] + \
-           [f"error: {e.value}" for e in at.error if "Something went wrong" in str(e.value)]
-
-
-def _errors(at) -> str:
-    return " ".join(str(e.value) for e in at.error)
 
 
 def test_dictionary_tab_shows_forward_backward_and_the_bidirectional_rule(fresh_caches):

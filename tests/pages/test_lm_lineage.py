@@ -7,21 +7,12 @@ import math
 import pytest
 
 from core.classic import ngram
-from tests.pages.conftest import run_page
+from tests.pages.conftest import run_page, errors as _errors, problems as _problems
 
 PAGE = "pages/lm_lineage.py"
 pytestmark = pytest.mark.slow
 SMALL = {"lm_ng_tokens": "20000", "lm_nn_tokens": "20000", "lm_nn_seconds": "3", "lm_race_tokens": "20000",
          "lm_race_seconds": "3"}
-
-
-def _problems(at) -> list[str]:
-    return [f"exception: {e.value}" for e in at.exception] + \
-           [f"error: {e.value}" for e in at.error if "Something went wrong" in str(e.value)]
-
-
-def _errors(at) -> str:
-    return " ".join(str(e.value) for e in at.error)
 
 
 

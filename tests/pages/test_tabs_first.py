@@ -9,7 +9,7 @@ import ast
 
 import pytest
 
-from tests.pages.conftest import ROOT, new_app_at_tab, page_tabs
+from tests.pages.conftest import ROOT, new_app_at_tab, page_tabs, problems as _problems
 
 # Small budgets so a pressed training button finishes in seconds (all within the pages' bounds).
 SMALL = {
@@ -46,14 +46,6 @@ TINY = next(lbl for lbl in page_tabs("pages/gpt.py")[1] if "Tiny" in lbl)
 PASSIVE = {"rnn_stop", "rnn_cmp_stop", "seq2seq_stop", "gpt_tiny_stop", "ba_pg_stop", "ba_cnn_stop", "lm_nn_stop", "lm_race_stop",
            "lm_elmo_stop", "tf_stop",
            "tf_mask_stop", "tf_tip_stop"}
-
-
-def _problems(at) -> list[str]:
-    """Uncaught exceptions and our own "Something went wrong" boxes (a ValueError's message is fine:
-    it tells the visitor what to change)."""
-    found = [f"exception: {e.value}" for e in at.exception]
-    found += [f"error: {e.value}" for e in at.error if "Something went wrong" in str(e.value)]
-    return found
 
 
 def _open(path: str, label: str, extra: dict | None = None):

@@ -3,20 +3,11 @@ layer's attention); the masks experiment shows the cheat; bad input (an unknown 
 a hostile link with 0 layers or 0 heads, d_model not divisible by the heads) is a clear message."""
 import pytest
 
-from tests.pages.conftest import run_page
+from tests.pages.conftest import run_page, errors as _errors, problems as _problems
 
 PAGE = "pages/transformer.py"
 pytestmark = pytest.mark.slow
 SMALL = {"tf_seconds": "4", "tf_mask_seconds": "3", "tf_len": "5"}
-
-
-def _problems(at) -> list[str]:
-    return [f"exception: {e.value}" for e in at.exception] + \
-           [f"error: {e.value}" for e in at.error if "Something went wrong" in str(e.value)]
-
-
-def _errors(at) -> str:
-    return " ".join(str(e.value) for e in at.error)
 
 
 def _open(tab, **query):
