@@ -40,8 +40,9 @@ def heatmap(weights, x_labels: list[str], y_labels: list[str], title: str = "",
         # toolbar never covers it
         title=dict(text=title, x=0, xanchor="left", y=1, yref="container", yanchor="top", pad=dict(t=32)),
         margin=dict(l=10, r=10, t=70 if title else 36, b=10),
-        xaxis=dict(title=dict(text=x_title), side="bottom", tickangle=-45 if len(xs) > 8 else 0),
-        yaxis=dict(title=dict(text=y_title), autorange="reversed"),
+        # category axes: labels such as "3" or "2026" are names here, not numbers to place on a scale
+        xaxis=dict(title=dict(text=x_title), side="bottom", tickangle=-45 if len(xs) > 8 else 0, type="category"),
+        yaxis=dict(title=dict(text=y_title), autorange="reversed", type="category"),
         height=height or max(260, 28 * len(ys) + 120)))
 
 

@@ -278,7 +278,8 @@ if tab_toy.open is not False:
                 h1, h2 = st.columns(2)
                 ss["tf_layer"] = min(int(ss["tf_layer"]), n_layers - 1)  # a link or a smaller model may ask for more
                 ss["tf_head"] = min(int(ss["tf_head"]), n_heads - 1)
-                h1.slider(_("Layer"), 0, n_layers - 1, key="tf_layer") if n_layers > 1 else None
+                if n_layers > 1:  # (a bare `x if c else None` line would be written to the page by Streamlit's magic)
+                    h1.slider(_("Layer"), 0, n_layers - 1, key="tf_layer")
                 h2.select_slider(_("Head"), [MEAN, *range(n_heads)], key="tf_head",
                                  format_func=lambda h: _("mean of the heads") if h == MEAN else str(h))
                 layer, head = min(int(ss["tf_layer"]), n_layers - 1), int(ss["tf_head"])
