@@ -1,6 +1,8 @@
 """Plot builders shared by several pages (plotly figures; pages only render them)."""
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import plotly.graph_objects as go
 
@@ -26,7 +28,9 @@ def heatmap(weights, x_labels: list[str], y_labels: list[str], title: str = "",
     if z.ndim != 2 or z.shape != (len(y_labels), len(x_labels)):
         raise ValueError(_("heatmap: weights of shape {shape} don't match {rows}×{cols} labels.").format(
             shape=z.shape, rows=len(y_labels), cols=len(x_labels)))
-    xs, ys = dedupe_labels([str(x) for x in x_labels]), dedupe_labels([str(y) for y in y_labels])
+    # labels are shown as HTML by plotly: a token such as <s> would open a strike-through and swallow the axis
+    xs = dedupe_labels([html.escape(str(x), quote=False) for x in x_labels])
+    ys = dedupe_labels([html.escape(str(y), quote=False) for y in y_labels])
     show_text = text_fmt is not None and z.size <= 400
     row_title, col_title, value_title = y_title or _("row"), x_title or _("column"), _("value")
     # one layout dict at construction: ~4x faster than update_layout(xaxis_title=...) keyword paths

@@ -149,3 +149,14 @@ def test_gate_serves_waiters_in_arrival_order_and_reports_their_place():
     assert order == ["first", "second"]
     assert places["second"] == [2, 1]  # moved up when the first one got the slot
     assert gate.running == 0 and gate.waiting == 0
+
+
+def test_heatmap_labels_are_names_shown_as_written():
+    """Token labels are categories (a "3" is not placed on a number line) and HTML-escaped (plotly shows
+    labels as HTML: <s> would start a strike-through and swallow the axis)."""
+    from core.plots import heatmap
+
+    fig = heatmap([[0.5, 0.5], [1.0, 0.0]], ["<s>", "3"], ["3", "3"])
+    assert list(fig.data[0].x) == ["&lt;s&gt;", "3"]
+    assert fig.data[0].y[0] == "3" and fig.data[0].y[1].startswith("3") and fig.data[0].y[1] != "3"  # deduped
+    assert fig.layout.xaxis.type == "category" and fig.layout.yaxis.type == "category"
