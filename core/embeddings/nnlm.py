@@ -593,7 +593,7 @@ def _train(model, data, epochs, max_steps, lr, batch_size, seed, max_seconds, on
 def next_words(model: NNLM, vocab: Vocab, context, k: int = 15) -> tuple[list[str], list[tuple[str, float]]]:
     """The model's `k` most likely next words after `context` (a list of tokens; only the last n−1 are
     read, missing ones are <s>, unknown ones <UNK>). Returns (the context as read, [(word, P), ...])."""
-    _check_vocab_size(model, vocab)
+    check_vocab_size(model, vocab)
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= len(vocab):
         raise ValueError(_("k must be a whole number between 1 and {top}; got {value!r}.").format(
             top=len(vocab), value=k))
@@ -610,7 +610,8 @@ def next_words(model: NNLM, vocab: Vocab, context, k: int = 15) -> tuple[list[st
     return read, [(vocab.words[int(i)], float(p)) for p, i in zip(top.values, top.indices)]
 
 
-def _check_vocab_size(model: NNLM, vocab: Vocab) -> None:
+def check_vocab_size(model: nn.Module, vocab: Vocab) -> None:
+    """The model's output size (`model.config.vocab_size`: the NNLM, `core.sequence.sentlm`) is the vocabulary's."""
     if len(vocab) != model.config.vocab_size:
         raise ValueError(_("The vocabulary has {vocab_words} words but the model {model_words}; use the "
                            "vocabulary the model was trained with.").format(
@@ -624,10 +625,7 @@ def _check_vocab_size(model: NNLM, vocab: Vocab) -> None:
 def neighbours(model: NNLM, vocab: Vocab, word: str, k: int = 10) -> list[tuple[str, float]]:
     """The `k` words whose rows of C have the highest cosine similarity with `word`'s row, most similar
     first; the word itself and the special tokens (<s>, </s>, <UNK>) are left out."""
-    if len(vocab) != model.config.vocab_size:
-        raise ValueError(_("The vocabulary has {vocab_words} words but the model {model_words}; use the "
-                           "vocabulary the model was trained with.").format(
-                               vocab_words=len(vocab), model_words=model.config.vocab_size))
+    check_vocab_size(model, vocab)
     if word not in vocab.stoi or word in SPECIALS:
         raise ValueError(_("{word!r} is not in the model's vocabulary (words seen at least min_count times in "
                            "training). Pick another word.").format(word=word))
@@ -650,7 +648,7 @@ def neighbours(model: NNLM, vocab: Vocab, word: str, k: int = 10) -> list[tuple[
 def embedding_map(model: NNLM, vocab: Vocab, top: int = 200) -> tuple[list[str], np.ndarray]:
     """The `top` most frequent words (specials left out) and their rows of C projected on C's first two
     principal components: (words, (top, 2) coordinates)."""
-    _check_vocab_size(model, vocab)
+    check_vocab_size(model, vocab)
     if isinstance(top, bool) or not isinstance(top, int) or top < 2:
         raise ValueError(_("top must be a whole number >= 2; got {value!r}.").format(value=top))
     ids = [i for i in np.argsort(-np.asarray(vocab.counts), kind="stable") if vocab.words[i] not in SPECIALS][:top]

@@ -34,7 +34,7 @@ import torch.nn.functional as F
 
 from core.device import (builds_models, check_seed, count_params, get_device, make_generator,  # noqa: F401
                          model_device, on_device, torch_threads)  # count_params: sentlm.count_params
-from core.embeddings.nnlm import SPECIALS, Vocab, lr_at
+from core.embeddings.nnlm import SPECIALS, Vocab, check_vocab_size, lr_at
 from core.i18n import N_, _
 from core.transformers.tinygpt import Block, TinyGPTConfig
 
@@ -284,7 +284,7 @@ def _scored(model: SentLM, framed: list[np.ndarray], batch_size: int = 64) -> tu
 
 def mean_nll(model: SentLM, vocab: Vocab, sentences, batch_size: int = 64) -> float:
     """Mean −log P over every token and one `</s>` per sentence, in nats."""
-    _check_vocab(model, vocab)
+    check_vocab_size(model, vocab)
     total, n = _scored(model, frame(vocab, sentences), batch_size)
     if n == 0:
         raise ValueError(_("There is nothing to evaluate: the held-out text is empty."))
@@ -300,7 +300,7 @@ def perplexity(model: SentLM, vocab: Vocab, sentences, batch_size: int = 64) -> 
 def token_logprobs(model: SentLM, vocab: Vocab, tokens) -> list[dict]:
     """One row per prediction of one sentence: {"token", "context" (what the model has read), "prob",
     "logprob"} for w_1 … w_k and `</s>` (the n-gram page's step table, for this model)."""
-    _check_vocab(model, vocab)
+    check_vocab_size(model, vocab)
     framed = frame(vocab, [list(tokens)])
     if not framed:
         raise ValueError(_("The sentence is empty: type at least one word."))
@@ -316,13 +316,6 @@ def token_logprobs(model: SentLM, vocab: Vocab, tokens) -> list[dict]:
     for i, r in enumerate(rows):
         r["context"] = " ".join(words[:i + 1])
     return rows
-
-
-def _check_vocab(model: SentLM, vocab: Vocab) -> None:
-    if len(vocab) != model.config.vocab_size:
-        raise ValueError(_("The model has {model_words} words but the vocabulary has {data_words}; use the "
-                           "vocabulary the model was built with.").format(
-                               model_words=model.config.vocab_size, data_words=len(vocab)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -359,7 +352,7 @@ def train(model: SentLM, vocab: Vocab, sentences, held_out=None, *, max_steps: i
     Returns {"val_ppl" (None without held-out text), "val_loss", "train_loss" (mean of the last 50 steps),
     "seconds", "steps", "epochs", "stopped_by" ("steps" | "time"), "params"}.
     """
-    _check_vocab(model, vocab)
+    check_vocab_size(model, vocab)
     for name, value, lo, hi in (("max_steps", max_steps, 1, 10**8), ("batch_size", batch_size, 1, 4096),
                                 ("eval_every", eval_every, 0, 10**9), ("eval_sentences", eval_sentences, 1, 10**9)):
         if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
