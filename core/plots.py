@@ -9,6 +9,12 @@ import plotly.graph_objects as go
 from core.i18n import _
 
 
+def label(text) -> str:
+    """A token as plotly should show it: plotly reads labels and texts as HTML, where <s> starts a
+    strike-through that swallows the rest of the axis."""
+    return html.escape(str(text), quote=False)
+
+
 def dedupe_labels(labels: list[str]) -> list[str]:
     """Plotly merges equal category labels; make repeated tokens unique with invisible suffixes."""
     seen: dict[str, int] = {}
@@ -29,8 +35,7 @@ def heatmap(weights, x_labels: list[str], y_labels: list[str], title: str = "",
         raise ValueError(_("heatmap: weights of shape {shape} don't match {rows}×{cols} labels.").format(
             shape=z.shape, rows=len(y_labels), cols=len(x_labels)))
     # labels are shown as HTML by plotly: a token such as <s> would open a strike-through and swallow the axis
-    xs = dedupe_labels([html.escape(str(x), quote=False) for x in x_labels])
-    ys = dedupe_labels([html.escape(str(y), quote=False) for y in y_labels])
+    xs, ys = dedupe_labels([label(x) for x in x_labels]), dedupe_labels([label(y) for y in y_labels])
     show_text = text_fmt is not None and z.size <= 400
     row_title, col_title, value_title = y_title or _("row"), x_title or _("column"), _("value")
     # one layout dict at construction: ~4x faster than update_layout(xaxis_title=...) keyword paths

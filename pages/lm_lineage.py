@@ -20,6 +20,7 @@ import streamlit as st  # noqa: E402
 from core.classic import ngram  # noqa: E402
 from core.embeddings import elmo, lineage, nnlm  # noqa: E402
 from core.i18n import N_, _  # noqa: E402
+from core.plots import label as plot_label  # noqa: E402
 
 NN_SECONDS = 120  # most seconds one NNLM training click may take
 RACE_SECONDS = 60  # most seconds per model in the race
@@ -79,11 +80,6 @@ def _fmt_ppl(p) -> str:
     if p is None or (isinstance(p, float) and math.isnan(p)):
         return "–"
     return "∞" if math.isinf(p) else f"{p:,.1f}"
-
-
-def _esc(token: str) -> str:
-    """A token as plotly shows it: its labels are HTML, where <s> would start a strike-through."""
-    return token.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _tokens_label(n: int) -> str:
@@ -176,7 +172,7 @@ if tab_ng.open is not False:
             st.subheader(_("The counts"))
             order = st.slider(_("Order to show"), 1, n, n, key="lm_ng_order") if n > 1 else 1
             rows = model.counts_table(order, top=20)
-            labels = [_esc(" ".join(r["ngram"])) for r in rows][::-1]
+            labels = [plot_label(" ".join(r["ngram"])) for r in rows][::-1]
             fig = go.Figure(go.Bar(x=[r["count"] for r in rows][::-1], y=labels, orientation="h",
                                    customdata=[[r["context_count"], r["mle"]] for r in rows][::-1],
                                    hovertemplate=_("%{y}: count %{x}, context count %{customdata[0]}, MLE p "
@@ -192,9 +188,7 @@ if tab_ng.open is not False:
                           key=sent_key)
             with guard(stop=False):
                 tokens = _sentence_tokens(ss[sent_key], kind)
-                if not tokens:
-                    raise ValueError(_("The sentence is empty: type at least one word."))
-                steps_by = {name: _model_for(name).sentence_steps(tokens) for name in ngram.SMOOTHINGS}
+                steps_by = lineage.step_table(base, tokens, k, disc, alpha, model_for=_model_for)
                 steps = steps_by[smoothing]
                 unknown = [st_["word"] for st_ in steps if st_["unknown"]]
                 if unknown and len(unknown) == len(tokens):
@@ -216,7 +210,7 @@ if tab_ng.open is not False:
                     name=_(ngram.SMOOTHINGS[smoothing]), m=len(steps), ppl=_fmt_ppl(ppl),
                     lp="−∞" if math.isinf(ppl) else f"{-sum(s_['neg_log2_p'] for s_ in steps):.2f}"))
                 fig = go.Figure()
-                x = [f"{i + 1}. {_esc(s_['word'])}" for i, s_ in enumerate(steps)]
+                x = [f"{i + 1}. {plot_label(s_['word'])}" for i, s_ in enumerate(steps)]
                 for name, ss_ in steps_by.items():
                     fig.add_scatter(x=x, y=[max(s_["p"], 1e-12) for s_ in ss_], mode="lines+markers",
                                     name=_(ngram.SMOOTHINGS[name]), line=dict(width=3 if name == smoothing else 1))
@@ -454,7 +448,7 @@ if tab_nn.open is not False:
                 st.caption(_("After a short run only frequent words have moved far from their random start: train "
                              "longer, or on more tokens, and the neighbours become words used in the same places."))
                 words_map, xy = nnlm.embedding_map(sess["model"], sess["vocab"], 150)
-                fig = go.Figure(go.Scatter(x=xy[:, 0], y=xy[:, 1], mode="text", text=[_esc(w) for w in words_map],
+                fig = go.Figure(go.Scatter(x=xy[:, 0], y=xy[:, 1], mode="text", text=[plot_label(w) for w in words_map],
                                            textfont=dict(size=11)))
                 fig.update_layout(title=_("The 150 most frequent words in C, on its first two principal components"),
                                   height=480, xaxis_title="PC 1", yaxis_title="PC 2", margin=dict(l=10, r=10, t=40, b=10))
@@ -466,9 +460,9 @@ if tab_nn.open is not False:
                 st.text_input(_("Context (the last n−1 words are read; missing ones are <s>)"), key="lm_nn_ctx")
                 ctx_tokens = _sentence_tokens(ss["lm_nn_ctx"], kind) if ss["lm_nn_ctx"].strip() else []
                 read, top = nnlm.next_words(sess["model"], sess["vocab"], ctx_tokens, 15)
-                fig = go.Figure(go.Bar(x=[p for _w, p in top][::-1], y=[_esc(w) for w, _p in top][::-1],
+                fig = go.Figure(go.Bar(x=[p for _w, p in top][::-1], y=[plot_label(w) for w, _p in top][::-1],
                                        orientation="h"))
-                fig.update_layout(title=_("P(next | {ctx})").format(ctx=_esc(" ".join(read))), height=420,
+                fig.update_layout(title=_("P(next | {ctx})").format(ctx=plot_label(" ".join(read))), height=420,
                                   xaxis_title=_("probability"), margin=dict(l=10, r=10, t=40, b=10))
                 st.plotly_chart(fig, width="stretch", key="lm_nn_next")
 
