@@ -83,8 +83,7 @@ def run_tips(args) -> None:
     import json
 
     task = T.ToyTask("reverse", n_symbols=8, min_len=3, max_len=8)
-    cfg = T.TransformerConfig(src_vocab=task.vocab, tgt_vocab=task.vocab, d_model=64, n_heads=4, n_layers=2,
-                              d_ff=256, max_len=2 * task.max_len + 8)
+    cfg = T.experiment_config(task)
     out = {"task": task.name, "seconds": args.tips, "seed": args.seed, "date": time.strftime("%Y-%m-%d"),
            "torch": torch.__version__, "tips": {}}
     for tip in T.TIPS:

@@ -84,6 +84,24 @@ def _curves(history: list, checks: list) -> go.Figure:
     return fig
 
 
+def _per_model_progress(budget: float, name_of):
+    """(bar, on_model, on_step) for runs that train one model after another for `budget` seconds each: the
+    bar follows the current model's seconds and names it (`name_of(run name)` -> what to show)."""
+    bar = st.progress(0.0, text=_("training…"))
+    clock = {"name": "", "start": time.monotonic()}
+
+    def on_model(name):
+        clock["name"], clock["start"] = name_of(name), time.monotonic()
+
+    def on_step(done, total, info):
+        if done % 25 == 0:
+            spent = time.monotonic() - clock["start"]
+            bar.progress(min(spent / budget, 1.0), text=_("{model}: step {done}").format(model=clock["name"],
+                                                                                       done=done))
+
+    return bar, on_model, on_step
+
+
 def _map(weights: np.ndarray, head: int) -> np.ndarray:
     """(h, Tq, Tk) -> one head's map, or the mean of the heads."""
     return weights.mean(axis=0) if head == MEAN else weights[min(head, weights.shape[0] - 1)]
@@ -346,27 +364,14 @@ if tab_masks.open is not False:
         with guard(stop=False):
             if go_mask:
                 mtask = _task(ss["tf_mask_task"], 8)
-                mcfg = T.TransformerConfig(src_vocab=mtask.vocab, tgt_vocab=mtask.vocab, d_model=64, n_heads=4,
-                                           n_layers=2, d_ff=256, max_len=2 * mtask.max_len + 8)
                 sess = {"task": mtask, "results": {}}
                 ss[MASK_SESSION] = sess
                 with queued("train", 20):
                     st.button(_("⏹ Stop"), key="tf_mask_stop")
-                    bar = st.progress(0.0, text=_("training…"))
                     names = {"causal": _("with the causal mask"), "no_causal": _("without the causal mask")}
-                    clock = {"name": "", "start": time.monotonic()}
-
-                    def on_model(name, clock=clock):
-                        clock["name"], clock["start"] = names[name], time.monotonic()
-
-                    def on_step(done, total, info, bar=bar, clock=clock, budget=float(ss["tf_mask_seconds"])):
-                        if done % 25 == 0:
-                            spent = time.monotonic() - clock["start"]
-                            bar.progress(min(spent / budget, 1.0), text=_("{model}: step {done}").format(
-                                model=clock["name"], done=done))
-
-                    T.mask_experiment(mtask, mcfg, float(ss["tf_mask_seconds"]), seed(), on_model=on_model,
-                                      on_step=on_step, results=sess["results"])
+                    bar, on_model, on_step = _per_model_progress(float(ss["tf_mask_seconds"]), names.get)
+                    T.mask_experiment(mtask, T.experiment_config(mtask), float(ss["tf_mask_seconds"]), seed(),
+                                      on_model=on_model, on_step=on_step, results=sess["results"])
                     bar.empty()
             sess = ss.get(MASK_SESSION)
             if sess is None or "exact" not in sess["results"].get("no_causal", {}):
@@ -428,26 +433,14 @@ if tab_tips.open is not False:
         with guard(stop=False):
             if go_tip:
                 ttask = _task(ss["tf_tip_task"], 8)
-                tcfg = T.TransformerConfig(src_vocab=ttask.vocab, tgt_vocab=ttask.vocab, d_model=64, n_heads=4,
-                                           n_layers=2, d_ff=256, max_len=2 * ttask.max_len + 8)
                 sess = {"task": ttask, "tip": ss["tf_tip"], "results": {}}
                 ss[TIP_SESSION] = sess
                 with queued("train", 20):
                     st.button(_("⏹ Stop"), key="tf_tip_stop")
-                    bar = st.progress(0.0, text=_("training…"))
-                    clock = {"name": "", "start": time.monotonic()}
-
-                    def on_model(name, clock=clock):
-                        clock["name"], clock["start"] = _(name), time.monotonic()
-
-                    def on_step(done, total, info, bar=bar, clock=clock, budget=float(ss["tf_tip_seconds"])):
-                        if done % 25 == 0:
-                            spent = time.monotonic() - clock["start"]
-                            bar.progress(min(spent / budget, 1.0), text=_("{model}: step {done}").format(
-                                model=clock["name"], done=done))
-
-                    T.run_variants(ttask, T.tip_variants(sess["tip"], tcfg), float(ss["tf_tip_seconds"]), seed(),
-                                   on_model=on_model, on_step=on_step, results=sess["results"])
+                    bar, on_model, on_step = _per_model_progress(float(ss["tf_tip_seconds"]), _)
+                    T.run_variants(ttask, T.tip_variants(sess["tip"], T.experiment_config(ttask)),
+                                   float(ss["tf_tip_seconds"]), seed(), on_model=on_model, on_step=on_step,
+                                   results=sess["results"])
                     bar.empty()
             sess = ss.get(TIP_SESSION)
             done = sess is not None and len(sess["results"]) == 2 and all("exact" in r for r in sess["results"].values())

@@ -600,6 +600,13 @@ def tip_variants(tip: str, cfg: TransformerConfig) -> dict[str, dict]:
             "pre-norm": {**base, "config": replace(cfg, norm="pre")}}
 
 
+def experiment_config(task: ToyTask) -> TransformerConfig:
+    """The model the side-by-side experiments train (masks, training tips; the page and the benchmark):
+    2 layers, d_model 64, 4 heads, d_ff 256, long enough for the task's sequences."""
+    return TransformerConfig(src_vocab=task.vocab, tgt_vocab=task.vocab, d_model=64, n_heads=4, n_layers=2,
+                             d_ff=256, max_len=2 * task.max_len + 8)
+
+
 def run_variants(task: ToyTask, variants: dict[str, dict], seconds: float, seed: int = 0,
                  on_model: Callable | None = None, on_step: Callable | None = None, results: dict | None = None,
                  n_held: int = 300) -> dict:
