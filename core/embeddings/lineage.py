@@ -146,12 +146,14 @@ def ppl_by_order(train, held_out, smoothing: str = "kneser_ney", k: float = 1.0,
 
 
 def step_table(base: ngram.NGramModel, tokens, k: float = 1.0, discount: float = 0.75,
-               alpha: float = 0.4) -> dict[str, list[dict]]:
-    """smoothing -> `sentence_steps(tokens)` on the same counts."""
+               alpha: float = 0.4, model_for: Callable | None = None) -> dict[str, list[dict]]:
+    """smoothing -> `sentence_steps(tokens)` on the same counts. `model_for(smoothing)` (optional) supplies
+    the smoothed models, e.g. from a cache; by default each is built from `base`."""
     tokens = list(tokens)
     if not tokens:
         raise ValueError(_("The sentence is empty: type at least one word."))
-    return {name: smoothed(base, name, k, discount, alpha).sentence_steps(tokens) for name in ngram.SMOOTHINGS}
+    model_for = model_for or (lambda name: smoothed(base, name, k, discount, alpha))
+    return {name: model_for(name).sentence_steps(tokens) for name in ngram.SMOOTHINGS}
 
 
 def sentence_ppl(steps: list[dict]) -> float:

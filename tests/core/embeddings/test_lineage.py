@@ -86,3 +86,15 @@ def test_shipped_results_are_read_when_present():
     if res is not None:  # written by benchmarks/lm_lineage.py --save
         assert {"ngram", "neural", "nnlm_kn_mix", "vocab"} <= set(res)
         assert set(res["neural"]) == {"nnlm", "lstm", "gpt"}
+
+
+def test_step_table_takes_its_models_from_a_supplier():
+    base = lineage.count_model(TEXT, 2, unk_cutoff=1)
+    asked = []
+
+    def model_for(name):
+        asked.append(name)
+        return lineage.smoothed(base, name)
+
+    assert lineage.step_table(base, ["the", "cat"], model_for=model_for) == lineage.step_table(base, ["the", "cat"])
+    assert asked == list(ngram.SMOOTHINGS)
