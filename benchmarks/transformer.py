@@ -1,9 +1,18 @@
-"""The Transformer (issue 20): our encoder–decoder on the Annotated Transformer's copy task; the translation
-figures (BLEU against the GRU + attention model) are pending until the shipped translator exists.
+"""The Transformer (issue 20): the shipped Transformer translator against the shipped GRU + attention model on
+the same held-out English→Chinese pairs, and our encoder–decoder on the Annotated Transformer's copy task.
 
-    .venv/bin/python benchmarks/transformer.py [--seconds 30] [--threads 2]
+    .venv/bin/python benchmarks/transformer.py [--pairs PATH] [--limit N] [--save] [--seconds 30] [--threads 2]
 Ends with: transformer: bleu_greedy=… bleu_beam=… rnn_bleu_beam=… sents_per_s=… copy_exact=… copy_train_s=…
-(then: copy_steps, params, load)
+(then: rnn_bleu_greedy, rnn_sents_per_s, beam_sents_per_s, rnn_beam_sents_per_s, pairs, copy_steps, params, load)
+
+- translation: `assets/models/transformer-en-zh` (ours, `core.transformers.translator`) and
+  `assets/models/seq2seq-en-zh` (GRU + additive attention) translate the same pairs: by default every pair
+  of the fixed held-out split (`core.corpora.split_pairs(tatoeba("zh"))`, every 10th Tatoeba pair, the split
+  both were validated on), or a TSV file `source<TAB>reference` given with --pairs. Character-level BLEU-4
+  (sacrebleu on our tokens), greedy (batched) and beam 5 (α 0.7, one sentence at a time); sents_per_s is
+  the Transformer's greedy decoding speed on this machine (rnn_sents_per_s the GRU's, same run, same
+  threads). Target: bleu_beam ≥ rnn_bleu_beam. `--save` writes both models' figures and BLEU by length to
+  assets/models/transformer-en-zh/comparison.json, which the Transformer page shows.
 
 - copy task: `core.transformers.transformer.ToyTask("copy", n_symbols=8, min_len=10, max_len=10)`, the
   Annotated Transformer's (a vocabulary of 11 with <pad>, <s>, </s>; sequences of 10), a 2-layer
@@ -13,7 +22,6 @@ Ends with: transformer: bleu_greedy=… bleu_beam=… rnn_bleu_beam=… sents_pe
   training), copy_train_s the training seconds it took (evaluations not counted). Target: copy_exact = 1.0
   within 30 s on 2 CPU threads. Anchor: the Annotated Transformer's copy task goes from loss 1.93 to 0.27
   in 10 epochs.
-- bleu_*, rnn_bleu_beam, sents_per_s: nan (the shipped Transformer translator is not built yet).
 - `--tips SECONDS`: label smoothing (0.1 vs 0), warm-up (200 steps vs none: the peak rate from step 1) and
   pre- vs post-norm, each two runs of the same 2-layer model on the reverse task (length 3–8) for SECONDS,
   scored by held-out exact match; written to assets/models/transformer-tips.json for the page.
@@ -38,6 +46,10 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=30.0, help="copy-task training budget, seconds")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--pairs", default="", help="TSV of source<TAB>reference pairs (default: the held-out split)")
+    ap.add_argument("--limit", type=int, default=0, help="score only the first N pairs (0: all)")
+    ap.add_argument("--save", action="store_true", help="write assets/models/transformer-en-zh/comparison.json")
+    ap.add_argument("--skip-copy", action="store_true", help="skip the copy task (copy_exact/copy_train_s = nan)")
     ap.add_argument("--tips", type=float, default=0.0, metavar="SECONDS",
                     help="also run the three training-tip comparisons on the reverse task, SECONDS per model, and "
                          "write assets/models/transformer-tips.json (the page shows it)")
@@ -45,6 +57,78 @@ def main() -> None:
     print(f"python {sys.version.split()[0]}, torch {torch.__version__}, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.2f}, {args.threads} thread(s)", flush=True)
 
+    mt = run_translation(args)
+    if args.skip_copy:
+        exact, train_s, steps, params = float("nan"), float("nan"), 0, 0
+    else:
+        exact, train_s, steps, params = run_copy(args)
+    if args.tips > 0:
+        run_tips(args)
+    load = os.getloadavg()[0]
+    g = lambda model, key: mt.get(model, {}).get(key, float("nan"))  # noqa: E731
+    print(f"transformer: bleu_greedy={g('tf_greedy', 'bleu'):.2f} bleu_beam={g('tf_beam', 'bleu'):.2f} "
+          f"rnn_bleu_beam={g('rnn_beam', 'bleu'):.2f} sents_per_s={g('tf_greedy', 'sents_per_s'):.1f} "
+          f"copy_exact={exact:.3f} copy_train_s={train_s:.1f} rnn_bleu_greedy={g('rnn_greedy', 'bleu'):.2f} "
+          f"rnn_sents_per_s={g('rnn_greedy', 'sents_per_s'):.1f} beam_sents_per_s={g('tf_beam', 'sents_per_s'):.1f} "
+          f"rnn_beam_sents_per_s={g('rnn_beam', 'sents_per_s'):.1f} pairs={int(g('tf_greedy', 'pairs') or 0)} "
+          f"copy_steps={steps} params={params} load={load:.1f}")
+
+
+def run_translation(args) -> dict:
+    """Both shipped translators on the same pairs, greedy and beam: {"tf_greedy": {...}, "rnn_beam": ...}."""
+    import json
+
+    from core import sources
+    from core.corpora import split_pairs, tatoeba
+    from core.sequence import seq2seq as S
+    from core.transformers import translator as TR
+
+    bundles = {}
+    for key, name in (("tf", TR.SHIPPED), ("rnn", TR.BASELINE)):
+        ref = Path(sources.get_source("seq2seq", name).ref)
+        if (ref / "model.safetensors").exists():
+            bundles[key] = S.load_checkpoint(ref)
+        else:
+            print(f"translation: {ref} is missing (train it: see its model card); its figures are nan")
+    if args.pairs:
+        pairs = S.parse_pairs(Path(args.pairs).read_text(encoding="utf-8"))
+        where = args.pairs
+    else:
+        pairs = split_pairs(tatoeba("zh"))[1]
+        where = "the held-out split of Tatoeba en-zh (every 10th pair)"
+    if args.limit:
+        pairs = pairs[: args.limit]
+    print(f"translation: {len(pairs)} pairs from {where}", flush=True)
+    out = {}
+    if not bundles:
+        return out
+    torch.set_num_threads(args.threads)
+    for method in ("greedy", "beam"):
+        res = TR.compare(bundles, pairs, method, beam_width=5, alpha=0.7)
+        for key, r in res.items():
+            out[f"{key}_{method}"] = r
+            print(f"  {key:>3} {method:>6}: BLEU {r['bleu']:.2f} on {r['pairs']} pairs, {r['sents_per_s']:.1f} "
+                  f"sentences/s ({r['seconds']:.1f} s), {r['parameters']:,} parameters; by source length: "
+                  + ", ".join(f"{b['bucket']}: {b['bleu']:.1f}" for b in r["by_length"]), flush=True)
+    if "tf_greedy" in out:
+        for i in range(min(5, len(pairs))):
+            print(f"  e.g. {pairs[i * len(pairs) // 5][0]!r}: tf {out['tf_beam']['hypotheses'][i * len(pairs) // 5]}"
+                  + (f" | gru {out['rnn_beam']['hypotheses'][i * len(pairs) // 5]}" if "rnn_beam" in out else ""))
+    if args.save and set(bundles) == {"tf", "rnn"}:
+        keep = ("bleu", "sents_per_s", "pairs", "by_length", "parameters")
+        data = {"date": time.strftime("%Y-%m-%d"), "pairs_from": where, "threads": args.threads,
+                "torch": torch.__version__, "load": round(os.getloadavg()[0], 2), "beam_width": 5, "alpha": 0.7,
+                "results": {k: {f: v[f] for f in keep} for k, v in out.items()},
+                "examples": [{"en": out["tf_beam"]["sources"][i], "transformer": out["tf_beam"]["hypotheses"][i],
+                              "gru": out["rnn_beam"]["hypotheses"][i]}
+                             for i in range(0, len(pairs), max(1, len(pairs) // 12))][:12]}
+        TR.COMPARISON_FILE.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        print(f"saved {TR.COMPARISON_FILE}")
+    return out
+
+
+def run_copy(args) -> tuple[float, float, int, int]:
+    """The Annotated Transformer's copy task: (exact match, training seconds, steps, parameters)."""
     task = T.ToyTask("copy", n_symbols=8, min_len=10, max_len=10)
     train, held = T.toy_pairs(task, 20_000, seed=args.seed), T.toy_pairs(task, 500, seed=args.seed + 12_345)
     cfg = T.TransformerConfig(src_vocab=task.vocab, tgt_vocab=task.vocab, d_model=64, n_heads=4, n_layers=2, d_ff=256)
@@ -70,12 +154,7 @@ def main() -> None:
         exact[0] = T.exact_match(model, held)
     print(f"copy: exact match {exact[0]:.3f} on 500 held-out sequences after {res['steps']} steps, {train_s:.1f} s "
           f"of training (target 1.0 within 30 s on 2 threads); final loss {res['loss']:.3f}")
-    if args.tips > 0:
-        run_tips(args)
-    print("translation (BLEU vs the GRU + attention model): pending, the shipped Transformer translator is not built")
-    load = os.getloadavg()[0]
-    print(f"transformer: bleu_greedy=nan bleu_beam=nan rnn_bleu_beam=nan sents_per_s=nan copy_exact={exact[0]:.3f} "
-          f"copy_train_s={train_s:.1f} copy_steps={res['steps']} params={params} load={load:.1f}")
+    return exact[0], train_s, res["steps"], params
 
 
 def run_tips(args) -> None:

@@ -95,6 +95,8 @@ CURRICULUM: tuple[Section, ...] = (
         Topic("多头注意力与位置编码", N_("Multi-head attention and positional encoding"), "pages/attention.py"),
         Topic("Transformer 编码器-解码器", N_("The whole Transformer encoder–decoder"), "pages/transformer.py",
               "🧪 Toy tasks"),
+        Topic("Transformer 机器翻译", N_("A Transformer translator against the GRU + attention"),
+              "pages/transformer.py", "🌐 Translation"),
         Topic("BERT 掩码语言模型", N_("BERT: masked language model"), "pages/bert.py", "🎭 Fill-mask"),
         Topic("MLM 的遮盖方式（80-10-10）", N_("How MLM corrupts text (80-10-10)"), "pages/bert.py",
               "🧪 How MLM corrupts text"),

@@ -199,10 +199,14 @@ for _fam, _ids in {
 register(Source("char_lm", "local", "shakespeare-lstm", N_("LSTM trained on Tiny Shakespeare (shipped)"),
                 str(MODELS_DIR / "charlm-shakespeare-lstm"), "core.sequence.charlm:load_checkpoint",
                 N_("Character-level LSTM; see its model card in assets/models/.")))
-register(Source("seq2seq", "local", "en-zh-attention", N_("English→Chinese, attention (shipped)"),
+register(Source("seq2seq", "local", "en-zh-attention", N_("English→Chinese, GRU + attention (shipped)"),
                 str(MODELS_DIR / "seq2seq-en-zh"), "core.sequence.seq2seq:load_checkpoint",
                 N_("GRU encoder-decoder with attention trained on Tatoeba pairs; see its model card.")))
-register(Source("seq2seq", "local", "en-fr-attention", N_("English→French, attention (shipped)"),
+register(Source("seq2seq", "local", "en-zh-transformer", N_("English→Chinese, Transformer (shipped)"),
+                str(MODELS_DIR / "transformer-en-zh"), "core.sequence.seq2seq:load_checkpoint",
+                N_("Our own Transformer encoder-decoder (the Transformer page's) trained on the same Tatoeba pairs, "
+                   "split and tokenisation as the GRU; see its model card.")))
+register(Source("seq2seq", "local", "en-fr-attention", N_("English→French, GRU + attention (shipped)"),
                 str(MODELS_DIR / "seq2seq-en-fr"), "core.sequence.seq2seq:load_checkpoint",
                 N_("GRU encoder-decoder with attention trained on only 4,500 Tatoeba pairs: it knows 800 English "
                    "words, so everyday words such as 'train' and 'station' are unknown to it (<unk>). "

@@ -50,6 +50,7 @@ url_state({"seq2seq_model": names[0], "seq2seq_text": "i am hungry .", "seq2seq_
 DATASETS = {"zh": _("Tatoeba English→Chinese (18k train pairs)"), "fr": _("Tatoeba English→French (4.5k train pairs)"),
             "upload": _("Upload your own pairs (.tsv)")}  # keys: option values (URL); values: what the box shows
 METHOD_NAMES = {"greedy": _("greedy"), "beam": _("beam"), "sample": _("sample")}  # S.METHODS as shown
+CELL_NAMES = {"gru": "GRU", "lstm": "LSTM", "transformer": "Transformer"}  # S.CELLS as shown
 MAX_TRAIN_PAIRS = 20_000
 MAX_SECONDS = 300
 # training and experiment settings: in the URL too, so they survive while their tab is closed (lazy tabs)
@@ -94,10 +95,17 @@ bundle = current_bundle()
 if bundle is not None:
     cfg = bundle.config
     meta = bundle.meta or {}
-    facts = _("{cell} · attention **{attention}** · {params:,} parameters · vocab {src_vocab:,} en / "
-              "{tgt_vocab:,} {tgt_lang}").format(cell=cfg.cell.upper(), attention=cfg.attention,
-                                                 params=S.count_parameters(bundle.model), src_vocab=len(bundle.src_vocab),
-                                                 tgt_vocab=len(bundle.tgt_vocab), tgt_lang=cfg.tgt_lang)
+    if cfg.cell == "transformer":
+        facts = _("Transformer · {layers} encoder + {layers} decoder blocks · d_model {d_model} · {heads} heads · "
+                  "{params:,} parameters · vocab {src_vocab:,} en / {tgt_vocab:,} {tgt_lang}").format(
+            layers=cfg.num_layers, d_model=cfg.emb_dim, heads=cfg.n_heads, params=S.count_parameters(bundle.model),
+            src_vocab=len(bundle.src_vocab), tgt_vocab=len(bundle.tgt_vocab), tgt_lang=cfg.tgt_lang)
+    else:
+        facts = _("{cell} · attention **{attention}** · {params:,} parameters · vocab {src_vocab:,} en / "
+                  "{tgt_vocab:,} {tgt_lang}").format(cell=cfg.cell.upper(), attention=cfg.attention,
+                                                     params=S.count_parameters(bundle.model),
+                                                     src_vocab=len(bundle.src_vocab),
+                                                     tgt_vocab=len(bundle.tgt_vocab), tgt_lang=cfg.tgt_lang)
     if "val_bleu_greedy" in meta:
         facts += _(" · validation BLEU greedy **{greedy:.1f}**, beam {width} **{beam:.1f}** ({pairs} pairs)").format(
             greedy=meta["val_bleu_greedy"], width=meta.get("beam_width", 5), beam=meta["val_bleu_beam"],
@@ -179,6 +187,10 @@ with tab_translate:
                                         title=_("Cross-attention: which source word each output token looked at"),
                                         query_title=_("generated token"), key_title=_("source token"))
                 st.plotly_chart(fig, width="stretch", key="seq2seq_heatmap")
+                if bundle.config.cell == "transformer":
+                    st.caption(_("A Transformer has {n} cross-attention layers of {heads} heads each; this map is the "
+                                 "last decoder layer's, averaged over its heads. The Transformer page shows every "
+                                 "layer and head.").format(n=bundle.config.num_layers, heads=bundle.config.n_heads))
                 att_df = pd.DataFrame(result["attention"], index=result["attention_rows"],
                                       columns=result["source_tokens"])
                 figure_downloads(fig, "seq2seq_attention", "seq2seq_dl_att", att_df)
@@ -242,7 +254,11 @@ with tab_train:
                                      format_func={"none": _("none (one context vector)"),
                                                   "additive": _("additive (Bahdanau)"),
                                                   "dot": _("dot product (Luong)")}.get)
-            cell = f2.radio(_("RNN cell"), list(S.CELLS), horizontal=True, key="seq2seq_cell")
+            cell = f2.radio(_("Cell"), list(S.CELLS), horizontal=True, key="seq2seq_cell", format_func=CELL_NAMES.get,
+                            help=_("Transformer: 2 encoder + 2 decoder blocks, 4 heads, d_model = the embedding "
+                                   "size, feed-forward = the hidden size; it ignores the attention choice (it "
+                                   "attends by scaled dot products) and trains with a one-epoch warm-up and label "
+                                   "smoothing 0.1."))
             hidden = f2.select_slider(_("Hidden size"), HIDDEN_SIZES, key="seq2seq_hidden")
             emb = f2.select_slider(_("Embedding size"), EMB_SIZES, key="seq2seq_emb")
             epochs = f3.slider(_("Epochs"), 1, 20, key="seq2seq_epochs")
@@ -276,16 +292,22 @@ with tab_train:
             with guard():
                 train_pairs, val_pairs, tgt_tok, lang = load_pairs(data_choice, upload, up_tok)
                 train_pairs, val_epoch = S.training_selection(train_pairs, val_pairs, n_pairs, n_val=200)
+                is_tf = cell == "transformer"
                 cfg_new = S.Seq2SeqConfig(src_lang="en", tgt_lang=lang, tgt_tokenizer=tgt_tok, emb_dim=emb,
-                                          hidden_dim=hidden, cell=cell, attention=attention, dropout=0.1,
+                                          hidden_dim=hidden, cell=cell, attention="dot" if is_tf else attention,
+                                          num_layers=2 if is_tf else 1, n_heads=4, dropout=0.1,
                                           max_src_len=25, max_tgt_len=40)
                 sv, tv = S.build_vocabs(train_pairs, cfg_new, min_freq=2 if len(train_pairs) > 2000 else 1)
                 new = S.new_bundle(cfg_new, sv, tv, seed=seed())
                 tcfg = S.TrainConfig(epochs=epochs, batch_size=64, lr=lr, lr_decay=0.9, teacher_forcing=tf_ratio,
-                                     max_seconds=budget, seed=seed(), val_pairs=200)
+                                     max_seconds=budget, seed=seed(), val_pairs=200,
+                                     warmup=-(-len(train_pairs) // 64) if is_tf else 0,
+                                     label_smoothing=0.1 if is_tf else 0.0)
                 history: dict = {"steps": [], "loss": [], "epochs": []}
-                label = _("{attention} {cell} h{hidden}, {n} en→{lang} pairs").format(
-                    attention=attention, cell=cell, hidden=hidden, n=len(train_pairs), lang=lang)
+                label = (_("Transformer d{d_model} ff{hidden}, {n} en→{lang} pairs").format(
+                    d_model=emb, hidden=hidden, n=len(train_pairs), lang=lang) if is_tf else
+                    _("{attention} {cell} h{hidden}, {n} en→{lang} pairs").format(
+                    attention=attention, cell=cell, hidden=hidden, n=len(train_pairs), lang=lang))
                 with queued("train", 20):
                     # stop-button pattern: the model and its history live in the session before the loop starts
                     st.session_state[TRAINED] = {"bundle": new, "history": history, "label": label, "lang": lang,
@@ -435,6 +457,15 @@ with tab_math:
         st.markdown(_("($L$ counts `<eos>`). Every token adds a negative log-probability, so raw $\\log P$ favours short "
                       "outputs; $\\alpha \\approx 0.7$ evens that out. With $k = 1$ beam search *is* greedy search. "
                       "Sampling draws $y_t \\sim \\mathrm{softmax}(\\log p / T)$."))
+        st.markdown(_("**Transformer.** The model box and the Train tab also offer a Transformer: no recurrence at all. "
+                      "The encoder and the decoder are stacks of blocks of multi-head attention and feed-forward layers "
+                      "(the Transformer page builds them one by one), and every decoder block reads the source by "
+                      "scaled dot-product cross-attention in each head, with queries from the decoder states $S$ and keys "
+                      "and values from the encoder outputs $H$:"))
+        st.latex(r"\mathrm{Attention}(Q, K, V) = \mathrm{softmax}\!\left(\frac{Q K^\top}{\sqrt{d_k}}\right) V,"
+                 r"\qquad Q = S W^Q,\; K = H W^K,\; V = H W^V")
+        st.markdown(_("Teacher forcing, the loss, greedy and beam search and BLEU are the same as for the GRU; during "
+                      "training all target positions are computed at once, with the causal mask hiding the future."))
         st.markdown(_("**BLEU** (0–100) compares $n$-gram overlap with the reference, $n = 1..4$, times a brevity "
                       "penalty; for Chinese the $n$-grams are characters:"))
         st.latex(r"\mathrm{BLEU} = \min\!\left(1, e^{1 - r/c}\right) \exp\Big(\tfrac14 \sum_{n=1}^{4} \log p_n\Big)")

@@ -9,6 +9,7 @@ from pages._shared import (figure_downloads, guard, lazy_tabs, plain, queued, ru
 run_through_entry_point()
 
 import time  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -16,9 +17,12 @@ import plotly.graph_objects as go  # noqa: E402
 import streamlit as st  # noqa: E402
 from plotly.subplots import make_subplots  # noqa: E402
 
+from core import sources, st_cache  # noqa: E402
 from core.i18n import N_, _  # noqa: E402
 from core.plots import attention_heatmap, heatmap  # noqa: E402
+from core.sequence import seq2seq as S  # noqa: E402
 from core.transformers import transformer as T  # noqa: E402
+from core.transformers import translator as TR  # noqa: E402
 
 TOY_SECONDS = 60  # most seconds one training click may take
 D_MODELS = [16, 32, 64, 128]
@@ -49,10 +53,16 @@ url_state({"tf_tip": "warmup", "tf_tip_task": "reverse", "tf_tip_seconds": 20},
           choices={"tf_tip": list(T.TIPS), "tf_tip_task": list(T.TASKS)}, bounds={"tf_tip_seconds": (3, TOY_SECONDS)})
 url_state({"tf_mask_task": "reverse", "tf_mask_seconds": 15},
           choices={"tf_mask_task": list(T.TASKS)}, bounds={"tf_mask_seconds": (3, TOY_SECONDS)})
+url_state({"tf_mt_text": "he is reading a book .", "tf_mt_method": "beam", "tf_mt_layer": 0, "tf_mt_head": MEAN,
+           "tf_mt_n": 100, "tf_mt_eval": "greedy"},
+          choices={"tf_mt_method": ["greedy", "beam"], "tf_mt_eval": ["greedy", "beam"]},
+          bounds={"tf_mt_layer": (0, T.MAX_LAYERS - 1), "tf_mt_head": (MEAN, T.MAX_HEADS - 1), "tf_mt_n": (20, 500)})
 ss = st.session_state
+MT_SESSION = "_tf_mt"  # session_state: the last "score both here" run
+MT_METHODS = {"greedy": N_("greedy"), "beam": N_("beam search (k = 5, α = 0.7)")}
 
-tab_arch, tab_toy, tab_masks, tab_tips = lazy_tabs(
-    [N_("🧩 Build it"), N_("🧪 Toy tasks"), N_("🎭 Masks"), N_("📏 Training tips")], key="tf_tab")
+tab_arch, tab_toy, tab_masks, tab_mt, tab_tips = lazy_tabs(
+    [N_("🧩 Build it"), N_("🧪 Toy tasks"), N_("🎭 Masks"), N_("🌐 Translation"), N_("📏 Training tips")], key="tf_tab")
 
 
 def _task(name: str, length: int) -> T.ToyTask:
@@ -407,6 +417,165 @@ if tab_masks.open is not False:
                              "mask: {tf2:.0%} and {ex2:.0%}.").format(
                     tf=res["no_causal"]["teacher_forced"], ex=res["no_causal"]["exact"],
                     tf2=res["causal"]["teacher_forced"], ex2=res["causal"]["exact"]))
+
+
+def _translators() -> dict:
+    """The shipped Transformer and GRU + attention translators that exist: {source name: bundle}."""
+    found = {}
+    for name in (TR.SHIPPED, TR.BASELINE):
+        src = sources.get_source("seq2seq", name)
+        if (Path(src.ref) / "model.safetensors").exists():
+            with guard(stop=False):
+                found[name] = st_cache.load_source(src)
+    return found
+
+
+MT_NAMES = {TR.SHIPPED: N_("Transformer"), TR.BASELINE: N_("GRU + attention")}
+
+
+if tab_mt.open is not False:
+    with tab_mt:
+        bundles = _translators()
+        st.markdown(_(
+            "A real task: our Transformer (the blocks of this page) trained on the same English→Chinese Tatoeba pairs "
+            "as the Seq2seq page's GRU + attention model: the same split, the same tokens (English words, Chinese "
+            "characters), scored on the same held-out pairs (every 10th pair, never trained on). BLEU here is "
+            "character-level BLEU-4."))
+        if TR.SHIPPED in bundles:
+            mcfg = bundles[TR.SHIPPED].config
+            st.caption(_("The shipped Transformer: {layers} encoder + {layers} decoder blocks, d_model {d_model}, "
+                         "{heads} heads, feed-forward {d_ff}, {params:,} parameters; its model card has the training "
+                         "command and the per-epoch record.").format(
+                layers=mcfg.num_layers, d_model=mcfg.emb_dim, heads=mcfg.n_heads, d_ff=mcfg.hidden_dim,
+                params=T.count_params(bundles[TR.SHIPPED].model)))
+        comp = TR.shipped_comparison()
+        if comp:
+            r = comp["results"]
+            m1, m2, m3, m4 = st.columns(4)
+            m1.metric(_("Transformer, beam BLEU"), f"{r['tf_beam']['bleu']:.2f}",
+                      delta=f"{r['tf_beam']['bleu'] - r['rnn_beam']['bleu']:+.2f} " + _("vs GRU"))
+            m2.metric(_("GRU + attention, beam BLEU"), f"{r['rnn_beam']['bleu']:.2f}")
+            m3.metric(_("Transformer, greedy BLEU"), f"{r['tf_greedy']['bleu']:.2f}",
+                      delta=f"{r['tf_greedy']['bleu'] - r['rnn_greedy']['bleu']:+.2f} " + _("vs GRU"))
+            m4.metric(_("Greedy speed, sentences/s"), f"{r['tf_greedy']['sents_per_s']:.0f}",
+                      delta=f"{r['tf_greedy']['sents_per_s'] / max(r['rnn_greedy']['sents_per_s'], 1e-9):.2f}× "
+                            + _("the GRU"), delta_color="off")
+            by_len = {_("Transformer (beam)"): r["tf_beam"]["by_length"],
+                      _("GRU + attention (beam)"): r["rnn_beam"]["by_length"]}
+            fig_len = S.buckets_figure(by_len)
+            fig_len.update_layout(title=_("BLEU by source sentence length, {n} held-out pairs").format(
+                n=r["tf_beam"]["pairs"]))
+            st.plotly_chart(fig_len, width="stretch", key="tf_mt_len")
+            table = pd.DataFrame([{
+                _("model"): _(MT_NAMES[name]), _("parameters"): r[f"{key}_greedy"]["parameters"],
+                _("BLEU greedy"): r[f"{key}_greedy"]["bleu"], _("BLEU beam"): r[f"{key}_beam"]["bleu"],
+                _("greedy, sentences/s"): r[f"{key}_greedy"]["sents_per_s"],
+                _("beam, sentences/s"): r[f"{key}_beam"]["sents_per_s"]}
+                for key, name in (("tf", TR.SHIPPED), ("rnn", TR.BASELINE))])
+            st.dataframe(table, hide_index=True, width="stretch", column_config={
+                c: st.column_config.NumberColumn(format="%.2f") for c in table.columns[2:]})
+            rows = [{"model": name, **row} for name, rs in by_len.items() for row in rs]
+            figure_downloads(fig_len, "transformer_vs_gru_bleu_by_length", "tf_mt_dl", data=pd.DataFrame(rows))
+            st.caption(_("Measured by `benchmarks/transformer.py --save` on {date}: {n} held-out pairs, {threads} CPU "
+                         "thread(s), load average {load}. Greedy decodes 128 sentences at a time; beam search one "
+                         "sentence at a time. The Transformer recomputes its decoder over the whole prefix at every "
+                         "step (no cache), so it pays more per token than the GRU, which carries one state.").format(
+                date=comp["date"], n=r["tf_beam"]["pairs"], threads=comp["threads"], load=comp["load"]))
+            with st.expander(_("Examples from the held-out pairs")):
+                st.dataframe(pd.DataFrame([{_("English"): e["en"], _("Transformer"): e["transformer"],
+                                            _("GRU + attention"): e["gru"]} for e in comp["examples"]]),
+                             hide_index=True, width="stretch")
+        else:
+            st.info(_("The shipped comparison has not been measured yet: run `benchmarks/transformer.py --save`."))
+
+        if TR.SHIPPED not in bundles:
+            st.info(_("The shipped Transformer translator is missing: train it with the command in "
+                      "assets/models/transformer-en-zh/README.md."))
+        else:
+            st.subheader(_("Try a sentence"))
+            c1, c2 = st.columns([3, 2])
+            c1.text_input(_("English sentence"), key="tf_mt_text", max_chars=S.max_source_chars(
+                bundles[TR.SHIPPED].config),
+                          help=_("Lower-case words and punctuation work best, e.g. i am hungry . · where is the "
+                                 "station ?"))
+            c2.radio(_("Decoding"), ["greedy", "beam"], key="tf_mt_method", horizontal=True,
+                     format_func=lambda m: _(MT_METHODS[m]))
+            text, method = ss["tf_mt_text"], ss["tf_mt_method"]
+            outs = {}
+            with guard():
+                with queued("generate", 30):
+                    for name, bundle in bundles.items():
+                        t0 = time.perf_counter()
+                        outs[name] = st_cache.shared(S.translate, bundle, f"seq2seq/{name}", text, method,
+                                                     beam_width=5, alpha=0.7, seed=0, max_len=50, temperature=1.0)
+                        outs[name]["ms"] = (time.perf_counter() - t0) * 1000
+            cols = st.columns(len(outs))
+            for col, (name, res) in zip(cols, outs.items()):
+                col.markdown(f"**{_(MT_NAMES[name])}**")
+                col.markdown("#### " + (plain(res["text"]) or _("(empty output)")))
+                col.caption(_("log P = {logp:.2f} · {ms:.0f} ms").format(logp=res["hypotheses"][0]["logp"], ms=res["ms"]))
+            tf_out = outs[TR.SHIPPED]
+            if tf_out["unknown"]:
+                st.warning(_("Not in the models' vocabulary (read as `<unk>`): {words}").format(
+                    words=", ".join(f"`{w}`" for w in tf_out["unknown"][:20])))
+            bundle = bundles[TR.SHIPPED]
+            with guard(stop=False):
+                inside = TR.cross_attention(bundle, text, tf_out["tokens"])
+                n_layers, n_heads = inside["maps"].shape[:2]
+                ss["tf_mt_layer"] = min(int(ss["tf_mt_layer"]), n_layers - 1)  # a link may ask for more
+                ss["tf_mt_head"] = min(int(ss["tf_mt_head"]), n_heads - 1)
+                h1, h2 = st.columns(2)
+                if n_layers > 1:  # (a bare `x if c else None` line would be written to the page by Streamlit's magic)
+                    h1.slider(_("Decoder layer"), 0, n_layers - 1, key="tf_mt_layer")
+                h2.select_slider(_("Head"), [MEAN, *range(n_heads)], key="tf_mt_head",
+                                 format_func=lambda h: _("mean of the heads") if h == MEAN else str(h))
+                layer, head = int(ss["tf_mt_layer"]), int(ss["tf_mt_head"])
+                fig_att = attention_heatmap(_map(inside["maps"][layer], head), inside["rows"], inside["cols"],
+                                            title=_("Transformer cross-attention, decoder layer {layer}").format(
+                                                layer=layer),
+                                            query_title=_("generated token"), key_title=_("source token"))
+                st.plotly_chart(fig_att, width="stretch", key="tf_mt_att")
+                figure_downloads(fig_att, "transformer_cross_attention", "tf_mt_att_dl",
+                                 data=pd.DataFrame(_map(inside["maps"][layer], head), index=inside["rows"],
+                                                   columns=inside["cols"]))
+                st.caption(_("Row t: where the decoder looked in the English sentence while choosing output token t "
+                             "(each row sums to 1). Unlike the GRU's one additive attention, every decoder layer has "
+                             "{heads} heads of its own: move the sliders to compare them. "
+                             "The Seq2seq page offers the same model in its model box.").format(heads=n_heads))
+
+            st.subheader(_("Score both here"))
+            e1, e2, e3 = st.columns([2, 2, 1])
+            e1.slider(_("Held-out pairs"), 20, 500, step=20, key="tf_mt_n",
+                      help=_("The first pairs of the held-out split (Tatoeba is sorted by length, so few pairs = "
+                             "short sentences)."))
+            e2.radio(_("Decoding"), ["greedy", "beam"], key="tf_mt_eval", horizontal=True,
+                     format_func=lambda m: _(MT_METHODS[m]))
+            if e3.button(_("📊 Score"), key="tf_mt_go", type="primary"):
+                with guard():
+                    held = TR.held_out_pairs()[: int(ss["tf_mt_n"])]
+                    with queued("eval", 20):
+                        st.button(_("⏹ Stop"), key="tf_mt_stop")
+                        run = {"method": ss["tf_mt_eval"], "results": {}}
+                        ss[MT_SESSION] = run
+                        bar = st.progress(0.0)
+
+                        def on_model(name):
+                            def on_step(done, total, info=None):
+                                bar.progress(min(done / max(total, 1), 1.0), text=_("{model}: {done}/{total}").format(
+                                    model=_(MT_NAMES[name]), done=done, total=total))
+                            return on_step
+
+                        for name, bundle in bundles.items():  # one at a time: Stop keeps the finished ones
+                            run["results"].update(TR.compare({name: bundle}, held, run["method"], on_model=on_model))
+                        bar.empty()
+            run = ss.get(MT_SESSION)
+            if run and run["results"]:
+                res = run["results"]
+                st.plotly_chart(S.buckets_figure({_(MT_NAMES[n]): r["by_length"] for n, r in res.items()}),
+                                width="stretch", key="tf_mt_here")
+                st.caption(" · ".join(_("{model}: BLEU {bleu:.2f} on {n} pairs, {speed:.0f} sentences/s").format(
+                    model=_(MT_NAMES[n]), bleu=r["bleu"], n=r["pairs"], speed=r["sents_per_s"]) for n, r in res.items())
+                    + " · " + _(MT_METHODS[run["method"]]))
 
 
 def _variant_table(results: dict, task: T.ToyTask) -> pd.DataFrame:

@@ -38,6 +38,11 @@ def main(argv=None) -> None:
     ap.add_argument("--emb", type=int, default=96)
     ap.add_argument("--hidden", type=int, default=192)
     ap.add_argument("--dropout", type=float, default=0.2)
+    ap.add_argument("--layers", type=int, default=1, help="RNN layers; Transformer blocks per stack")
+    ap.add_argument("--heads", type=int, default=4, help="Transformer only: attention heads")
+    ap.add_argument("--norm", choices=S.NORMS, default="post", help="Transformer only: layer-norm placement")
+    ap.add_argument("--warmup", type=int, default=0, help="steps of linear learning-rate warm-up (0: none)")
+    ap.add_argument("--label-smoothing", type=float, default=0.0)
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--lr", type=float, default=3e-3)
@@ -62,8 +67,10 @@ def main(argv=None) -> None:
     train_pairs, val_pairs = split_pairs(pairs)
     cfg = S.Seq2SeqConfig(src_lang="en", tgt_lang=args.lang, src_tokenizer="words",
                           tgt_tokenizer="chars" if args.lang == "zh" else "words",
-                          emb_dim=args.emb, hidden_dim=args.hidden, cell=args.cell, attention=args.attention,
-                          dropout=args.dropout, max_src_len=args.max_src, max_tgt_len=args.max_tgt)
+                          emb_dim=args.emb, hidden_dim=args.hidden, cell=args.cell,
+                          attention="dot" if args.cell == "transformer" else args.attention, num_layers=args.layers,
+                          n_heads=args.heads, norm=args.norm, dropout=args.dropout, max_src_len=args.max_src,
+                          max_tgt_len=args.max_tgt)
     prev = {"epochs": [], "steps": 0, "train_seconds": 0.0, "commands": []}
     if args.init:
         bundle = S.load_checkpoint(args.init)
@@ -80,8 +87,8 @@ def main(argv=None) -> None:
     cfg = bundle.config
     tcfg = S.TrainConfig(epochs=args.epochs, batch_size=args.batch, lr=args.lr, lr_decay=args.lr_decay,
                          teacher_forcing=args.teacher_forcing, max_seconds=args.max_seconds, seed=args.seed,
-                         val_pairs=300)
-    print(f"{args.lang} {args.attention}: {len(train_pairs)} train / {len(val_pairs)} val pairs, vocab "
+                         val_pairs=300, warmup=args.warmup, label_smoothing=args.label_smoothing)
+    print(f"{args.lang} {args.cell} {cfg.attention}: {len(train_pairs)} train / {len(val_pairs)} val pairs, vocab "
           f"{len(src_vocab)}/{len(tgt_vocab)}, {S.count_parameters(bundle.model):,} parameters", flush=True)
     last = [time.monotonic()]
 
@@ -141,10 +148,22 @@ def main(argv=None) -> None:
     brows = "\n".join(f"| {b['bucket']} | {b['pairs']} | {b['bleu']:.2f} |" for b in buckets)
     exrows = "\n".join(f"| {e['en']} | {e['greedy']} | {e['beam']} |" for e in examples)
     where = "training steps on a GPU" if args.device.startswith("cuda") else f"{args.threads} CPU thread(s)"
-    card = f"""# seq2seq English→{LANG_NAMES[args.lang]}, {att}
+    if cfg.cell == "transformer":
+        title = "Transformer (encoder–decoder, multi-head attention)"
+        arch = (f"A small Transformer (`core.transformers.translator`: our own encoder–decoder from "
+                f"`core/transformers/transformer.py`, {cfg.num_layers} encoder + {cfg.num_layers} decoder blocks, "
+                f"d_model {cfg.emb_dim}, {cfg.n_heads} heads, feed-forward {cfg.hidden_dim}, {cfg.norm}-norm, "
+                f"sinusoidal positions, {metrics['parameters']:,} parameters)")
+        extra = (f", label smoothing {tcfg.label_smoothing}, linear warm-up over {tcfg.warmup} steps"
+                 if tcfg.warmup or tcfg.label_smoothing else "")
+    else:
+        title = att
+        arch = (f"A small {cfg.cell.upper()} encoder–decoder (bidirectional encoder, {cfg.hidden_dim}-d states,\n"
+                f"{cfg.emb_dim}-d embeddings, {metrics['parameters']:,} parameters) with {att}")
+        extra = ""
+    card = f"""# seq2seq English→{LANG_NAMES[args.lang]}, {title}
 
-A small {cfg.cell.upper()} encoder–decoder (bidirectional encoder, {cfg.hidden_dim}-d states,
-{cfg.emb_dim}-d embeddings, {metrics['parameters']:,} parameters) with {att}, trained from scratch
+{arch}, trained from scratch
 in this repo by `scripts/train_seq2seq.py` ({where}). Weights are stored as float16
 (loaded back as float32).
 
@@ -154,7 +173,7 @@ in this repo by `scripts/train_seq2seq.py` ({where}). Weights are stored as floa
   Vocabulary: tokens seen at least {args.min_freq}× in training ({len(src_vocab)} source /
   {len(tgt_vocab)} target, specials included). Training pairs longer than {cfg.max_src_len} source
   or {cfg.max_tgt_len} target tokens were skipped.
-- **Training**: Adam, learning rate ×{tcfg.lr_decay} per epoch (this run started at {tcfg.lr:.2g}), batch {tcfg.batch_size}, dropout {cfg.dropout},
+- **Training**: Adam, learning rate ×{tcfg.lr_decay} per epoch (this run started at {tcfg.lr:.2g}), batch {tcfg.batch_size}, dropout {cfg.dropout}{extra},
   teacher forcing {tcfg.teacher_forcing}, gradient clipping {tcfg.clip}; {metrics['epochs_done']} epochs =
   {metrics['steps']} steps in {train_s / 60:.1f} min{(' (' + hist['stopped'] + ')') if hist['stopped'] else ''}.
 - **Quality** on all {metrics['val_pairs']} validation pairs, {unit} BLEU-4 (sacrebleu, tokenize=none on

@@ -56,13 +56,16 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from core.basics.cnn import Dropout
 from core.device import builds_models, check_seed, get_device, make_generator, model_device, on_device
 from core.i18n import N_, _
 
 PAD, SOS, EOS, UNK = 0, 1, 2, 3
 SPECIALS = ["<pad>", "<sos>", "<eos>", "<unk>"]
 TOKENIZERS = ("words", "chars")
-CELLS = ("gru", "lstm")
+CELLS = ("gru", "lstm", "transformer")  # "transformer": core.transformers.translator (see Seq2SeqConfig)
+RNN_CELLS = ("gru", "lstm")
+NORMS = ("post", "pre")  # the Transformer's layer-norm placement
 ATTENTIONS = ("none", "additive", "dot")
 METHODS = ("greedy", "beam", "sample")
 MAX_BEAM = 64  # the page offers 1..10; tests use larger widths for exhaustive search
@@ -157,19 +160,21 @@ class Seq2SeqConfig:
     tgt_tokenizer: str = "chars"  # "words" or "chars" (Chinese: "chars")
     src_vocab_size: int = 1000  # source vocabulary size, specials included
     tgt_vocab_size: int = 1000  # target vocabulary size, specials included
-    emb_dim: int = 128  # token embedding size (encoder and decoder)
-    hidden_dim: int = 256  # RNN state size; encoder outputs are projected to this size
-    num_layers: int = 1  # stacked RNN layers in encoder and decoder
-    cell: str = "gru"  # "gru" or "lstm"
-    attention: str = "additive"  # "none" (fixed context), "additive" (Bahdanau), "dot" (Luong)
+    emb_dim: int = 128  # token embedding size (encoder and decoder); the Transformer's d_model
+    hidden_dim: int = 256  # RNN state size (encoder outputs are projected to it); the Transformer's d_ff
+    num_layers: int = 1  # stacked RNN layers in encoder and decoder; Transformer blocks per stack
+    cell: str = "gru"  # "gru", "lstm" or "transformer" (multi-head attention everywhere, no recurrence)
+    attention: str = "additive"  # "none" (fixed context), "additive" (Bahdanau), "dot" (Luong; the Transformer's)
     bidirectional: bool = True  # encoder reads the sentence in both directions
     dropout: float = 0.1  # dropout on embeddings and before the output layer
     max_src_len: int = 30  # longest source (tokens, without <eos>) used in training
     max_tgt_len: int = 40  # longest target (tokens) used in training; default decode limit
+    n_heads: int = 4  # Transformer only: attention heads (must divide emb_dim)
+    norm: str = "post"  # Transformer only: "post" (the paper) or "pre" layer norm
 
     def __post_init__(self):
         ints = ("src_vocab_size", "tgt_vocab_size", "emb_dim", "hidden_dim", "num_layers", "max_src_len",
-                "max_tgt_len")
+                "max_tgt_len", "n_heads")
         not_ints = [name for name in ints if not _whole(getattr(self, name))]
         if not_ints:
             raise ValueError(_("Invalid seq2seq config: {fields} must be whole numbers.").format(
@@ -191,6 +196,14 @@ class Seq2SeqConfig:
             (1 <= self.num_layers <= 4, lambda: _("num_layers must be 1..4")),
             (0.0 <= self.dropout < 1.0, lambda: _("dropout must be in [0, 1)")),
             (1 <= self.max_src_len <= 200 and 1 <= self.max_tgt_len <= 200, lambda: _("max lengths must be 1..200")),
+            (self.cell != "transformer" or self.attention == "dot",
+             lambda: _("a Transformer attends by scaled dot products: use attention 'dot'")),
+            (self.cell != "transformer" or (4 <= self.emb_dim <= 512 and 4 <= self.hidden_dim),
+             lambda: _("a Transformer needs emb_dim (d_model) 4..512 and hidden_dim (d_ff) of at least 4")),
+            (1 <= self.n_heads <= 16 and (self.cell != "transformer" or self.emb_dim % self.n_heads == 0),
+             lambda: _("n_heads must be 1..16 and divide emb_dim ({emb_dim}): each head gets emb_dim / n_heads "
+                       "dimensions").format(emb_dim=self.emb_dim)),
+            (self.norm in NORMS, lambda: _("norm must be one of {choices}").format(choices=NORMS)),
         ]
         for ok, problem in checks:
             if not ok:
@@ -312,8 +325,9 @@ class Seq2Seq(nn.Module):
             state["keys"] = self.decoder.att_h(enc)  # (B, S, H), precomputed U h
         return state
 
-    def forward(self, src, lengths, tgt_in, tgt_out, teacher_forcing: float = 1.0, generator=None):
-        """Summed cross-entropy over non-pad target tokens, and their count.
+    def forward(self, src, lengths, tgt_in, tgt_out, teacher_forcing: float = 1.0, generator=None,
+                label_smoothing: float = 0.0):
+        """Summed cross-entropy (with `label_smoothing`) over non-pad target tokens, and their count.
 
         tgt_in = <sos> y1..yn (B, T), tgt_out = y1..yn <eos> (B, T). With probability
         `teacher_forcing` (per sentence and step) the next input is the gold token, else the
@@ -323,7 +337,8 @@ class Seq2Seq(nn.Module):
         total = src.new_zeros((), dtype=torch.float32)
         for t in range(tgt_out.shape[1]):
             logits, state, _ = self.decoder.step(y, state)  # (B, V)
-            total = total + F.cross_entropy(logits, tgt_out[:, t], ignore_index=PAD, reduction="sum")
+            total = total + F.cross_entropy(logits, tgt_out[:, t], ignore_index=PAD, reduction="sum",
+                                            label_smoothing=label_smoothing)
             gold = tgt_out[:, t]
             if teacher_forcing >= 1.0:
                 y = gold
@@ -358,6 +373,16 @@ class Seq2SeqBundle:
     meta: dict = field(default_factory=dict)  # metrics, training data, history
 
 
+def make_model(config: Seq2SeqConfig) -> nn.Module:
+    """The network a config describes: `Seq2Seq` (GRU/LSTM) or, for cell "transformer", the
+    Transformer behind the same interface (`core.transformers.translator.TransformerSeq2Seq`)."""
+    if config.cell == "transformer":
+        from core.transformers.translator import TransformerSeq2Seq
+
+        return TransformerSeq2Seq(config)
+    return Seq2Seq(config)
+
+
 @builds_models
 def new_bundle(config: Seq2SeqConfig, src_vocab: Vocab, tgt_vocab: Vocab, seed: int = 0) -> Seq2SeqBundle:
     """A freshly initialized model (weights drawn from a generator seeded with `seed`)."""
@@ -365,6 +390,11 @@ def new_bundle(config: Seq2SeqConfig, src_vocab: Vocab, tgt_vocab: Vocab, seed: 
         config = Seq2SeqConfig.from_dict({**asdict(config), "src_vocab_size": len(src_vocab),
                                           "tgt_vocab_size": len(tgt_vocab)})
     gen = make_generator(seed)
+    if config.cell == "transformer":
+        with torch.device("meta"):
+            model = make_model(config)
+        model = model.to_empty(device="cpu").init_weights(gen)
+        return Seq2SeqBundle(model.eval(), config, src_vocab, tgt_vocab, {})
     model = Seq2Seq(config)
     with torch.no_grad():
         for name, p in model.named_parameters():
@@ -622,8 +652,10 @@ def beam_search(step_fn: StepFn, state: dict, beam_width: int, alpha: float, max
 # translation (the function other pages reuse)
 # ---------------------------------------------------------------------------------------------
 def _model_step_fn(model: Seq2Seq) -> StepFn:
+    one_step = model.step if hasattr(model, "step") else model.decoder.step  # the Transformer's is its own
+
     def step(y, state):
-        logits, state, attn = model.decoder.step(y, state)
+        logits, state, attn = one_step(y, state)
         logits = logits.float()
         logits[:, PAD] = float("-inf")  # never generate <pad> or <sos>
         logits[:, SOS] = float("-inf")
@@ -865,11 +897,18 @@ class TrainConfig:
     max_seconds: float = 600.0  # wall-clock budget; training stops (and validates) when it runs out
     seed: int = 0  # data order, dropout and teacher-forcing draws
     val_pairs: int = 300  # validation pairs used for losses and BLEU after each epoch
+    warmup: int = 0  # steps of linear learning-rate warm-up from 0 (0 = none; Transformers want it)
+    label_smoothing: float = 0.0  # training targets: 1 − ε on the reference token, ε spread over the vocabulary
 
     def __post_init__(self):
-        if not all(_whole(getattr(self, name)) for name in ("epochs", "batch_size", "val_pairs", "seed")):
-            raise ValueError(_("Epochs, the batch size, the number of validation pairs and the seed must be "
-                               "whole numbers."))
+        if not all(_whole(getattr(self, name)) for name in ("epochs", "batch_size", "val_pairs", "seed", "warmup")):
+            raise ValueError(_("Epochs, the batch size, the number of validation pairs, the warm-up steps and the "
+                               "seed must be whole numbers."))
+        if isinstance(self.label_smoothing, bool) or not isinstance(self.label_smoothing, (int, float)) \
+                or not 0.0 <= self.label_smoothing < 1.0:
+            raise ValueError(_("Label smoothing must be a number in [0, 1), e.g. 0.1."))
+        if not 0 <= self.warmup <= 1_000_000:
+            raise ValueError(_("The warm-up must be 0 (none) to 1,000,000 steps."))
         if not all(isinstance(getattr(self, name), (int, float))
                    for name in ("lr", "lr_decay", "teacher_forcing", "clip", "max_seconds")):
             raise ValueError(_("The learning rate, decay, teacher forcing, clipping and time budget must be numbers."))
@@ -956,7 +995,12 @@ def _train_epochs(bundle, items, val_sel, val_for_bleu, tcfg, on_step, on_epoch,
     model = bundle.model
     home = model_device(model)
     gen = make_generator(tcfg.seed)
+    drop_gen = make_generator(tcfg.seed + 1 if tcfg.seed < 2**31 - 1 else 0)  # the Transformer's dropout masks
+    for module in model.modules():
+        if isinstance(module, Dropout):  # the Transformer's (the GRU/LSTM use nn.Dropout)
+            module.generator = drop_gen
     opt = torch.optim.Adam(model.parameters(), lr=tcfg.lr)
+    epoch_lr = tcfg.lr
     steps_per_epoch = math.ceil(len(items) / tcfg.batch_size)
     total_steps = steps_per_epoch * tcfg.epochs
     start = time.monotonic()
@@ -969,7 +1013,11 @@ def _train_epochs(bundle, items, val_sel, val_for_bleu, tcfg, on_step, on_epoch,
         ep_loss, ep_tokens, partial = 0.0, 0, False
         for b in _batches(items, tcfg.batch_size, gen):
             src, lengths, tgt_in, tgt_out = make_batch([items[i] for i in b], device=device)
-            loss_sum, n = model(src, lengths, tgt_in, tgt_out, tcfg.teacher_forcing, generator=gen)
+            if tcfg.warmup:
+                for g in opt.param_groups:
+                    g["lr"] = epoch_lr * min(1.0, (step + 1) / tcfg.warmup)
+            loss_sum, n = model(src, lengths, tgt_in, tgt_out, tcfg.teacher_forcing, generator=gen,
+                                label_smoothing=float(tcfg.label_smoothing))
             loss = loss_sum / max(n, 1)
             opt.zero_grad()
             loss.backward()
@@ -991,8 +1039,9 @@ def _train_epochs(bundle, items, val_sel, val_for_bleu, tcfg, on_step, on_epoch,
                 partial = True
                 history["stopped"] = "stopped"
                 break
+        epoch_lr *= tcfg.lr_decay
         for g in opt.param_groups:
-            g["lr"] *= tcfg.lr_decay
+            g["lr"] = epoch_lr
         model.to(home)
         model.eval()
         tf, free = validation_losses(bundle, val_sel) if val_sel else (float("nan"), float("nan"))
@@ -1044,7 +1093,12 @@ def load_checkpoint(ref) -> Seq2SeqBundle:
                                "Train one with scripts/train_seq2seq.py.").format(folder=folder, name=name))
     config = Seq2SeqConfig.from_dict(json.loads((folder / "config.json").read_text(encoding="utf-8")))
     vocab = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
-    model = Seq2Seq(config)
+    if config.cell == "transformer":  # built on meta (no global-RNG draws), then every tensor set
+        with torch.device("meta"):
+            model = make_model(config)
+        model = model.to_empty(device="cpu").init_weights(make_generator(0))
+    else:
+        model = Seq2Seq(config)
     state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(folder / "model.safetensors")).items()}
     model.load_state_dict(state)
     model.eval()

@@ -95,3 +95,36 @@ def test_attention_experiment_runs_three_models(fresh_caches):
     assert_clean(at)
     runs = at.session_state["seq2seq_toy"]
     assert set(runs) == {"none", "additive", "dot"} and all(r["epochs"] for r in runs.values())
+
+
+@pytest.mark.slow
+def test_train_a_tiny_transformer_in_the_train_tab(fresh_caches):
+    at = run_page(PAGE, query={"seq2seq_model": "scratch", "seq2seq_cell": "transformer",
+                               "seq2seq_attention": "additive"}, tab="Train")  # the Transformer ignores the attention
+    at.slider(key="seq2seq_n_pairs").set_value(200)
+    at.slider(key="seq2seq_epochs").set_value(1)
+    at.select_slider(key="seq2seq_hidden").set_value(32)
+    at.select_slider(key="seq2seq_emb").set_value(16)
+    at.slider(key="seq2seq_budget").set_value(10)
+    at.button(key=TRAIN).click().run()
+    assert_clean(at)
+    trained = at.session_state["seq2seq_trained"]
+    assert trained["bundle"].config.cell == "transformer" and trained["label"].startswith("Transformer")
+    assert len(trained["history"]["epochs"]) == 1
+    open_tab(at, PAGE, "Translate")
+    assert_clean(at)
+    assert at.session_state["seq2seq_result"]["has_attention"]  # the last decoder layer's cross-attention
+    assert any(c.value.startswith("Transformer · 2 encoder + 2 decoder blocks") for c in at.caption)
+
+
+@pytest.mark.skipif(not sources.get_source("seq2seq", "en-zh-transformer").available(),
+                    reason="the shipped Transformer translator has not been trained")
+def test_the_shipped_transformer_is_offered_and_translates(fresh_caches):
+    at = run_page(PAGE, query={"seq2seq_model": "en-zh-transformer", "seq2seq_text": "i am hungry .",
+                               "seq2seq_method": "beam", "seq2seq_beam": "3"})
+    assert_clean(at)
+    assert at.selectbox(key="seq2seq_model").value == "en-zh-transformer"
+    assert "English→Chinese, Transformer (shipped)" in at.selectbox(key="seq2seq_model").options
+    res = at.session_state["seq2seq_result"]
+    assert res["has_attention"] and res["tokens"]
+    assert any("last decoder layer" in c.value for c in at.caption)

@@ -23,7 +23,7 @@ SMALL = {
     "pages/attention.py": {},
     "pages/classic_nlp.py": {"cl_crf_seconds": 5},
     "pages/basics.py": {"ba_steps": 30, "ba_pg_steps": 20, "ba_cnn_seconds": 2, "ba_gd_epochs": 1.0},
-    "pages/transformer.py": {"tf_seconds": 3, "tf_mask_seconds": 3, "tf_tip_seconds": 3, "tf_len": 5},
+    "pages/transformer.py": {"tf_seconds": 3, "tf_mask_seconds": 3, "tf_tip_seconds": 3, "tf_len": 5, "tf_mt_n": 20},
     "pages/lm_lineage.py": {"lm_ng_tokens": 20_000, "lm_nn_tokens": 20_000, "lm_nn_seconds": 3,
                             "lm_race_tokens": 20_000, "lm_race_seconds": 3},
 }
@@ -45,7 +45,7 @@ TINY = next(lbl for lbl in page_tabs("pages/gpt.py")[1] if "Tiny" in lbl)
 # Buttons that only appear while something runs (Stop) or whose effect is a rerun with a new value.
 PASSIVE = {"rnn_stop", "rnn_cmp_stop", "seq2seq_stop", "gpt_tiny_stop", "ba_pg_stop", "ba_cnn_stop", "lm_nn_stop", "lm_race_stop",
            "lm_elmo_stop", "tf_stop",
-           "tf_mask_stop", "tf_tip_stop"}
+           "tf_mask_stop", "tf_tip_stop", "tf_mt_stop"}
 
 
 def _open(path: str, label: str, extra: dict | None = None):

@@ -98,3 +98,27 @@ def test_a_link_asking_for_a_layer_or_head_the_model_lacks_is_clamped(fresh_cach
     at.button(key="tf_train").click().run()
     assert not _problems(at) and not at.error, (_problems(at), _errors(at))
     assert at.session_state["tf_layer"] == 0 and at.session_state["tf_head"] == 1
+
+
+def test_translation_tab_compares_with_the_gru_and_looks_inside(fresh_caches):
+    from core import sources
+    from core.transformers import translator as TR
+
+    if not sources.get_source("seq2seq", TR.SHIPPED).available():
+        pytest.skip("the shipped Transformer translator has not been trained")
+    at = _open("Translation", tf_mt_text="i am hungry .", tf_mt_method="greedy", tf_mt_layer="5", tf_mt_head="15")
+    assert not _problems(at) and not at.error, (_problems(at), _errors(at))
+    keys = {c.key for c in at.get("plotly_chart")}
+    assert "tf_mt_att" in keys  # the Transformer's cross-attention
+    assert ("tf_mt_len" in keys) == (TR.shipped_comparison() is not None)  # the shipped comparison
+    n_layers = at.session_state["tf_mt_layer"] + 1  # a link asking for more is clamped to the last layer
+    assert n_layers == TR.transformer_config(sources.get_source("seq2seq", TR.SHIPPED).load().config).n_layers
+    assert any(m.value.startswith("#### ") for m in at.markdown)  # both translations
+    at.slider(key="tf_mt_n").set_value(20)
+    at.button(key="tf_mt_go").click().run()
+    assert not _problems(at) and not at.error, (_problems(at), _errors(at))
+    assert "tf_mt_here" in {c.key for c in at.get("plotly_chart")}
+    assert set(at.session_state["_tf_mt"]["results"]) == {TR.SHIPPED, TR.BASELINE}
+    for bad, message in (("   ", "empty"), ("a " * 1000, "shorter")):  # 2,000 characters (the box keeps 400)
+        at.text_input(key="tf_mt_text").set_value(bad).run()
+        assert not _problems(at) and message in _errors(at), (bad, _errors(at))

@@ -1,0 +1,159 @@
+"""The Transformer as a translator: our encoder–decoder (`core.transformers.transformer.Transformer`) behind
+the interface of the seq2seq page's models, so the same training loop, greedy/beam/sample search, BLEU
+and checkpoints serve both (`core.sequence.seq2seq` builds one when `Seq2SeqConfig.cell == "transformer"`).
+
+Config mapping (`Seq2SeqConfig` -> `TransformerConfig`): emb_dim = d_model, hidden_dim = d_ff (the
+feed-forward layer's hidden units), num_layers = blocks per stack, n_heads = heads, dropout, norm;
+the vocabularies share the seq2seq ids <pad> 0, <sos> 1, <eos> 2 (the Transformer's <pad>, <s>, </s>).
+
+The decoder state for search is {"memory" (N, S, D), "src" (N, S), "prefix" (N, t)}: every step runs
+the decoder over the whole prefix (no key/value cache: ≤ 50 tokens, and the code stays the formula).
+The attention a step returns is the last decoder layer's cross-attention of the newest position,
+averaged over heads, (N, S): the map the seq2seq page draws for every model.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from core.device import count_params
+from core.i18n import _
+from core.transformers.transformer import (BOS, EOS, MAX_LEN, PAD, Transformer, TransformerConfig,
+                                           sinusoidal_positions)
+
+assert (PAD, BOS, EOS) == (0, 1, 2)  # the seq2seq vocabularies' <pad>, <sos>, <eos>
+
+
+def transformer_config(cfg) -> TransformerConfig:
+    """A `Seq2SeqConfig` with cell "transformer" -> the `TransformerConfig` of its network."""
+    return TransformerConfig(src_vocab=cfg.src_vocab_size, tgt_vocab=cfg.tgt_vocab_size, d_model=cfg.emb_dim,
+                             n_heads=cfg.n_heads, n_layers=cfg.num_layers, d_ff=cfg.hidden_dim,
+                             dropout=float(cfg.dropout), norm=cfg.norm, max_len=MAX_LEN)
+
+
+class TransformerSeq2Seq(nn.Module):
+    """`Seq2Seq`'s interface (init_state, step, forward -> summed loss and token count) on a Transformer."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        self.cfg = cfg
+        self.net = Transformer(transformer_config(cfg))
+
+    @torch.no_grad()
+    def init_weights(self, gen: torch.Generator) -> "TransformerSeq2Seq":
+        self.net.init_weights(gen)
+        self.net.pe = sinusoidal_positions(self.net.config.max_len, self.net.config.d_model)  # not a parameter
+        return self
+
+    def init_state(self, src: torch.Tensor, lengths: torch.Tensor | None = None) -> dict:
+        """Encode src (B, S) (padding = <pad>; `lengths` is not needed, the mask comes from the ids)."""
+        memory = self.net.encode(src)  # (B, S, D)
+        return {"memory": memory, "src": src, "prefix": src.new_zeros((src.size(0), 0))}
+
+    def step(self, y_prev: torch.Tensor, state: dict):
+        """y_prev (N,) -> logits (N, V), new state, cross-attention of the newest position (N, S)."""
+        prefix = torch.cat([state["prefix"], y_prev[:, None]], dim=1)  # (N, t)
+        logits, _selfs, crosses = self.net.decode(prefix, state["memory"], state["src"], return_attention=True)
+        weights = crosses[-1][:, :, -1, :].mean(dim=1)  # (N, S): last layer, newest position, mean of heads
+        return logits[:, -1], {**state, "prefix": prefix}, weights
+
+    def forward(self, src, lengths, tgt_in, tgt_out, teacher_forcing: float = 1.0, generator=None,
+                label_smoothing: float = 0.0):
+        """Summed cross-entropy over non-pad target tokens, and their count (as `Seq2Seq.forward`).
+
+        Teacher forcing 1 decodes every position at once under the causal mask; below 1 the decoder runs
+        step by step and, per sentence and step, is fed its own argmax with probability 1 − teacher_forcing
+        (0: free running, what the page's free-running validation loss measures)."""
+        keep = tgt_out != PAD  # (B, T)
+        count = int(keep.sum())
+        if teacher_forcing >= 1.0:
+            logits = self.net(src, tgt_in)  # (B, T, V)
+            loss = F.cross_entropy(logits[keep], tgt_out[keep], reduction="sum", label_smoothing=label_smoothing)
+            return loss, count
+        state = self.init_state(src)
+        y = tgt_in[:, 0]  # (B,)
+        total = src.new_zeros((), dtype=torch.float32)
+        for t in range(tgt_out.size(1)):
+            logits, state, _w = self.step(y, state)  # (B, V)
+            total = total + F.cross_entropy(logits, tgt_out[:, t], ignore_index=PAD, reduction="sum",
+                                            label_smoothing=label_smoothing)
+            gold, pred = tgt_out[:, t], logits.detach().argmax(-1)
+            if teacher_forcing <= 0.0:
+                y = pred
+            else:
+                use_gold = torch.rand(gold.shape, generator=generator) < teacher_forcing
+                y = torch.where(use_gold.to(gold.device), gold, pred)
+        return total, count
+
+
+# ---------------------------------------------------------------------------------------------
+# the shipped translator against the GRU + attention model (the page's tab and the benchmark)
+# ---------------------------------------------------------------------------------------------
+SHIPPED = "en-zh-transformer"  # core.sources names (family "seq2seq")
+BASELINE = "en-zh-attention"
+COMPARISON_FILE = Path(__file__).resolve().parent.parent.parent / "assets" / "models" / "transformer-en-zh" / \
+    "comparison.json"  # written by benchmarks/transformer.py --save
+
+
+def held_out_pairs() -> list:
+    """The English→Chinese pairs both shipped translators were validated on (every 10th Tatoeba pair)."""
+    from core.corpora import split_pairs, tatoeba
+
+    return split_pairs(tatoeba("zh"))[1]
+
+
+def cross_attention(bundle, source: str, target_tokens: list[str]) -> dict:
+    """Every decoder layer's cross-attention for a translation the model produced: (layers, heads, T, S)
+    with rows the output tokens + <eos> and columns the source tokens + <eos>, and the matching labels."""
+    from core.sequence import seq2seq as S
+
+    if bundle.config.cell != "transformer":
+        raise ValueError(_("Only a Transformer has per-layer, per-head cross-attention; pick the Transformer."))
+    src_tokens, ids, _unknown = S.encode_source(bundle, source)
+    tgt = [BOS] + bundle.tgt_vocab.encode(list(target_tokens))  # decoder input: <s> y1 … yn
+    with torch.inference_mode():
+        src = torch.tensor([ids])  # (1, S)
+        _logits, _selfs, crosses = bundle.model.net.decode(torch.tensor([tgt]), bundle.model.net.encode(src), src,
+                                                           return_attention=True)
+    maps = torch.stack([c[0] for c in crosses]).numpy()  # (layers, heads, T, S)
+    return {"maps": maps, "rows": list(target_tokens) + ["<eos>"], "cols": src_tokens + ["<eos>"]}
+
+
+def compare(bundles: dict, pairs, method: str = "greedy", beam_width: int = 5, alpha: float = 0.7,
+            on_model: Callable | None = None, should_stop: Callable | None = None) -> dict:
+    """Score each model (name -> seq2seq bundle) on the same (source, reference) pairs: BLEU, sentences per
+    second of decoding on this machine, BLEU by source length, and the outputs.
+
+    `on_model(name)` may return an `on_step(done, total, info)` progress callback for that model;
+    `should_stop()` is asked between models (a model's results are complete or absent)."""
+    from core.sequence import seq2seq as S
+
+    if not pairs:
+        raise ValueError(_("There are no pairs to score; pick at least one held-out pair."))
+    out = {}
+    for name, bundle in bundles.items():
+        if should_stop is not None and should_stop():
+            break
+        on_step = on_model(name) if on_model is not None else None
+        t0 = time.perf_counter()
+        res = S.evaluate_bleu(bundle, pairs, method, beam_width=beam_width, alpha=alpha, on_step=on_step)
+        seconds = time.perf_counter() - t0
+        out[name] = {"bleu": res["bleu"], "sents_per_s": len(res["references"]) / max(seconds, 1e-9),
+                     "seconds": seconds, "pairs": len(res["references"]),
+                     "by_length": S.bleu_by_length(res["sources"], res["hypotheses"], res["references"]),
+                     "hypotheses": [S.detokenize(h, bundle.config.tgt_tokenizer) for h in res["hypotheses"]],
+                     "sources": res["sources"], "parameters": count_params(bundle.model)}
+    return out
+
+
+def shipped_comparison() -> dict | None:
+    """The comparison `benchmarks/transformer.py --save` measured (None when it has not been run)."""
+    if not COMPARISON_FILE.exists():
+        return None
+    return json.loads(COMPARISON_FILE.read_text(encoding="utf-8"))
