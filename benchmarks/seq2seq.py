@@ -21,7 +21,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.sequence import seq2seq as S  # noqa: E402
-from core.corpora import read_pairs, split_pairs, tatoeba  # noqa: E402
+from core.corpora import held_out_pairs  # noqa: E402
 from core.sources import MODELS_DIR  # noqa: E402
 
 
@@ -43,14 +43,7 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
 
-    if args.pairs:
-        pairs = read_pairs(args.pairs)
-        where = args.pairs
-    else:
-        pairs = split_pairs(tatoeba("zh"))[1]
-        where = "bundled Tatoeba en-zh validation split (every 10th pair)"
-    if args.limit:
-        pairs = pairs[: args.limit]
+    pairs, where = held_out_pairs(args.pairs, args.limit)
     if not pairs:
         sys.exit("No pairs found: the file needs lines 'English<TAB>Chinese'.")
     bundle = S.load_checkpoint(args.model)

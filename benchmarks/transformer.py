@@ -79,7 +79,7 @@ def run_translation(args) -> dict:
     import json
 
     from core import sources
-    from core.corpora import split_pairs, tatoeba
+    from core.corpora import held_out_pairs
     from core.sequence import seq2seq as S
     from core.transformers import translator as TR
 
@@ -90,14 +90,9 @@ def run_translation(args) -> dict:
             bundles[key] = S.load_checkpoint(ref)
         else:
             print(f"translation: {ref} is missing (train it: see its model card); its figures are nan")
-    if args.pairs:
-        pairs = S.parse_pairs(Path(args.pairs).read_text(encoding="utf-8"))
-        where = args.pairs
-    else:
-        pairs = split_pairs(tatoeba("zh"))[1]
-        where = "the held-out split of Tatoeba en-zh (every 10th pair)"
-    if args.limit:
-        pairs = pairs[: args.limit]
+    pairs, where = held_out_pairs(args.pairs, args.limit)
+    if not pairs:
+        sys.exit("No pairs found: the file needs lines 'English<TAB>Chinese'.")
     print(f"translation: {len(pairs)} pairs from {where}", flush=True)
     out = {}
     if not bundles:

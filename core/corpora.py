@@ -62,6 +62,17 @@ def split_pairs(pairs: list, every: int = 10) -> tuple[list, list]:
     return train, val
 
 
+def held_out_pairs(path: str | Path = "", limit: int = 0, lang: str = "zh") -> tuple[list, str]:
+    """(pairs, where they came from) for a translation benchmark: a TSV file `source<TAB>reference` when
+    `path` is given, else the fixed held-out split of Tatoeba en–`lang` (every 10th pair, never trained
+    on); the first `limit` pairs when limit > 0."""
+    if path:
+        pairs, where = read_pairs(path), str(path)
+    else:
+        pairs, where = split_pairs(tatoeba(lang))[1], f"the held-out split of Tatoeba en-{lang} (every 10th pair)"
+    return (pairs[:limit] if limit else pairs), where
+
+
 LM_KINDS = ("words_zh", "chars_en")  # the tokenisations shared by the language-model lineage (issue 19)
 
 

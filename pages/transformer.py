@@ -18,6 +18,7 @@ import streamlit as st  # noqa: E402
 from plotly.subplots import make_subplots  # noqa: E402
 
 from core import sources, st_cache  # noqa: E402
+from core.corpora import held_out_pairs  # noqa: E402
 from core.i18n import N_, _  # noqa: E402
 from core.plots import attention_heatmap, heatmap  # noqa: E402
 from core.sequence import seq2seq as S  # noqa: E402
@@ -552,7 +553,7 @@ if tab_mt.open is not False:
                      format_func=lambda m: _(MT_METHODS[m]))
             if e3.button(_("📊 Score"), key="tf_mt_go", type="primary"):
                 with guard():
-                    held = TR.held_out_pairs()[: int(ss["tf_mt_n"])]
+                    held = held_out_pairs(limit=int(ss["tf_mt_n"]))[0]
                     with queued("eval", 20):
                         st.button(_("⏹ Stop"), key="tf_mt_stop")
                         run = {"method": ss["tf_mt_eval"], "results": {}}

@@ -101,13 +101,6 @@ COMPARISON_FILE = Path(__file__).resolve().parent.parent.parent / "assets" / "mo
     "comparison.json"  # written by benchmarks/transformer.py --save
 
 
-def held_out_pairs() -> list:
-    """The English→Chinese pairs both shipped translators were validated on (every 10th Tatoeba pair)."""
-    from core.corpora import split_pairs, tatoeba
-
-    return split_pairs(tatoeba("zh"))[1]
-
-
 def cross_attention(bundle, source: str, target_tokens: list[str]) -> dict:
     """Every decoder layer's cross-attention for a translation the model produced: (layers, heads, T, S)
     with rows the output tokens + <eos> and columns the source tokens + <eos>, and the matching labels."""

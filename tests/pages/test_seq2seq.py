@@ -67,15 +67,20 @@ def test_malformed_upload_names_the_bad_line(fresh_caches):
     assert any("Line 2 has no tab" in e.value for e in at.error), [e.value for e in at.error]
 
 
-@pytest.mark.slow
-def test_train_a_tiny_model_then_translate_with_it(fresh_caches):
-    at = run_page(PAGE, query={"seq2seq_model": "scratch"}, tab="Train")
+def _train_tiny(query: dict):
+    """Open the Train tab by `query`, train a tiny model on 200 pairs for one epoch (≤ 10 s)."""
+    at = run_page(PAGE, query=query, tab="Train")
     at.slider(key="seq2seq_n_pairs").set_value(200)
     at.slider(key="seq2seq_epochs").set_value(1)
     at.select_slider(key="seq2seq_hidden").set_value(32)
     at.select_slider(key="seq2seq_emb").set_value(16)
     at.slider(key="seq2seq_budget").set_value(10)
-    at.button(key=TRAIN).click().run()
+    return at.button(key=TRAIN).click().run()
+
+
+@pytest.mark.slow
+def test_train_a_tiny_model_then_translate_with_it(fresh_caches):
+    at = _train_tiny({"seq2seq_model": "scratch"})
     assert_clean(at)
     hist = at.session_state["seq2seq_trained"]["history"]
     assert hist["steps"] and len(hist["epochs"]) == 1
@@ -99,14 +104,8 @@ def test_attention_experiment_runs_three_models(fresh_caches):
 
 @pytest.mark.slow
 def test_train_a_tiny_transformer_in_the_train_tab(fresh_caches):
-    at = run_page(PAGE, query={"seq2seq_model": "scratch", "seq2seq_cell": "transformer",
-                               "seq2seq_attention": "additive"}, tab="Train")  # the Transformer ignores the attention
-    at.slider(key="seq2seq_n_pairs").set_value(200)
-    at.slider(key="seq2seq_epochs").set_value(1)
-    at.select_slider(key="seq2seq_hidden").set_value(32)
-    at.select_slider(key="seq2seq_emb").set_value(16)
-    at.slider(key="seq2seq_budget").set_value(10)
-    at.button(key=TRAIN).click().run()
+    at = _train_tiny({"seq2seq_model": "scratch", "seq2seq_cell": "transformer",
+                      "seq2seq_attention": "additive"})  # the Transformer ignores the attention choice
     assert_clean(at)
     trained = at.session_state["seq2seq_trained"]
     assert trained["bundle"].config.cell == "transformer" and trained["label"].startswith("Transformer")
