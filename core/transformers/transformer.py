@@ -61,6 +61,7 @@ class TransformerConfig:
     dropout: float = 0.0  # dropout on attention weights and sub-layer outputs (training only)
     norm: str = "post"  # "post": Norm(x + f(x)) as in the paper; "pre": x + f(Norm(x)), with a final Norm
     max_len: int = 64  # longest sequence (positions 0..max_len−1 of the sinusoidal table)
+    activation: str = "relu"  # the feed-forward non-linearity: "relu" (the paper) or "gelu" (BERT)
 
     def __post_init__(self):
         for name, lo, hi in (("src_vocab", N_SPECIAL + 1, 100_000), ("tgt_vocab", N_SPECIAL + 1, 100_000),
@@ -73,6 +74,8 @@ class TransformerConfig:
         if self.d_model % self.n_heads:
             raise ValueError(_("d_model ({width}) must be divisible by the number of heads ({heads}): each head "
                                "gets d_model / heads dimensions.").format(width=self.d_model, heads=self.n_heads))
+        if self.activation not in ("relu", "gelu"):
+            raise ValueError(_("activation must be 'relu' or 'gelu'; got {value!r}.").format(value=self.activation))
         if self.norm not in NORMS:
             raise ValueError(_("norm must be one of {choices}; got {value!r}.").format(
                 choices=", ".join(NORMS), value=self.norm))
@@ -125,16 +128,17 @@ class MultiHeadAttention(nn.Module):
 
 
 class FeedForward(nn.Module):
-    """Position-wise: Linear(D → d_ff), ReLU, Linear(d_ff → D)."""
+    """Position-wise: Linear(D → d_ff), ReLU (the paper) or GELU (BERT, GPT), Linear(d_ff → D)."""
 
-    def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0):
+    def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0, activation: str = "relu"):
         super().__init__()
         self.linear1 = nn.Linear(d_model, d_ff)
         self.linear2 = nn.Linear(d_ff, d_model)
         self.drop = Dropout(dropout) if dropout else nn.Identity()
+        self.act = F.gelu if activation == "gelu" else F.relu
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.linear2(self.drop(F.relu(self.linear1(x))))  # (B, T, D)
+        return self.linear2(self.drop(self.act(self.linear1(x))))  # (B, T, D)
 
 
 class EncoderLayer(nn.Module):
@@ -142,7 +146,7 @@ class EncoderLayer(nn.Module):
         super().__init__()
         self.pre = cfg.norm == "pre"
         self.self_attn = MultiHeadAttention(cfg.d_model, cfg.n_heads, cfg.dropout)
-        self.ff = FeedForward(cfg.d_model, cfg.d_ff, cfg.dropout)
+        self.ff = FeedForward(cfg.d_model, cfg.d_ff, cfg.dropout, cfg.activation)
         self.norm1, self.norm2 = nn.LayerNorm(cfg.d_model), nn.LayerNorm(cfg.d_model)
         self.drop = Dropout(cfg.dropout) if cfg.dropout else nn.Identity()
 
@@ -163,7 +167,7 @@ class DecoderLayer(nn.Module):
         self.pre = cfg.norm == "pre"
         self.self_attn = MultiHeadAttention(cfg.d_model, cfg.n_heads, cfg.dropout)
         self.cross_attn = MultiHeadAttention(cfg.d_model, cfg.n_heads, cfg.dropout)
-        self.ff = FeedForward(cfg.d_model, cfg.d_ff, cfg.dropout)
+        self.ff = FeedForward(cfg.d_model, cfg.d_ff, cfg.dropout, cfg.activation)
         self.norm1, self.norm2, self.norm3 = (nn.LayerNorm(cfg.d_model) for _i in range(3))
         self.drop = Dropout(cfg.dropout) if cfg.dropout else nn.Identity()
 

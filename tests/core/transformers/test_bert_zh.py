@@ -1,0 +1,134 @@
+"""core.transformers.bert_zh: BERT's input, whole-word 80-10-10 masking, next-sentence pairs, the two heads,
+and a tiny model that learns both objectives on a toy corpus."""
+import numpy as np
+import pytest
+import torch
+
+from core.device import make_generator
+from core.transformers import bert_zh as B
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+WORDS = [("中国", "的", "首都", "是", "北京", "。"), ("我们", "喜欢", "吃", "苹果", "。"),
+         ("他", "穿着", "制服", "上班", "。"), ("人民", "日报", "发表", "社论", "。")]
+
+
+def tiny_vocab():
+    return B.CharVocab.build(["".join(w) for w in WORDS], min_count=1)
+
+
+def tiny_model(vocab, seed=0, dropout=0.0):
+    cfg = B.BertZhConfig(vocab_size=len(vocab), d_model=32, n_heads=4, n_layers=2, d_ff=64, max_len=64,
+                         dropout=dropout)
+    return B.build_bert(cfg, seed)
+
+
+def test_config_names_the_fix():
+    with pytest.raises(ValueError, match="divisible"):
+        B.BertZhConfig(d_model=30, n_heads=4)
+    with pytest.raises(ValueError, match="vocab_size"):
+        B.BertZhConfig(vocab_size=3)
+    with pytest.raises(ValueError):
+        B.BertZhConfig(n_layers=0)
+
+
+def test_sentences_are_cut_at_sentence_ends():
+    lines = [("我", "饿", "了", "。", "你", "呢", "？"), ("短",), ("没有", "句号", "的", "一行")]
+    assert B.sentences_from(lines) == [("我", "饿", "了", "。"), ("没有", "句号", "的", "一行")]  # 你呢？ < 4 chars
+
+
+def test_whole_word_masking_follows_bert():
+    """Over many draws: ~15% of characters chosen, a word is chosen whole or not at all, and chosen words are
+    [MASK] ~80%, random ~10%, unchanged ~10%; [CLS]/[SEP] are never chosen; segments mark A and B."""
+    vocab = tiny_vocab()
+    gen = make_generator(0)
+    chosen_share, kinds, split_words = [], {"mask": 0, "random": 0, "same": 0}, 0
+    a, b = WORDS[0], WORDS[1]
+    for _i in range(2000):
+        ex = B.mask_example(a, b, vocab, gen, max_len=64)
+        ids, segs, labels = ex["ids"], ex["segments"], ex["labels"]
+        assert ids[0] == B.CLS and ids.count(B.SEP) == 2 and len(ids) == len(segs) == len(labels)
+        assert segs == [0] * (1 + 9 + 1) + [1] * (8 + 1)  # [CLS] 中国的首都是北京。 [SEP] 我们喜欢吃苹果。 [SEP]
+        n_chars = len(ids) - 3
+        chosen = [i for i, y in enumerate(labels) if y != B.IGNORE]
+        assert B.CLS not in [labels[i] for i in chosen] and B.SEP not in [labels[i] for i in chosen]
+        chosen_share.append(len(chosen) / n_chars)
+        pos = 1
+        for w in a:  # 中国, 首都, 北京 are chosen whole or not at all
+            inside = [labels[i] != B.IGNORE for i in range(pos, pos + len(w))]
+            split_words += any(inside) and not all(inside)
+            if all(inside):
+                got = ids[pos:pos + len(w)]
+                want = vocab.encode(w)
+                kinds["mask" if all(t == B.MASK for t in got) else "same" if got == want else "random"] += 1
+            pos += len(w)
+    assert split_words == 0
+    assert 0.12 < np.mean(chosen_share) < 0.2
+    total = sum(kinds.values())
+    assert abs(kinds["mask"] / total - 0.8) < 0.05
+    assert abs(kinds["same"] / total - 0.1) < 0.05 and kinds["random"] / total > 0.05
+
+
+def test_next_sentence_pairs_are_half_true():
+    sents = [(f"句{i}", "。") for i in range(300)]
+    triples = B.nsp_pairs(sents, 2000, make_generator(1))
+    assert abs(np.mean([y for _a, _b, y in triples]) - 0.5) < 0.05
+    index = {s: i for i, s in enumerate(sents)}
+    for a, b, y in triples:
+        gap = (index[b] - index[a]) % len(sents)
+        assert (gap == 1) if y else (50 <= gap)
+
+
+def test_heads_shapes_tied_output_and_padding():
+    vocab = tiny_vocab()
+    model = tiny_model(vocab).eval()
+    assert model.mlm_logits(torch.zeros(3, 32)).shape == (3, len(vocab))
+    with torch.no_grad():  # the output layer is the embedding matrix
+        model.tok.weight[7].add_(1.0)
+        h = torch.randn(32, generator=make_generator(3))
+        np.testing.assert_allclose(model.mlm_logits(h).numpy()[7],
+                                   float(model.mlm_norm(torch.nn.functional.gelu(model.mlm_dense(h))) @ model.tok.weight[7]
+                                         + model.mlm_bias[7]), rtol=1e-4, atol=1e-5)
+    ids, segs = B._encode_pair(vocab, "中国的首都是[MASK]京。", None, 64)
+    assert ids.count(B.MASK) == 1 and len(ids) == 2 + 9
+    padded = torch.tensor([ids + [B.PAD] * 5])
+    with torch.no_grad():
+        a = model.encode(torch.tensor([ids]), torch.tensor([segs]))
+        b = model.encode(padded, torch.tensor([segs + [0] * 5]))
+    np.testing.assert_allclose(a.numpy(), b[:, : len(ids)].numpy(), atol=1e-5)  # padding changes nothing
+
+
+def test_page_functions_check_their_input():
+    vocab = tiny_vocab()
+    model = tiny_model(vocab)
+    fills = B.fill_mask(model, vocab, "中国的首都是[MASK]京。", top_k=3)
+    assert len(fills) == 1 and len(fills[0]) == 3 and all(c not in B.SPECIALS for c, _p in fills[0])
+    assert sum(p for _c, p in fills[0]) <= 1.0
+    with pytest.raises(ValueError, match=r"\[MASK\]"):
+        B.fill_mask(model, vocab, "没有遮盖")
+    with pytest.raises(ValueError, match="Shorten"):
+        B.fill_mask(model, vocab, "长" * 100 + "[MASK]")
+    p = B.next_sentence_probability(model, vocab, "我们喜欢吃苹果。", "他穿着制服上班。")
+    assert 0.0 < p < 1.0
+    res = B.word_vectors(model, vocab, ["我们喜欢吃苹果。", "苹果发布了新手机。"], "苹果")
+    assert res["cosine"].shape == (model.cfg.n_layers + 1, 2, 2)
+    np.testing.assert_allclose(np.diagonal(res["cosine"], axis1=1, axis2=2), 1.0, atol=1e-5)
+    with pytest.raises(ValueError, match="does not contain"):
+        B.word_vectors(model, vocab, ["我们喜欢吃苹果。", "香蕉"], "苹果")
+
+
+def test_a_tiny_bert_learns_both_objectives(tmp_path):
+    """A toy corpus of 4 sentences in a fixed cycle: after training, the masked characters and the order are
+    predictable; a saved and loaded model gives the same figures."""
+    vocab = tiny_vocab()
+    model = tiny_model(vocab, seed=1)
+    sents = [WORDS[i % 4] for i in range(400)]
+    before = B.evaluate(model, vocab, sents, n=64)
+    B.pretrain(model, vocab, sents, steps=800, max_seconds=120, batch_size=32, lr=2e-3, warmup=20, seed=0)
+    after = B.evaluate(model, vocab, sents, n=64)
+    assert after["mlm_top1"] > max(0.6, before["mlm_top1"] + 0.3), (before, after)
+    assert after["nsp_acc"] > 0.75, after  # chance 0.5 (NSP sits at chance for ~300 steps, then learns)
+    B.save(B.BertZhBundle(model, vocab, {"steps": 800}), tmp_path / "bert")
+    back = B.load(tmp_path / "bert")
+    again = B.evaluate(back.model, back.vocab, sents, n=64)
+    assert abs(again["mlm_top1"] - after["mlm_top1"]) < 0.05 and back.meta["steps"] == 800
