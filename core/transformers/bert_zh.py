@@ -427,26 +427,6 @@ def next_sentence_probability(model: BertZh, vocab: CharVocab, a: str, b: str) -
     return float(torch.softmax(model.nsp_logits(h), dim=-1)[0, 1])
 
 
-@torch.no_grad()
-def word_vectors(model: BertZh, vocab: CharVocab, sentences: list[str], word: str) -> dict:
-    """The vector of `word` (mean of its characters) in each sentence, at every layer (0 = embeddings):
-    {"vectors": (layers + 1, n, D), "cosine": (layers + 1, n, n)}. ValueError when a sentence lacks it."""
-    if not word or not sentences:
-        raise ValueError(_("Type a word and at least two sentences that contain it."))
-    rows = []
-    for s in sentences:
-        k = s.find(word)
-        if k < 0:
-            raise ValueError(_("The sentence {sentence!r} does not contain {word!r}.").format(sentence=s, word=word))
-        ids, segs = _encode_pair(vocab, s, None, model.cfg.max_len)
-        start = 1 + len(vocab.encode(s[:k]))
-        _h, states, _maps = model.encode(torch.tensor([ids]), torch.tensor([segs]), return_all=True)
-        rows.append(torch.stack([st[0, start:start + len(vocab.encode(word))].mean(0) for st in states]))  # (L+1, D)
-    vecs = torch.stack(rows, dim=1)  # (L+1, n, D)
-    unit = F.normalize(vecs, dim=-1)
-    return {"vectors": vecs.numpy(), "cosine": (unit @ unit.transpose(1, 2)).numpy()}
-
-
 # ---------------------------------------------------------------------------------------------
 # checkpoints
 # ---------------------------------------------------------------------------------------------
@@ -491,5 +471,78 @@ def load(ref) -> BertZhBundle:
     return BertZhBundle(model.eval(), CharVocab(tuple(json.loads((folder / "vocab.json").read_text("utf-8")))), meta)
 
 
+# ---------------------------------------------------------------------------------------------
+# the same weights as a Hugging Face BERT, so the BERT page's tabs (fill-mask, MLM corruption, input
+# embeddings, contextual vectors) run on it unchanged
+# ---------------------------------------------------------------------------------------------
+def hf_tokenizer(vocab: CharVocab):
+    """A fast tokenizer that splits text into characters (spaces dropped), maps them to our ids, and adds
+    [CLS] A [SEP] (B [SEP]) with segment ids: what `mask_example` builds, with offsets for the page."""
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.WordLevel(dict(vocab.stoi), unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(),
+                                                 pre_tokenizers.Split(Regex("."), behavior="isolated")])
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", CLS), ("[SEP]", SEP)])
+    tok.decoder = decoders.Fuse()
+    return PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
+                                   sep_token="[SEP]", mask_token="[MASK]")
+
+
+@builds_models
+def to_hf(model: BertZh):
+    """Our model as `transformers.BertForMaskedLM` with the same weights (tests check the logits agree)."""
+    from transformers import BertConfig, BertForMaskedLM
+
+    c = model.cfg
+    hf = BertForMaskedLM(BertConfig(
+        vocab_size=c.vocab_size, hidden_size=c.d_model, num_hidden_layers=c.n_layers, num_attention_heads=c.n_heads,
+        intermediate_size=c.d_ff, hidden_act="gelu", max_position_embeddings=c.max_len, type_vocab_size=2,
+        layer_norm_eps=1e-5, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, pad_token_id=PAD,
+        attn_implementation="eager"))
+    ours = dict(model.state_dict())
+    names = {"bert.embeddings.word_embeddings.weight": "tok.weight",
+             "bert.embeddings.position_embeddings.weight": "pos.weight",
+             "bert.embeddings.token_type_embeddings.weight": "seg.weight",
+             "bert.embeddings.LayerNorm.weight": "emb_norm.weight", "bert.embeddings.LayerNorm.bias": "emb_norm.bias",
+             "cls.predictions.transform.dense.weight": "mlm_dense.weight",
+             "cls.predictions.transform.dense.bias": "mlm_dense.bias",
+             "cls.predictions.transform.LayerNorm.weight": "mlm_norm.weight",
+             "cls.predictions.transform.LayerNorm.bias": "mlm_norm.bias",
+             "cls.predictions.bias": "mlm_bias", "cls.predictions.decoder.weight": "tok.weight",
+             "cls.predictions.decoder.bias": "mlm_bias"}
+    parts = {"attention.self.query": "self_attn.q", "attention.self.key": "self_attn.k",
+             "attention.self.value": "self_attn.v", "attention.output.dense": "self_attn.out",
+             "attention.output.LayerNorm": "norm1", "intermediate.dense": "ff.linear1", "output.dense": "ff.linear2",
+             "output.LayerNorm": "norm2"}
+    for i in range(c.n_layers):
+        for theirs, mine in parts.items():
+            for w in ("weight", "bias"):
+                names[f"bert.encoder.layer.{i}.{theirs}.{w}"] = f"layers.{i}.{mine}.{w}"
+    target = hf.state_dict()
+    state = {k: ours[names[k]].detach().clone() for k in target if k in names}
+    missing = [k for k in target if k not in names and not k.endswith("position_ids")]
+    if missing:
+        raise RuntimeError(f"no weights for {missing[:3]}")
+    hf.load_state_dict(state, strict=False)
+    return hf.eval()
+
+
+@builds_models
+def load_hf(ref):
+    """A shipped checkpoint as the BERT page's `LoadedModel` (read-only, shared by every session); the NSP
+    head and the original model stay reachable as `info["bert_zh"]`."""
+    from core.loaders import _finish
+
+    bundle = load(ref)
+    loaded = _finish(to_hf(bundle.model), hf_tokenizer(bundle.vocab), "bert-zh")
+    held = bundle.meta.get("held_out", {})
+    loaded.info.update({"language": "zh", "bert_zh": bundle, "heldout_top1": held.get("mlm_top1", float("nan")),
+                        "heldout_top5": held.get("mlm_top5", float("nan")), "nsp_acc": held.get("nsp_acc")})
+    return loaded
+
+
 __all__ = ["BertZh", "BertZhConfig", "CharVocab", "build_bert", "corpus_split", "evaluate", "fill_mask",
-           "mask_example", "next_sentence_probability", "pretrain", "word_vectors", "count_params", "load", "save"]
+           "mask_example", "next_sentence_probability", "pretrain", "count_params", "load", "save"]

@@ -496,7 +496,10 @@ def parse_sense_lines(text: str) -> list[tuple[str, str]]:
 
 
 def _word_span(tokenizer, sentence: str, word: str, max_tokens: int) -> tuple[list[int], list[int]]:
-    m = re.search(rf"(?<!\w){re.escape(word)}(?!\w)", sentence, flags=re.IGNORECASE)
+    # a whole word: not inside a longer Latin word (Chinese has no spaces, so 苹果 in 吃苹果 is found as is)
+    before = r"(?<![A-Za-z0-9_])" if re.match(r"[A-Za-z0-9_]", word) else ""
+    after = r"(?![A-Za-z0-9_])" if re.search(r"[A-Za-z0-9_]$", word) else ""
+    m = re.search(before + re.escape(word) + after, sentence, flags=re.IGNORECASE)
     if not m:
         raise ValueError(_("'{word}' does not appear as a word in: \"{sentence}\". Use it in every sentence.").format(
             word=word, sentence=sentence[:80]))

@@ -110,11 +110,6 @@ def test_page_functions_check_their_input():
         B.fill_mask(model, vocab, "长" * 100 + "[MASK]")
     p = B.next_sentence_probability(model, vocab, "我们喜欢吃苹果。", "他穿着制服上班。")
     assert 0.0 < p < 1.0
-    res = B.word_vectors(model, vocab, ["我们喜欢吃苹果。", "苹果发布了新手机。"], "苹果")
-    assert res["cosine"].shape == (model.cfg.n_layers + 1, 2, 2)
-    np.testing.assert_allclose(np.diagonal(res["cosine"], axis1=1, axis2=2), 1.0, atol=1e-5)
-    with pytest.raises(ValueError, match="does not contain"):
-        B.word_vectors(model, vocab, ["我们喜欢吃苹果。", "香蕉"], "苹果")
 
 
 def test_a_tiny_bert_learns_both_objectives(tmp_path):
@@ -132,3 +127,36 @@ def test_a_tiny_bert_learns_both_objectives(tmp_path):
     back = B.load(tmp_path / "bert")
     again = B.evaluate(back.model, back.vocab, sents, n=64)
     assert abs(again["mlm_top1"] - after["mlm_top1"]) < 0.05 and back.meta["steps"] == 800
+
+
+def test_the_hugging_face_copy_gives_the_same_logits():
+    """to_hf + hf_tokenizer: the BERT page's fill-mask machinery sees exactly our model."""
+    vocab = tiny_vocab()
+    model = tiny_model(vocab, seed=4).eval()
+    with torch.no_grad():  # non-trivial norms and biases, so every copied tensor matters
+        for name, p in model.named_parameters():
+            if p.dim() == 1:
+                p.uniform_(-0.5, 0.5, generator=make_generator(len(name)))
+    hf, tok = B.to_hf(model), B.hf_tokenizer(vocab)
+    enc = tok("中国的首都是[MASK]京。", "我们喜欢吃苹果。", return_tensors="pt")
+    ids, segs = B._encode_pair(vocab, "中国的首都是[MASK]京。", "我们喜欢吃苹果。", 64)
+    assert enc["input_ids"][0].tolist() == ids and enc["token_type_ids"][0].tolist() == segs
+    with torch.no_grad():
+        ours = model.mlm_logits(model.encode(torch.tensor([ids]), torch.tensor([segs])))
+        theirs = hf(**enc).logits
+    np.testing.assert_allclose(theirs.numpy(), ours.numpy(), atol=1e-4)
+    assert tok.decode(ids, skip_special_tokens=True) == "中国的首都是京。我们喜欢吃苹果。"
+
+
+def test_the_bert_page_functions_run_on_the_chinese_model():
+    """Through the LoadedModel the BERT page uses: fill-mask and contextual vectors of 苹果 in two senses."""
+    from core.loaders import _finish
+    from core.transformers import fillmask
+
+    vocab = tiny_vocab()
+    loaded = _finish(B.to_hf(tiny_model(vocab, seed=5)), B.hf_tokenizer(vocab), "tiny-zh")
+    out = fillmask.fill_mask(loaded, "中国的首都是[MASK]京。", top_k=3)
+    assert len(out["masks"]) == 1 and len(out["masks"][0]["predictions"]) == 3
+    res = fillmask.contextual_vectors(loaded, "苹果", [("fruit", "我们喜欢吃苹果。"), ("company", "苹果发布了新手机。")])
+    assert res["sims"].shape == (3, 2, 2) and res["pieces"] == [["苹", "果"], ["苹", "果"]]
+    np.testing.assert_allclose(res["sims"][0], 1.0, atol=1e-5)  # layer 0: the same static vectors
