@@ -101,6 +101,8 @@ CURRICULUM: tuple[Section, ...] = (
         Topic("MLM 的遮盖方式（80-10-10）", N_("How MLM corrupts text (80-10-10)"), "pages/bert.py",
               "🧪 How MLM corrupts text"),
         Topic("上下文词向量", N_("Contextual word vectors"), "pages/bert.py", "🧭 Contextual vectors"),
+        Topic("BERT 预训练：MLM + NSP（中文）", N_("Pre-training a Chinese BERT: MLM + NSP"), "pages/bert.py",
+              "🏋️ Pre-training"),
         Topic("GPT 与采样（温度、top-k、核采样）", N_("GPT and sampling (temperature, top-k, top-p)"),
               "pages/gpt.py", "✍️ Generate & look inside"),
         Topic("贪心、束搜索与采样的比较", N_("Greedy vs beam vs sampling"), "pages/gpt.py", "⚖️ Compare decoders"),
@@ -185,7 +187,7 @@ GLOSSARY: tuple[Term, ...] = (
     Term("masked language model", "掩码语言模型", N_("Pre-training by predicting hidden ([MASK]) tokens from both "
                                                 "sides' context: BERT."), _at("pages/bert.py", "🎭 Fill-mask")),
     Term("next sentence prediction", "下一句预测", N_("BERT's second pre-training task: does sentence B follow "
-                                                 "sentence A?"), _at("pages/bert.py", "➕ Input embeddings")),
+                                                 "sentence A?"), _at("pages/bert.py", "🔗 Next sentence")),
     Term("contextual embedding", "上下文词向量", N_("A word's vector computed from its sentence, so 'bank' by a river "
                                                "and 'bank' with money differ."),
          _at("pages/bert.py", "🧭 Contextual vectors")),

@@ -217,6 +217,10 @@ register(Source("seq2seq", "local", "en-zh-none", N_("English→Chinese, no atte
 register(Source("masked_lm", "local", "minilm-mlm", N_("MiniLM + trained MLM head (shipped, offline)"),
                 str(MODELS_DIR / "minilm-mlm"), "core.transformers.fillmask:load_minilm_mlm",
                 N_("The packaged MiniLM encoder with a masked-LM head trained in this repo; see its model card.")))
+register(Source("masked_lm", "local", "bert-zh", N_("Chinese BERT pre-trained here (shipped, offline)"),
+                str(MODELS_DIR / "bert-zh-peoples-daily"), "core.transformers.bert_zh:load_hf",
+                N_("A small character-level Chinese BERT pre-trained in this repo with MLM (whole-word masking) and "
+                   "next-sentence prediction on People's Daily 1998; see its model card.")))
 register(Source("tiny_gpt", "local", "shakespeare-char", N_("Tiny GPT on Tiny Shakespeare (shipped)"),
                 str(MODELS_DIR / "tinygpt-shakespeare"), "core.transformers.tinygpt:load_checkpoint",
                 N_("Small character-level decoder-only transformer; see its model card.")))

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 # First: a page run without the entry point reruns through it (pages/_shared.py).
-from pages._shared import (figure_downloads, guard, lazy_tabs, queued, run_through_entry_point, sync_url,
-                           url_state)
+from pages._shared import (figure_downloads, guard, lazy_tabs, progress_callback, queued, run_through_entry_point,
+                           seed, sync_url, url_state)
 
 run_through_entry_point()
 
@@ -14,10 +14,11 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
+from plotly.subplots import make_subplots
 
 from core import sources, st_cache
 from core.i18n import N_, _
-from core.transformers import fillmask
+from core.transformers import bert_zh, fillmask
 from core.plots import heatmap
 
 st.title(_("BERT fill-mask"))
@@ -30,8 +31,10 @@ st.markdown(_(
 CUSTOM = "__custom__"
 model_sources = {s.name: s for s in sources.sources_for("masked_lm")}
 model_names = list(model_sources) + [CUSTOM]
+PRESETS = {**fillmask.PRESETS, **bert_zh.PRESETS}  # English and Chinese contextual-vector presets
 PRESET_NAMES = list(fillmask.PRESETS)
 default_word, default_lines = fillmask.PRESETS[PRESET_NAMES[0]]
+PT_SESSION = "_bert_pt"  # session_state: the live pre-training run ({"history", "result"})
 
 
 def _lines_text(lines) -> str:
@@ -58,12 +61,38 @@ url_state(
         "bert_ctx_lines": _lines_text(default_lines),
         "bert_ctx_layer": 6,
         "bert_emb_part": "token",
+        "bert_pt_seconds": 20,
     },
     choices={"bert_model": model_names, "bert_model_b": model_names, "bert_mode": ["independent", "left_to_right"],
-             "bert_ctx_preset": PRESET_NAMES + ["custom"], "bert_emb_part": EMB_PARTS},
+             "bert_ctx_preset": list(PRESETS) + ["custom"], "bert_emb_part": EMB_PARTS},
     bounds={"bert_topk": (1, fillmask.MAX_TOP_K), "bert_corrupt_seed": (0, 2**31 - 1),
-            "bert_mask_rate": (0.05, 0.5), "bert_ctx_layer": (0, 48)},
+            "bert_mask_rate": (0.05, 0.5), "bert_ctx_layer": (0, 48), "bert_pt_seconds": (5, 60)},
 )
+ss = st.session_state
+
+
+def _lang(name: str) -> str:
+    return "zh" if name == bert_zh.SOURCE else "en"
+
+
+# The examples follow the model's language: picking the Chinese BERT swaps every English default for a Chinese
+# one and back (a text the visitor typed stays).
+ZH_WORD, ZH_LINES = next(iter(bert_zh.PRESETS.values()))
+EXAMPLES = {"bert_text": ("i drink a cup of [MASK] every morning.", bert_zh.EXAMPLES["fill"]),
+            "bert_corrupt_text": ("the quick brown fox jumps over the lazy dog because it wanted to see the river bank.",
+                                  bert_zh.EXAMPLES["corrupt"]),
+            "bert_pair_a": ("my dog is cute.", bert_zh.EXAMPLES["pair_a"]),
+            "bert_pair_b": ("he likes playing.", bert_zh.EXAMPLES["pair_b"]),
+            "bert_ctx_preset": (PRESET_NAMES[0], next(iter(bert_zh.PRESETS))),
+            "bert_ctx_word": (default_word, ZH_WORD),
+            "bert_ctx_lines": (_lines_text(default_lines), _lines_text(ZH_LINES))}
+lang = _lang(ss["bert_model"])
+if ss.get("_bert_lang") != lang:
+    for key, (en, zh) in EXAMPLES.items():
+        if ss.get(key) == (en if lang == "zh" else zh):
+            ss[key] = zh if lang == "zh" else en
+    ss["_bert_lang"] = lang
+lang_presets = list(bert_zh.PRESETS if lang == "zh" else fillmask.PRESETS)
 
 
 def _label(name: str) -> str:
@@ -107,10 +136,13 @@ st.caption(_("**{name}** · {layers} layers · {hidden}-d · {params:.1f}M param
            + (_(" · head reads layer {layer}, held-out masked-token top-1 {top1:.1%} / top-5 {top5:.1%}").format(
                   layer=bundle.info["head_from_layer"], top1=bundle.info.get("heldout_top1", float("nan")),
                   top5=bundle.info.get("heldout_top5", float("nan")))
-              if "head_from_layer" in bundle.info else ""))
+              if "head_from_layer" in bundle.info else "")
+           + (_(" · pre-trained here: held-out masked-character top-1 {top1:.1%}, next-sentence accuracy {nsp:.1%}").format(
+                  top1=bundle.info["heldout_top1"], nsp=bundle.info["nsp_acc"]) if bundle.info.get("nsp_acc") else ""))
 
-tab_fill, tab_corrupt, tab_emb, tab_ctx, tab_card = lazy_tabs(
-    [N_("🎭 Fill-mask"), N_("🧪 How MLM corrupts text"), N_("➕ Input embeddings"), N_("🧭 Contextual vectors"), N_("📇 Model card")], key="bert_tab")
+tab_fill, tab_corrupt, tab_emb, tab_ctx, tab_nsp, tab_pt, tab_card = lazy_tabs(
+    [N_("🎭 Fill-mask"), N_("🧪 How MLM corrupts text"), N_("➕ Input embeddings"), N_("🧭 Contextual vectors"),
+     N_("🔗 Next sentence"), N_("🏋️ Pre-training"), N_("📇 Model card")], key="bert_tab")
 
 
 # ---- fill-mask ------------------------------------------------------------------------------
@@ -274,8 +306,8 @@ with tab_emb:
 # ---- contextual vectors ---------------------------------------------------------------------
 def _apply_preset() -> None:
     name = st.session_state.get("bert_ctx_preset")
-    if name in fillmask.PRESETS:
-        word, lines = fillmask.PRESETS[name]
+    if name in PRESETS:
+        word, lines = PRESETS[name]
         st.session_state["bert_ctx_word"] = word
         st.session_state["bert_ctx_lines"] = _lines_text(lines)
 
@@ -287,7 +319,9 @@ with tab_ctx:
                       "`sense | sentence`; the word's vector (mean of its word pieces) is compared across sentences "
                       "with cosine similarity $\\cos(u, v) = \\frac{u \\cdot v}{\\lVert u\\rVert\\,\\lVert v\\rVert}$."))
         x1, x2 = st.columns([2, 1])
-        x1.selectbox(_("Preset"), PRESET_NAMES + ["custom"], key="bert_ctx_preset", on_change=_apply_preset,
+        if ss["bert_ctx_preset"] not in lang_presets:  # a preset of the other language (from a link)
+            ss["bert_ctx_preset"] = "custom"
+        x1.selectbox(_("Preset"), lang_presets + ["custom"], key="bert_ctx_preset", on_change=_apply_preset,
                      format_func=lambda p: _("custom") if p == "custom" else _(p))
         x2.text_input(_("Word"), key="bert_ctx_word")
         st.text_area(_("Sentences (sense | sentence)"), key="bert_ctx_lines", height=170)
@@ -327,6 +361,112 @@ with tab_ctx:
         simdf = pd.DataFrame(cv["sims"][layer], index=labels, columns=labels)
         figure_downloads(fig, f"bert_context_layer{layer}", "bert_ctx_dl", data=simdf)
 
+
+# ---- next-sentence prediction ---------------------------------------------------------------
+with tab_nsp:
+    if tab_nsp.open is not False:  # lazy tabs: only the open tab's code runs
+        st.markdown(_("BERT's second pre-training task, **next-sentence prediction (NSP)**: read `[CLS] A [SEP] B [SEP]` "
+                      "and say whether B is the sentence that follows A in the text ($y = 1$) or a random sentence "
+                      "from elsewhere ($y = 0$), half and half in training. The answer is read from the `[CLS]` "
+                      "position:"))
+        st.latex(r"P(y = 1 \mid A, B) = \operatorname{softmax}\big(W \tanh(P\, h_{[\mathrm{CLS}]} + c) + d\big)_1")
+        zh = bundle.info.get("bert_zh")
+        if zh is None:
+            st.info(_("This model was not trained with an NSP head. Pick **Chinese BERT pre-trained here** in the model "
+                      "box: it learned both tasks."))
+        else:
+            n1, n2 = st.columns(2)
+            n1.text_input(_("Sentence A"), key="bert_pair_a")
+            n2.text_input(_("Sentence B"), key="bert_pair_b")
+            a, b = ss["bert_pair_a"], ss["bert_pair_b"]
+            other = bert_zh.corpus_split()[1][7]  # a held-out sentence: a random B for A
+            other = "".join(other)
+            with guard():
+                rows = [(_("A → B (your pair)"), a, b), (_("B → A (swapped)"), b, a),
+                        (_("A → a random newspaper sentence"), a, other)]
+                probs = [st_cache.shared(bert_zh.next_sentence_probability, zh.model, bundle.name, zh.vocab, x, y)
+                         for _label, x, y in rows]
+            st.metric(_("P(B follows A)"), f"{probs[0]:.1%}")
+            fig = go.Figure(go.Bar(x=probs, y=[r[0] for r in rows], orientation="h", text=[f"{p:.1%}" for p in probs],
+                                   textposition="auto"))
+            fig.add_vline(x=0.5, line_dash="dot")
+            fig.update_layout(xaxis=dict(range=[0, 1], title=_("P(y = 1): B follows A")), height=260,
+                              margin=dict(l=10, r=10, t=30, b=10))
+            st.plotly_chart(fig, use_container_width=True, key="bert_nsp_fig")
+            table = pd.DataFrame([{_("pair"): r[0], _("sentence A"): r[1], _("sentence B"): r[2],
+                                   _("P(B follows A)"): round(p, 4)} for r, p in zip(rows, probs)])
+            figure_downloads(fig, "bert_next_sentence", "bert_nsp_dl", data=table)
+            st.caption(_("Held-out next-sentence accuracy of this model: {acc:.1%} (chance: 50%). A random B is usually "
+                         "about another topic, so NSP learns topic more than order; later models (RoBERTa) dropped it, "
+                         "ALBERT replaced it with sentence-order prediction.").format(acc=bundle.info["nsp_acc"] or 0.0))
+
+# ---- pre-training ---------------------------------------------------------------------------
+with tab_pt:
+    if tab_pt.open is not False:  # lazy tabs: only the open tab's code runs
+        st.markdown(_("Pre-train a tiny Chinese BERT here, with both of BERT's losses summed: **MLM** on 15% of the "
+                      "characters, chosen as whole words (中国 is masked as both characters or neither; 80% `[MASK]`, "
+                      "10% a random character, 10% unchanged), and **NSP** on sentence pairs from People's Daily "
+                      "1998. Then it is scored on held-out sentences it never saw."))
+        st.latex(r"\mathcal{L} = \underbrace{-\frac{1}{|M|}\sum_{i \in M}\log p(x_i \mid \tilde{x})}_{\text{MLM}}"
+                 r"\;\underbrace{-\,\log P(y \mid A, B)}_{\text{NSP}}")
+        p1, p2 = st.columns([3, 1], vertical_alignment="bottom")
+        p1.slider(_("Seconds of training"), 5, 60, step=5, key="bert_pt_seconds",
+                  help=_("{layers} layers, d_model {d_model}, {heads} heads, batches of 32 pairs, one CPU "
+                         "thread.").format(layers=bert_zh.LIVE["n_layers"], d_model=bert_zh.LIVE["d_model"],
+                                           heads=bert_zh.LIVE["n_heads"]))
+        go_pt = p2.button(_("🏋️ Pre-train"), key="bert_pt_go", type="primary")
+        if go_pt:
+            with guard():
+                with queued("train", 20):
+                    sess = {"history": [], "result": None}
+                    ss[PT_SESSION] = sess  # before training: a Stop keeps the curve so far
+                    st.button(_("⏹ Stop"), key="bert_pt_stop")
+                    on_step, bar = progress_callback(_("Pre-training…"))
+                    budget = float(ss["bert_pt_seconds"])
+                    sess["result"] = bert_zh.live_run(
+                        budget, seed(), history=sess["history"],
+                        on_step=lambda done, _total, info: on_step(min(sess["history"][-1]["time_s"], budget), budget,
+                                                                   info))
+                    bar.empty()
+        sess = ss.get(PT_SESSION)
+        if sess and sess["history"]:
+            h = pd.DataFrame(sess["history"])
+            fig = make_subplots(rows=1, cols=2, subplot_titles=(_("loss"), _("accuracy on the training batch")))
+            for col, name, color in (("mlm", _("MLM loss"), "#1f77b4"), ("nsp", _("NSP loss"), "#d62728")):
+                fig.add_scatter(x=h["step"], y=h[col], name=name, mode="lines", line=dict(color=color), row=1, col=1)
+            for col, name, color in (("mlm_acc", _("MLM accuracy"), "#1f77b4"), ("nsp_acc", _("NSP accuracy"), "#d62728")):
+                fig.add_scatter(x=h["step"], y=h[col], name=name, mode="lines", line=dict(color=color, dash="dot"),
+                                row=1, col=2)
+            fig.update_layout(height=340, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.2))
+            fig.update_xaxes(title_text=_("step"))
+            st.plotly_chart(fig, use_container_width=True, key="bert_pt_fig")
+            figure_downloads(fig, "bert_pretraining", "bert_pt_dl", data=h)
+            res = sess["result"]
+            if res:
+                held = res["held_out"]
+                q1, q2, q3 = st.columns(3)
+                q1.metric(_("held-out masked-character top-1"), f"{held['mlm_top1']:.1%}")
+                q2.metric(_("held-out top-5"), f"{held['mlm_top5']:.1%}")
+                q3.metric(_("held-out next-sentence accuracy"), f"{held['nsp_acc']:.1%}", help=_("chance: 50%"))
+                st.caption(_("{steps} steps in {seconds:.0f} s, {params:,} parameters, {n} held-out pairs. A model "
+                             "this small and this short a run stay far from the shipped one's figures.").format(
+                    steps=res["run"]["steps"], seconds=res["run"]["seconds"], params=res["params"],
+                    n=held["pairs"]))
+            else:
+                st.info(_("Stopped: the curve so far is kept; press Pre-train to run again."))
+        shipped = bundle.info.get("bert_zh")
+        if shipped is not None and shipped.meta.get("evals"):
+            ev = pd.DataFrame(shipped.meta["evals"])
+            st.subheader(_("The shipped model, pre-trained for {minutes:.0f} minutes").format(
+                minutes=shipped.meta.get("minutes", 0)))
+            fig2 = go.Figure()
+            for col, name in (("mlm_top1", _("masked-character top-1")), ("mlm_top5", _("top-5")),
+                              ("nsp_acc", _("next-sentence accuracy"))):
+                fig2.add_scatter(x=ev["step"], y=ev[col], mode="lines+markers", name=name)
+            fig2.update_layout(height=320, xaxis_title=_("step"), yaxis=dict(title=_("held-out"), tickformat=".0%"),
+                               margin=dict(l=10, r=10, t=30, b=10))
+            st.plotly_chart(fig2, use_container_width=True, key="bert_pt_shipped")
+
 # ---- model card -----------------------------------------------------------------------------
 with tab_card:
     if tab_card.open is not False:  # lazy tabs: only the open tab's code runs
@@ -337,6 +477,7 @@ with tab_card:
         else:
             about = (_(src.description) if src.description else "") if src else _("a Hugging Face model")
             st.markdown(f"**{bundle.name}**: {about}")  # _("") would give the catalogue's header
-        st.json(json.loads(json.dumps(bundle.info, default=str)), expanded=False)
+        st.json(json.loads(json.dumps({k: v for k, v in bundle.info.items() if k != "bert_zh"}, default=str)),
+                expanded=False)
 
 sync_url()

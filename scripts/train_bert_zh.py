@@ -45,7 +45,7 @@ def main(argv=None) -> None:
     torch.set_num_threads(args.threads)
 
     train, held = B.corpus_split()
-    vocab = B.CharVocab.build(("".join(s) for s in train), min_count=args.min_count)
+    vocab = B.corpus_vocab(args.min_count)
     cfg = B.BertZhConfig(vocab_size=len(vocab), d_model=args.d_model, n_heads=args.heads, n_layers=args.layers,
                          d_ff=args.d_ff, max_len=args.max_len, dropout=args.dropout)
     model = B.build_bert(cfg, args.seed)

@@ -35,9 +35,10 @@ import torch.nn.functional as F
 
 from core.basics.cnn import Dropout
 from core.device import builds_models, check_seed, count_params, make_generator, torch_threads
-from core.i18n import _
+from core.i18n import N_, _
 from core.transformers.transformer import EncoderLayer, TransformerConfig
 
+SOURCE = "bert-zh"  # its core.sources name (family "masked_lm")
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 PAD, UNK, CLS, SEP, MASK = range(5)
 SENTENCE_ENDS = frozenset("。！？")
@@ -189,6 +190,12 @@ def corpus_split() -> tuple[tuple, tuple]:
     train = tuple(s for i, s in enumerate(sents) if (i // BLOCK) % HELD_OUT_EVERY != HELD_OUT_EVERY - 1)
     held = tuple(s for i, s in enumerate(sents) if (i // BLOCK) % HELD_OUT_EVERY == HELD_OUT_EVERY - 1)
     return train, held
+
+
+@functools.lru_cache(maxsize=1)
+def corpus_vocab(min_count: int = 2) -> CharVocab:
+    """The characters of the training sentences seen at least `min_count` times (the shipped model's vocabulary)."""
+    return CharVocab.build(("".join(s) for s in corpus_split()[0]), min_count=min_count)
 
 
 def _fit(a: list, b: list, room: int) -> tuple[list, list]:
@@ -351,6 +358,24 @@ def pretrain(model: BertZh, vocab: CharVocab, sentences, *, steps: int = 1000, m
     return {"steps": step, "seconds": time.monotonic() - start, "stopped_by": stopped_by}
 
 
+LIVE = {"d_model": 64, "n_heads": 4, "n_layers": 2, "d_ff": 256, "max_len": 64}  # the page's live run
+
+
+def live_run(seconds: float, seed: int = 0, on_step: Callable | None = None, history: list | None = None,
+             eval_pairs: int = 200) -> dict:
+    """The BERT page's short pre-training: a tiny BERT (LIVE) on People's Daily for `seconds`, then its held-out
+    figures. Returns {"run", "held_out", "params", "config"}; `history` fills as it trains (a Stop keeps it)."""
+    if not isinstance(seconds, (int, float)) or not 1 <= seconds <= 600:
+        raise ValueError(_("Train for 1 to 600 seconds; got {value!r}.").format(value=seconds))
+    vocab = corpus_vocab()
+    train, held = corpus_split()
+    model = build_bert(BertZhConfig(vocab_size=len(vocab), dropout=0.0, **LIVE), seed)
+    run = pretrain(model, vocab, train, steps=10**6, max_seconds=float(seconds), batch_size=32, lr=2e-3, warmup=30,
+                   seed=seed, on_step=on_step, history=history, threads=1)
+    return {"run": run, "held_out": evaluate(model, vocab, held, n=eval_pairs), "params": count_params(model),
+            "config": LIVE}
+
+
 @torch.no_grad()
 def evaluate(model: BertZh, vocab: CharVocab, sentences, n: int = 1000, seed: int = 12345, batch_size: int = 64,
              whole_word: bool = True) -> dict:
@@ -425,6 +450,19 @@ def next_sentence_probability(model: BertZh, vocab: CharVocab, a: str, b: str) -
     model.eval()
     h = model.encode(torch.tensor([ids]), torch.tensor([segs]))
     return float(torch.softmax(model.nsp_logits(h), dim=-1)[0, 1])
+
+
+# Chinese examples for the BERT page (the notes' polysemous words): preset -> (word, [(sense, sentence)])
+PRESETS = {
+    N_("制服 (uniform vs subdue)"): ("制服", [
+        ("uniform", "他穿着一身制服去上班。"), ("uniform", "学生们换上了新制服。"), ("uniform", "警察的制服是蓝色的。"),
+        ("subdue", "民警很快制服了歹徒。"), ("subdue", "他们合力制服了持刀的罪犯。"), ("subdue", "保安把小偷制服在地。")]),
+    N_("苹果 (fruit vs company)"): ("苹果", [
+        ("fruit", "我每天吃一个苹果。"), ("fruit", "这个苹果又红又甜。"), ("fruit", "果园里的苹果熟了。"),
+        ("company", "苹果公司发布了新手机。"), ("company", "他在苹果公司工作。"), ("company", "苹果的股价今天上涨了。")]),
+}
+EXAMPLES = {"fill": "中国的首都是[MASK]京。", "pair_a": "今天的天气非常好。", "pair_b": "我们一起去公园散步吧。",
+            "corrupt": "新华社北京一月一日电，全国各族人民欢庆新年。"}
 
 
 # ---------------------------------------------------------------------------------------------

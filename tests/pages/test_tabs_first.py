@@ -18,7 +18,7 @@ SMALL = {
                           "rnn_cmp_steps": 2, "rnn_cmp_seconds": 1, "rnn_cmp_params": 10_000, "rnn_length": 40},
     "pages/seq2seq.py": {"seq2seq_n_pairs": 200, "seq2seq_epochs": 1, "seq2seq_budget": 10, "seq2seq_hidden": 16,
                          "seq2seq_emb": 16, "seq2seq_toy_s": 5},
-    "pages/bert.py": {},
+    "pages/bert.py": {"bert_pt_seconds": 5},
     "pages/gpt.py": {"gpt_max_new": 3, "gpt_n_samples": 1, "gpt_beams": 2, "gpt_tiny_steps": 10, "gpt_tiny_len": 20},
     "pages/attention.py": {},
     "pages/classic_nlp.py": {"cl_crf_seconds": 5},
@@ -45,7 +45,7 @@ TINY = next(lbl for lbl in page_tabs("pages/gpt.py")[1] if "Tiny" in lbl)
 # Buttons that only appear while something runs (Stop) or whose effect is a rerun with a new value.
 PASSIVE = {"rnn_stop", "rnn_cmp_stop", "seq2seq_stop", "gpt_tiny_stop", "ba_pg_stop", "ba_cnn_stop", "lm_nn_stop", "lm_race_stop",
            "lm_elmo_stop", "tf_stop",
-           "tf_mask_stop", "tf_tip_stop", "tf_mt_stop"}
+           "tf_mask_stop", "tf_tip_stop", "tf_mt_stop", "bert_pt_stop"}
 
 
 def _open(path: str, label: str, extra: dict | None = None):
