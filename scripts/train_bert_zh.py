@@ -71,7 +71,7 @@ def main(argv=None) -> None:
 
     run = B.pretrain(model, vocab, train, steps=args.steps, max_seconds=args.minutes * 60, batch_size=args.batch,
                      lr=args.lr, warmup=args.warmup, seed=args.seed, should_stop=should_stop, history=history,
-                     threads=args.threads)
+                     threads=args.threads, device=args.device)
     final = B.evaluate(model, vocab, held, n=args.eval_pairs)
     final.update(step=run["steps"], minutes=round(run["seconds"] / 60, 2))
     evals.append(final)

@@ -303,11 +303,11 @@ def losses(model: BertZh, ids, segs, labels, nsp_labels) -> tuple[torch.Tensor, 
 def pretrain(model: BertZh, vocab: CharVocab, sentences, *, steps: int = 1000, max_seconds: float = 60.0,
              batch_size: int = 32, lr: float = 5e-4, warmup: int = 100, seed: int = 0, whole_word: bool = True,
              on_step: Callable | None = None, should_stop: Callable | None = None,
-             history: list | None = None, threads: int | None = None) -> dict:
+             history: list | None = None, threads: int | None = None, device: str = "cpu") -> dict:
     """MLM + NSP with AdamW (weight decay 0.01): linear warm-up over `warmup` steps, then a linear decay to
     10% of `lr` by whichever comes first of `steps` and `max_seconds` (0 = no time cap). `history` gets
     {"step", "mlm", "nsp", "mlm_acc", "nsp_acc", "lr", "time_s"} per step. Returns {"steps", "seconds",
-    "stopped_by"}."""
+    "stopped_by"}. `device` ("cuda" on a lent GPU) runs the steps there; the model ends up back on the CPU."""
     for name, value, lo, hi in (("steps", steps, 1, 10**7), ("batch_size", batch_size, 2, 1024),
                                 ("warmup", warmup, 0, 10**6)):
         if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
@@ -323,6 +323,7 @@ def pretrain(model: BertZh, vocab: CharVocab, sentences, *, steps: int = 1000, m
         for module in model.modules():
             if isinstance(module, Dropout):
                 module.generator = drop_gen
+        model.to(device)
         decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
         no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
         opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}],
@@ -335,8 +336,8 @@ def pretrain(model: BertZh, vocab: CharVocab, sentences, *, steps: int = 1000, m
             rate = lr * min(1.0, step / max(1, warmup)) * (1.0 - 0.9 * min(1.0, progress))
             for g in opt.param_groups:
                 g["lr"] = rate
-            ids, segs, labels, nsp_y = make_batch(sentences, vocab, batch_size, gen, model.cfg.max_len, whole_word)
-            mlm, nsp, figs = losses(model, ids, segs, labels, nsp_y)
+            batch = make_batch(sentences, vocab, batch_size, gen, model.cfg.max_len, whole_word)
+            mlm, nsp, figs = losses(model, *(t.to(device) for t in batch))
             loss = mlm + nsp
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -351,10 +352,13 @@ def pretrain(model: BertZh, vocab: CharVocab, sentences, *, steps: int = 1000, m
             if max_seconds and time.monotonic() - start >= max_seconds:
                 stopped_by = "time"
                 break
-            if should_stop is not None and should_stop(step):
-                stopped_by = "done"
-                break
-        model.eval()
+            if should_stop is not None:
+                done = should_stop(step)  # it may evaluate (evaluate switches to eval mode)
+                model.train()
+                if done:
+                    stopped_by = "done"
+                    break
+        model.to("cpu").eval()
     return {"steps": step, "seconds": time.monotonic() - start, "stopped_by": stopped_by}
 
 
@@ -382,6 +386,7 @@ def evaluate(model: BertZh, vocab: CharVocab, sentences, n: int = 1000, seed: in
     """Held-out figures on `n` fixed pairs (the same for every model: the masks come from `seed`):
     masked-character top-1 / top-5 accuracy and cross-entropy, and next-sentence accuracy."""
     model.eval()
+    dev = next(model.parameters()).device
     gen = make_generator(seed)
     triples = nsp_pairs(sentences, n, gen)
     top1 = top5 = total = 0
@@ -389,7 +394,7 @@ def evaluate(model: BertZh, vocab: CharVocab, sentences, n: int = 1000, seed: in
     for s in range(0, n, batch_size):
         chunk = triples[s:s + batch_size]
         ex = [mask_example(a, b, vocab, gen, model.cfg.max_len, whole_word=whole_word) for a, b, _y in chunk]
-        ids, segs, labels = collate(ex)
+        ids, segs, labels = (t.to(dev) for t in collate(ex))
         h = model.encode(ids, segs)
         chosen = labels != IGNORE
         logits = model.mlm_logits(h[chosen])  # (n, V)
@@ -399,7 +404,7 @@ def evaluate(model: BertZh, vocab: CharVocab, sentences, n: int = 1000, seed: in
         top5 += int((best5 == gold[:, None]).any(-1).sum())
         ce += float(F.cross_entropy(logits, gold, reduction="sum"))
         total += int(gold.numel())
-        nsp_right += int((model.nsp_logits(h).argmax(-1) == torch.tensor([y for _a, _b, y in chunk])).sum())
+        nsp_right += int((model.nsp_logits(h).argmax(-1).cpu() == torch.tensor([y for _a, _b, y in chunk])).sum())
     return {"mlm_top1": top1 / max(total, 1), "mlm_top5": top5 / max(total, 1), "mlm_ce": ce / max(total, 1),
             "nsp_acc": nsp_right / n, "predictions": total, "pairs": n}
 
