@@ -502,19 +502,19 @@ if tab_mt.open is not False:
             c2.radio(_("Decoding"), ["greedy", "beam"], key="tf_mt_method", horizontal=True,
                      format_func=lambda m: _(MT_METHODS[m]))
             text, method = ss["tf_mt_text"], ss["tf_mt_method"]
-            outs = {}
+            outs, ms = {}, {}  # results are shared by every session (never mutate them); times are this run's
             with guard():
                 with queued("generate", 30):
                     for name, bundle in bundles.items():
                         t0 = time.perf_counter()
                         outs[name] = st_cache.shared(S.translate, bundle, f"seq2seq/{name}", text, method,
                                                      beam_width=5, alpha=0.7, seed=0, max_len=50, temperature=1.0)
-                        outs[name]["ms"] = (time.perf_counter() - t0) * 1000
+                        ms[name] = (time.perf_counter() - t0) * 1000
             cols = st.columns(len(outs))
             for col, (name, res) in zip(cols, outs.items()):
                 col.markdown(f"**{_(MT_NAMES[name])}**")
                 col.markdown("#### " + (plain(res["text"]) or _("(empty output)")))
-                col.caption(_("log P = {logp:.2f} · {ms:.0f} ms").format(logp=res["hypotheses"][0]["logp"], ms=res["ms"]))
+                col.caption(_("log P = {logp:.2f} · {ms:.0f} ms").format(logp=res["hypotheses"][0]["logp"], ms=ms[name]))
             tf_out = outs[TR.SHIPPED]
             if tf_out["unknown"]:
                 st.warning(_("Not in the models' vocabulary (read as `<unk>`): {words}").format(
