@@ -8,6 +8,7 @@ from pages._shared import (figure_downloads, guard, lazy_tabs, progress_callback
 run_through_entry_point()
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ from plotly.subplots import make_subplots
 
 from core import sources, st_cache
 from core.i18n import N_, _
-from core.transformers import bert_zh, fillmask
+from core.transformers import bert_zh, both_sides, fillmask
 from core.plots import heatmap
 
 st.title(_("BERT fill-mask"))
@@ -62,6 +63,7 @@ url_state(
         "bert_ctx_layer": 6,
         "bert_emb_part": "token",
         "bert_pt_seconds": 20,
+        "bert_gpt": False,
     },
     choices={"bert_model": model_names, "bert_model_b": model_names, "bert_mode": ["independent", "left_to_right"],
              "bert_ctx_preset": list(PRESETS) + ["custom"], "bert_emb_part": EMB_PARTS},
@@ -209,6 +211,34 @@ with tab_fill:
                         mode_name = {"independent": _("independent"), "left_to_right": _("left to right")}[other]
                         st.info(_("With **{mode}** filling: *{sentence}*").format(mode=mode_name,
                                                                                   sentence=alt["completed"]))
+        if lang == "en":
+            st.toggle(_("Compare with a left-to-right model (GPT: SmolLM2-135M)"), key="bert_gpt",
+                      help=_("SmolLM2 scores the candidate words (BERT's top fills and its own guesses) twice: from "
+                             "the words before the blank only, and as the whole filled-in sentence."))
+        if lang == "en" and ss["bert_gpt"]:
+            with guard(stop=False):
+                text = re.sub(r"\[mask\]", "[MASK]", ss["bert_text"], flags=re.IGNORECASE)
+                lm = st_cache.load_source(sources.get_source("causal_lm", "smollm2-135m"))
+                with queued("generate", 30):
+                    left = text.split("[MASK]")[0]
+                    guesses = st_cache.shared(both_sides.next_words, lm, "smollm2-135m", left)
+                    mine = [p["token"] for p in results["a"]["masks"][0]["predictions"] if p["token"].isalpha()]
+                    scored = st_cache.shared(both_sides.rescore, lm, "smollm2-135m", text, tuple(mine + guesses))
+                g1, g2, g3 = st.columns(3)
+                with g1:
+                    st.plotly_chart(_bars(results["a"]["masks"][0]["predictions"][:8],
+                                          _("BERT: both sides at once")), use_container_width=True, key="bert_gpt_a")
+                for col, key, title in ((g2, "p_left", _("GPT: the words before the blank")),
+                                        (g3, "p_both", _("GPT: the whole sentence, word by word"))):
+                    ranked = sorted(zip(scored[key], scored["candidates"]), reverse=True)[:8]
+                    with col:
+                        st.plotly_chart(_bars([{"token": w, "prob": p} for p, w in ranked], title),
+                                        use_container_width=True, key=f"bert_gpt_{key}")
+                st.caption(_("A left-to-right model at the blank knows only the words before it: its middle ranking. "
+                             "Scoring the whole filled-in sentence, log P(w | left) + log P(right | left, w), lets the "
+                             "words after the blank vote too: its right ranking. BERT (left) reads both sides in one pass. "
+                             "GPT's probabilities here are renormalised over the {n} candidates.").format(
+                    n=len(scored["candidates"])))
         with st.expander(_("The math: what the MLM head computes"), expanded=False):
             st.markdown(_("The encoder turns the (corrupted) sentence into vectors $h_i$. At a masked position the "
                           "head maps $h_i$ back to the vocabulary; the decoder matrix is the word-embedding matrix "

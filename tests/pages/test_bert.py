@@ -80,3 +80,16 @@ def test_compare_with_an_offline_hub_model_keeps_the_first_model(fresh_caches):
     assert not at.exception
     assert any("no network" in e.value for e in at.error)
     assert any(m.value.startswith("**Completed:**") for m in at.markdown)  # model A still fills the mask
+
+
+def test_left_to_right_comparison_uses_the_right_context(fresh_caches):
+    """The notes' point, visible: SmolLM2 at the blank of 'The [MASK] barked at the mailman.' knows only 'The';
+    scoring the whole sentence lets 'barked' pick 'dog'."""
+    if not sources.get_source("causal_lm", "smollm2-135m").available():
+        pytest.skip("SmolLM2 is not installed")
+    at = run_page(PAGE, timeout=300, query={"bert_text": "The [MASK] barked at the mailman.", "bert_gpt": "true"})
+    assert_clean(at)
+    keys = {c.key for c in at.get("plotly_chart")}
+    assert {"bert_gpt_a", "bert_gpt_p_left", "bert_gpt_p_both"} <= keys
+    at = run_page(PAGE, timeout=300, query={"bert_text": "the [MASK] sat on the [MASK].", "bert_gpt": "true"})
+    assert not at.exception and any("exactly one [MASK]" in e.value for e in at.error)
