@@ -479,8 +479,8 @@ if tab_mt.open is not False:
             figure_downloads(fig_len, "transformer_vs_gru_bleu_by_length", "tf_mt_dl", data=pd.DataFrame(rows))
             st.caption(_("Measured by `benchmarks/transformer.py --save` on {date}: {n} held-out pairs, {threads} CPU "
                          "thread(s), load average {load}. Greedy decodes 128 sentences at a time; beam search one "
-                         "sentence at a time. The Transformer recomputes its decoder over the whole prefix at every "
-                         "step (no cache), so it pays more per token than the GRU, which carries one state.").format(
+                         "sentence at a time. Both write one token per step: the GRU carries one state vector, the "
+                         "Transformer caches every layer's keys and values and attends over all of them.").format(
                 date=comp["date"], n=r["tf_beam"]["pairs"], threads=comp["threads"], load=comp["load"]))
             with st.expander(_("Examples from the held-out pairs")):
                 st.dataframe(pd.DataFrame([{_("English"): e["en"], _("Transformer"): e["transformer"],

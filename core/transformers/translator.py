@@ -6,14 +6,16 @@ Config mapping (`Seq2SeqConfig` -> `TransformerConfig`): emb_dim = d_model, hidd
 feed-forward layer's hidden units), num_layers = blocks per stack, n_heads = heads, dropout, norm;
 the vocabularies share the seq2seq ids <pad> 0, <sos> 1, <eos> 2 (the Transformer's <pad>, <s>, </s>).
 
-The decoder state for search is {"memory" (N, S, D), "src" (N, S), "prefix" (N, t)}: every step runs
-the decoder over the whole prefix (no key/value cache: ≤ 50 tokens, and the code stays the formula).
+The decoder state for search caches every layer's keys and values (the source's for cross-attention, the
+decoded positions' for self-attention), so a step computes one new position; a test checks it against the
+whole-prefix `Transformer.decode`.
 The attention a step returns is the last decoder layer's cross-attention of the newest position,
 averaged over heads, (N, S): the map the seq2seq page draws for every model.
 """
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 from typing import Callable
@@ -24,7 +26,7 @@ import torch.nn.functional as F
 
 from core.device import count_params
 from core.i18n import _
-from core.transformers.transformer import (BOS, EOS, MAX_LEN, PAD, Transformer, TransformerConfig,
+from core.transformers.transformer import (BOS, EOS, MAX_LEN, PAD, Transformer, TransformerConfig, attend,
                                            sinusoidal_positions)
 
 assert (PAD, BOS, EOS) == (0, 1, 2)  # the seq2seq vocabularies' <pad>, <sos>, <eos>
@@ -35,6 +37,12 @@ def transformer_config(cfg) -> TransformerConfig:
     return TransformerConfig(src_vocab=cfg.src_vocab_size, tgt_vocab=cfg.tgt_vocab_size, d_model=cfg.emb_dim,
                              n_heads=cfg.n_heads, n_layers=cfg.num_layers, d_ff=cfg.hidden_dim,
                              dropout=float(cfg.dropout), norm=cfg.norm, max_len=MAX_LEN)
+
+
+def _heads(mha, x: torch.Tensor) -> torch.Tensor:
+    """(N, T, D) -> (N, h, T, d_k): split a projection into `mha`'s heads."""
+    N, T, _D = x.shape
+    return x.view(N, T, mha.h, mha.d_k).transpose(1, 2)
 
 
 class TransformerSeq2Seq(nn.Module):
@@ -52,16 +60,51 @@ class TransformerSeq2Seq(nn.Module):
         return self
 
     def init_state(self, src: torch.Tensor, lengths: torch.Tensor | None = None) -> dict:
-        """Encode src (B, S) (padding = <pad>; `lengths` is not needed, the mask comes from the ids)."""
+        """Encode src (B, S) (padding = <pad>; `lengths` is not needed, the mask comes from the ids). The state
+        caches what every later step reuses: each decoder layer's cross-attention keys and values of the source
+        ("ck{i}", "cv{i}": (B, h, S, d_k)) and the self-attention keys and values of the positions decoded so
+        far ("k{i}", "v{i}": (B, h, t, d_k)), so a step costs one position, not the whole prefix."""
         memory = self.net.encode(src)  # (B, S, D)
-        return {"memory": memory, "src": src, "prefix": src.new_zeros((src.size(0), 0))}
+        B = src.size(0)
+        state = {"src_mask": (src != PAD)[:, None, None, :],  # (B, 1, 1, S)
+                 "keep": src.new_zeros((B, 0), dtype=torch.bool)}  # (B, t): decoded positions that are not <pad>
+        for i, layer in enumerate(self.net.decoder):
+            ca, sa = layer.cross_attn, layer.self_attn
+            state[f"ck{i}"], state[f"cv{i}"] = _heads(ca, ca.k(memory)), _heads(ca, ca.v(memory))
+            state[f"k{i}"] = state[f"v{i}"] = memory.new_zeros((B, sa.h, 0, sa.d_k))
+        return state
 
     def step(self, y_prev: torch.Tensor, state: dict):
-        """y_prev (N,) -> logits (N, V), new state, cross-attention of the newest position (N, S)."""
-        prefix = torch.cat([state["prefix"], y_prev[:, None]], dim=1)  # (N, t)
-        logits, _selfs, crosses = self.net.decode(prefix, state["memory"], state["src"], return_attention=True)
-        weights = crosses[-1][:, :, -1, :].mean(dim=1)  # (N, S): last layer, newest position, mean of heads
-        return logits[:, -1], {**state, "prefix": prefix}, weights
+        """y_prev (N,) -> logits (N, V), new state, cross-attention of the newest position (N, S): the decoder of
+        `Transformer.decode` for one new position, reading the cached keys and values (a test checks the two
+        agree)."""
+        net, new = self.net, dict(state)
+        N, t = y_prev.size(0), state["keep"].size(1)
+        if t >= net.config.max_len:
+            raise ValueError(_("The target has {n} tokens; this model reads at most {limit}.").format(
+                n=t + 1, limit=net.config.max_len))
+        new["keep"] = torch.cat([state["keep"], (y_prev != PAD)[:, None]], dim=1)  # (N, t+1)
+        self_mask = new["keep"][:, None, None, :]  # (N, 1, 1, t+1): every earlier position, never <pad>
+        x = net.drop(net.tgt_embed(y_prev)[:, None] * math.sqrt(net.config.d_model) + net.pe[t])  # (N, 1, D)
+        for i, layer in enumerate(net.decoder):
+            sa, ca = layer.self_attn, layer.cross_attn
+            h = layer.norm1(x) if layer.pre else x
+            new[f"k{i}"] = torch.cat([state[f"k{i}"], _heads(sa, sa.k(h))], dim=2)  # (N, h, t+1, d_k)
+            new[f"v{i}"] = torch.cat([state[f"v{i}"], _heads(sa, sa.v(h))], dim=2)
+            a, _w = attend(_heads(sa, sa.q(h)), new[f"k{i}"], new[f"v{i}"], self_mask, sa.drop)  # (N, h, 1, d_k)
+            a = sa.out(a.transpose(1, 2).reshape(N, 1, -1))  # (N, 1, D)
+            x = x + layer.drop(a) if layer.pre else layer.norm1(x + layer.drop(a))
+            h = layer.norm2(x) if layer.pre else x
+            c, cross = attend(_heads(ca, ca.q(h)), state[f"ck{i}"], state[f"cv{i}"], state["src_mask"], ca.drop)
+            c = ca.out(c.transpose(1, 2).reshape(N, 1, -1))  # (N, 1, D)
+            if layer.pre:
+                x = x + layer.drop(c)
+                x = x + layer.drop(layer.ff(layer.norm3(x)))
+            else:
+                x = layer.norm2(x + layer.drop(c))
+                x = layer.norm3(x + layer.drop(layer.ff(x)))
+        logits = net.generator(net.dec_norm(x))[:, 0]  # (N, V)
+        return logits, new, cross[:, :, 0, :].mean(dim=1)  # last layer's cross-attention, mean of heads: (N, S)
 
     def forward(self, src, lengths, tgt_in, tgt_out, teacher_forcing: float = 1.0, generator=None,
                 label_smoothing: float = 0.0):
