@@ -17,7 +17,7 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
@@ -59,6 +59,8 @@ def main(argv=None) -> None:
     ap.add_argument("--device", default="cpu", help="where the training steps run: cpu or cuda (validation: cpu)")
     ap.add_argument("--eval-pairs", type=int, default=0, help="evaluate on the first N validation pairs (0: all)")
     ap.add_argument("--init", default="", help="continue training this checkpoint (its config and vocab are kept)")
+    ap.add_argument("--init-dropout", type=float, default=None,
+                    help="with --init: continue with this dropout instead of the checkpoint's (the weights are kept)")
     ap.add_argument("--out", required=True)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -74,6 +76,11 @@ def main(argv=None) -> None:
     prev = {"epochs": [], "steps": 0, "train_seconds": 0.0, "commands": []}
     if args.init:
         bundle = S.load_checkpoint(args.init)
+        if args.init_dropout is not None and args.init_dropout != bundle.config.dropout:
+            kept = bundle
+            bundle = S.new_bundle(replace(kept.config, dropout=args.init_dropout), kept.src_vocab, kept.tgt_vocab)
+            bundle.model.load_state_dict(kept.model.state_dict())
+            bundle.meta = kept.meta
         src_vocab, tgt_vocab = bundle.src_vocab, bundle.tgt_vocab
         prev_meta = bundle.meta
         prev = {"epochs": prev_meta.get("epochs", []), "steps": prev_meta.get("steps", 0),
@@ -88,7 +95,7 @@ def main(argv=None) -> None:
     tcfg = S.TrainConfig(epochs=args.epochs, batch_size=args.batch, lr=args.lr, lr_decay=args.lr_decay,
                          teacher_forcing=args.teacher_forcing, max_seconds=args.max_seconds, seed=args.seed,
                          val_pairs=300, warmup=args.warmup, label_smoothing=args.label_smoothing)
-    print(f"{args.lang} {args.cell} {cfg.attention}: {len(train_pairs)} train / {len(val_pairs)} val pairs, vocab "
+    print(f"{args.lang} {cfg.cell} {cfg.attention}: {len(train_pairs)} train / {len(val_pairs)} val pairs, vocab "
           f"{len(src_vocab)}/{len(tgt_vocab)}, {S.count_parameters(bundle.model):,} parameters", flush=True)
     last = [time.monotonic()]
 
