@@ -461,6 +461,17 @@ if tab_mt.open is not False:
             m4.metric(_("Greedy speed, sentences/s"), f"{r['tf_greedy']['sents_per_s']:.0f}",
                       delta=f"{r['tf_greedy']['sents_per_s'] / max(r['rnn_greedy']['sents_per_s'], 1e-9):.2f}× "
                             + _("the GRU"), delta_color="off")
+            gap = r["tf_beam"]["bleu"] - r["rnn_beam"]["bleu"]
+            minutes = (bundles[TR.SHIPPED].meta.get("train_seconds", 0) / 60) if TR.SHIPPED in bundles else 0
+            if gap < 0:
+                st.warning(_("Here the Transformer is **{gap:.1f} BLEU behind** the GRU. After {minutes:.0f} minutes of "
+                             "training on a CPU and with only the Tatoeba pairs to learn from, it has not caught up: "
+                             "a Transformer usually needs more data or more training than an RNN with attention "
+                             "before its parallel attention pays off. Its model card records how it was "
+                             "trained.").format(gap=-gap, minutes=minutes), icon="📉")
+            else:
+                st.success(_("Here the Transformer is **{gap:.1f} BLEU ahead** of the GRU on the same pairs.").format(
+                    gap=gap), icon="📈")
             by_len = {_("Transformer (beam)"): r["tf_beam"]["by_length"],
                       _("GRU + attention (beam)"): r["rnn_beam"]["by_length"]}
             fig_len = S.buckets_figure(by_len)
