@@ -401,9 +401,13 @@ with tab_nsp:
                       "position:"))
         st.latex(r"P(y = 1 \mid A, B) = \operatorname{softmax}\big(W \tanh(P\, h_{[\mathrm{CLS}]} + c) + d\big)_1")
         zh = bundle.info.get("bert_zh")
-        if zh is None:
+        if zh is None and bert_zh.SOURCE in model_sources:
             st.info(_("This model was not trained with an NSP head. Pick **Chinese BERT pre-trained here** in the model "
                       "box: it learned both tasks."))
+        elif zh is None:
+            st.info(_("This model was not trained with an NSP head, and the Chinese BERT that learns both tasks has not "
+                      "been pre-trained on this installation yet (`scripts/train_bert_zh.py`). The Pre-training tab "
+                      "trains a tiny one live."))
         else:
             n1, n2 = st.columns(2)
             n1.text_input(_("Sentence A"), key="bert_pair_a")
