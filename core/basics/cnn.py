@@ -149,6 +149,16 @@ class Dropout(nn.Module):
         return f"p={self.p}"
 
 
+def seed_dropout(model: nn.Module, seed: int, device: str = "cpu") -> torch.Generator:
+    """Draw every `Dropout` mask of `model` from one generator on `device`, seeded apart from the run's data
+    stream (seed + 1), and return it. A mask drawn on a GPU needs a generator there."""
+    gen = make_generator(seed + 1 if seed < 2**31 - 1 else 0, device=str(device))
+    for module in model.modules():
+        if isinstance(module, Dropout):
+            module.generator = gen
+    return gen
+
+
 class LeNet(nn.Module):
     """conv1 -> (bn1) -> relu1 -> pool1 -> conv2 -> (bn2) -> relu2 -> pool2 -> flatten -> fc1 -> relu -> fc2."""
 

@@ -56,7 +56,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from core.basics.cnn import Dropout
+from core.basics.cnn import seed_dropout
 from core.device import builds_models, check_seed, get_device, make_generator, model_device, on_device
 from core.i18n import N_, _
 
@@ -373,13 +373,17 @@ class Seq2SeqBundle:
     meta: dict = field(default_factory=dict)  # metrics, training data, history
 
 
-def make_model(config: Seq2SeqConfig) -> nn.Module:
-    """The network a config describes: `Seq2Seq` (GRU/LSTM) or, for cell "transformer", the
-    Transformer behind the same interface (`core.transformers.translator.TransformerSeq2Seq`)."""
+def make_model(config: Seq2SeqConfig, gen: torch.Generator | None = None) -> nn.Module:
+    """The network a config describes: `Seq2Seq` (GRU/LSTM, torch's default initialisation; `new_bundle`
+    redraws it) or, for cell "transformer", the Transformer behind the same interface
+    (`core.transformers.translator.TransformerSeq2Seq`), built on the meta device and drawn from `gen`
+    (a seed-0 generator when None: a checkpoint's weights replace them)."""
     if config.cell == "transformer":
         from core.transformers.translator import TransformerSeq2Seq
 
-        return TransformerSeq2Seq(config)
+        with torch.device("meta"):
+            model = TransformerSeq2Seq(config)
+        return model.to_empty(device="cpu").init_weights(gen if gen is not None else make_generator(0))
     return Seq2Seq(config)
 
 
@@ -391,10 +395,7 @@ def new_bundle(config: Seq2SeqConfig, src_vocab: Vocab, tgt_vocab: Vocab, seed: 
                                           "tgt_vocab_size": len(tgt_vocab)})
     gen = make_generator(seed)
     if config.cell == "transformer":
-        with torch.device("meta"):
-            model = make_model(config)
-        model = model.to_empty(device="cpu").init_weights(gen)
-        return Seq2SeqBundle(model.eval(), config, src_vocab, tgt_vocab, {})
+        return Seq2SeqBundle(make_model(config, gen).eval(), config, src_vocab, tgt_vocab, {})
     model = Seq2Seq(config)
     with torch.no_grad():
         for name, p in model.named_parameters():
@@ -995,10 +996,7 @@ def _train_epochs(bundle, items, val_sel, val_for_bleu, tcfg, on_step, on_epoch,
     model = bundle.model
     home = model_device(model)
     gen = make_generator(tcfg.seed)
-    drop_gen = make_generator(tcfg.seed + 1 if tcfg.seed < 2**31 - 1 else 0)  # the Transformer's dropout masks
-    for module in model.modules():
-        if isinstance(module, Dropout):  # the Transformer's (the GRU/LSTM use nn.Dropout)
-            module.generator = drop_gen
+    seed_dropout(model, tcfg.seed, device)  # the Transformer's masks (the GRU/LSTM use nn.Dropout)
     opt = torch.optim.Adam(model.parameters(), lr=tcfg.lr)
     epoch_lr = tcfg.lr
     steps_per_epoch = math.ceil(len(items) / tcfg.batch_size)
@@ -1093,12 +1091,7 @@ def load_checkpoint(ref) -> Seq2SeqBundle:
                                "Train one with scripts/train_seq2seq.py.").format(folder=folder, name=name))
     config = Seq2SeqConfig.from_dict(json.loads((folder / "config.json").read_text(encoding="utf-8")))
     vocab = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
-    if config.cell == "transformer":  # built on meta (no global-RNG draws), then every tensor set
-        with torch.device("meta"):
-            model = make_model(config)
-        model = model.to_empty(device="cpu").init_weights(make_generator(0))
-    else:
-        model = Seq2Seq(config)
+    model = make_model(config)
     state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(folder / "model.safetensors")).items()}
     model.load_state_dict(state)
     model.eval()

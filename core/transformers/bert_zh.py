@@ -33,7 +33,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from core.basics.cnn import Dropout
+from core.basics.cnn import Dropout, seed_dropout
 from core.device import builds_models, check_seed, count_params, make_generator, torch_threads
 from core.i18n import N_, _
 from core.transformers.transformer import EncoderLayer, TransformerConfig
@@ -319,11 +319,8 @@ def pretrain(model: BertZh, vocab: CharVocab, sentences, *, steps: int = 1000, m
     history = history if history is not None else []
     with torch_threads(threads):
         gen = make_generator(seed)
-        drop_gen = make_generator(seed + 1 if seed < 2**31 - 1 else 0)
-        for module in model.modules():
-            if isinstance(module, Dropout):
-                module.generator = drop_gen
         model.to(device)
+        seed_dropout(model, seed, device)
         decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
         no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
         opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}],

@@ -36,7 +36,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from core.basics.cnn import Dropout  # masks from a per-run generator, never the global RNG
+from core.basics.cnn import Dropout, seed_dropout  # masks from a per-run generator, never the global RNG
 from core.device import builds_models, check_seed, count_params, make_generator, torch_threads  # noqa: F401
 from core.i18n import N_, _
 
@@ -236,14 +236,15 @@ class Transformer(nn.Module):
                 p.zero_()
         return self
 
-    def _check_len(self, ids: torch.Tensor, what: str) -> None:
+    def check_len(self, ids: torch.Tensor, what: str) -> None:
+        """ValueError when ids (B, T) are longer than the positional table (`what`: an N_ name, translated here)."""
         if ids.size(1) > self.config.max_len:
             raise ValueError(_("The {what} has {n} tokens; this model reads at most {limit}.").format(
                 what=_(what), n=ids.size(1), limit=self.config.max_len))
 
     def encode(self, src: torch.Tensor, return_attention: bool = False):
         """src (B, Ts) -> memory (B, Ts, D) [and the self-attention of every layer, each (B, h, Ts, Ts)]."""
-        self._check_len(src, N_("source"))
+        self.check_len(src, N_("source"))
         mask = (src != PAD)[:, None, :]  # (B, 1, Ts)
         x = self.drop(self.src_embed(src) * math.sqrt(self.config.d_model) + self.pe[: src.size(1)])  # (B, Ts, D)
         maps = []
@@ -257,7 +258,7 @@ class Transformer(nn.Module):
                return_attention: bool = False):
         """tgt (B, Tt) (starting with <s>) -> logits (B, Tt, V); `causal=False` drops the causal mask (the
         cheat the masks section shows). With return_attention: (logits, self maps, cross maps)."""
-        self._check_len(tgt, N_("target"))
+        self.check_len(tgt, N_("target"))
         Tt = tgt.size(1)
         self_mask = (tgt != PAD)[:, None, :]  # (B, 1, Tt)
         if causal:
@@ -421,10 +422,7 @@ def train(model: Transformer, pairs, *, steps: int = 1000, max_seconds: float = 
     history = history if history is not None else []
     with torch_threads(threads):
         gen = make_generator(seed)
-        drop_gen = make_generator(seed + 1 if seed < 2**31 - 1 else 0)  # one stream for every dropout mask
-        for module in model.modules():
-            if isinstance(module, Dropout):
-                module.generator = drop_gen
+        seed_dropout(model, seed)  # one stream for every dropout mask
         opt = torch.optim.Adam(model.parameters(), lr=0.0, betas=(0.9, 0.98), eps=1e-9)
         model.train()
         start, recent, stopped_by, step = time.monotonic(), [], "steps", 0

@@ -25,7 +25,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from core.device import count_params
-from core.i18n import _
+from core.i18n import N_, _
 from core.transformers.transformer import (BOS, EOS, MAX_LEN, PAD, Transformer, TransformerConfig, attend,
                                            sinusoidal_positions)
 
@@ -80,10 +80,8 @@ class TransformerSeq2Seq(nn.Module):
         agree)."""
         net, new = self.net, dict(state)
         N, t = y_prev.size(0), state["keep"].size(1)
-        if t >= net.config.max_len:
-            raise ValueError(_("The target has {n} tokens; this model reads at most {limit}.").format(
-                n=t + 1, limit=net.config.max_len))
         new["keep"] = torch.cat([state["keep"], (y_prev != PAD)[:, None]], dim=1)  # (N, t+1)
+        net.check_len(new["keep"], N_("target"))  # the same limit and message as the whole-prefix decode
         self_mask = new["keep"][:, None, None, :]  # (N, 1, 1, t+1): every earlier position, never <pad>
         x = net.drop(net.tgt_embed(y_prev)[:, None] * math.sqrt(net.config.d_model) + net.pe[t])  # (N, 1, D)
         for i, layer in enumerate(net.decoder):
@@ -162,20 +160,17 @@ def cross_attention(bundle, source: str, target_tokens: list[str]) -> dict:
 
 
 def compare(bundles: dict, pairs, method: str = "greedy", beam_width: int = 5, alpha: float = 0.7,
-            on_model: Callable | None = None, should_stop: Callable | None = None) -> dict:
+            on_model: Callable | None = None) -> dict:
     """Score each model (name -> seq2seq bundle) on the same (source, reference) pairs: BLEU, sentences per
     second of decoding on this machine, BLEU by source length, and the outputs.
 
-    `on_model(name)` may return an `on_step(done, total, info)` progress callback for that model;
-    `should_stop()` is asked between models (a model's results are complete or absent)."""
+    `on_model(name)` may return an `on_step(done, total, info)` progress callback for that model."""
     from core.sequence import seq2seq as S
 
     if not pairs:
         raise ValueError(_("There are no pairs to score; pick at least one held-out pair."))
     out = {}
     for name, bundle in bundles.items():
-        if should_stop is not None and should_stop():
-            break
         on_step = on_model(name) if on_model is not None else None
         t0 = time.perf_counter()
         res = S.evaluate_bleu(bundle, pairs, method, beam_width=beam_width, alpha=alpha, on_step=on_step)
