@@ -35,6 +35,7 @@ PAGES = {
         st.Page("pages/transformer.py", title="Transformer 编码器-解码器 Transformer", icon="🏗️"),
         st.Page("pages/bert.py", title="BERT 完形填空 BERT fill-mask", icon="🎭"),
         st.Page("pages/gpt.py", title="GPT 采样 GPT sampling", icon="✍️"),
+        st.Page("pages/classify.py", title="文本分类 Text classification", icon="🏷️"),
     ],
 }
 

@@ -39,7 +39,7 @@ from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = ["", "glossary", "basics", "classic_nlp", "word_vectors", "lm_lineage", "rnn_text", "seq2seq", "attention", "transformer", "bert", "gpt"]
+PAGES = ["", "glossary", "basics", "classic_nlp", "word_vectors", "lm_lineage", "rnn_text", "seq2seq", "attention", "transformer", "bert", "gpt", "classify"]
 # page -> ({widget_key: value}, button_key or None): the page's main non-training interaction.
 # Pages that compute as soon as an input changes (analogy, translation, attention, fill-mask) get a
 # new input; the RNN and GPT pages get their Generate button (short outputs, as a curious user would).

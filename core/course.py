@@ -13,7 +13,7 @@ from core.i18n import N_
 
 # page file -> the key its lazy_tabs use in the URL
 TAB_KEYS = {"pages/basics.py": "ba_tab", "pages/classic_nlp.py": "cl_tab", "pages/word_vectors.py": "wv_tab", "pages/lm_lineage.py": "lm_tab", "pages/transformer.py": "tf_tab", "pages/rnn_text.py": "rnn_tab", "pages/seq2seq.py": "seq2seq_tab",
-            "pages/bert.py": "bert_tab", "pages/gpt.py": "gpt_tab"}
+            "pages/bert.py": "bert_tab", "pages/gpt.py": "gpt_tab", "pages/classify.py": "cls_tab"}
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,7 @@ class Topic:
 
 BASICS = "pages/basics.py"
 LINEAGE = "pages/lm_lineage.py"
+CLASSIFY = "pages/classify.py"
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,11 @@ CURRICULUM: tuple[Section, ...] = (
               "pages/gpt.py", "✍️ Generate & look inside"),
         Topic("贪心、束搜索与采样的比较", N_("Greedy vs beam vs sampling"), "pages/gpt.py", "⚖️ Compare decoders"),
         Topic("从零训练小 GPT", N_("A tiny GPT trained from scratch"), "pages/gpt.py", "🐣 Tiny GPT from scratch"),
-        Topic("微调与文本分类", N_("Fine-tuning and text classification")),
+        Topic("文本分类：从词袋到 BERT", N_("Text classification: from bag-of-words to BERT"), CLASSIFY,
+              "⚖️ Compare"),
+        Topic("基于特征与微调", N_("Feature-based vs fine-tuning"), CLASSIFY, "🧊 Features vs fine-tuning"),
+        Topic("学习曲线：预训练何时最有用", N_("Learning curves: when pre-training pays off"), CLASSIFY,
+              "📈 Learning curves"),
     )),
 )
 
@@ -279,4 +284,21 @@ GLOSSARY: tuple[Term, ...] = (
                                             "output size ⌊(n + 2p − k)/s⌋ + 1."), _at(BASICS, "🔲 Convolutions")),
     Term("pooling", "池化", N_("Keep the maximum (or mean) of each small window: a smaller map."),
          _at(BASICS, "🔲 Convolutions")),
+    Term("text classification", "文本分类", N_("Give a text one label of a fixed set (sentiment, topic, spam…)."),
+         _at(CLASSIFY, "⚖️ Compare")),
+    Term("naive Bayes", "朴素贝叶斯", N_("A classifier that assumes the features independent given the class: "
+                                       "log P(c) plus the sum of each feature's log P(feature | c)."),
+         _at(CLASSIFY, "📐 The math")),
+    Term("logistic regression", "逻辑回归", N_("A linear score per class turned into probabilities by the sigmoid "
+                                             "(softmax for more classes)."), _at(CLASSIFY, "📐 The math")),
+    Term("TextCNN", "TextCNN", N_("Convolutions of a few widths over word or character embeddings, max-pooled over "
+                                  "the text, then a linear classifier."), _at(CLASSIFY, "⚖️ Compare")),
+    Term("feature-based", "基于特征", N_("Use a frozen pre-trained model's vectors as the input of a small task model "
+                                       "(as ELMo)."), _at(CLASSIFY, "🧊 Features vs fine-tuning")),
+    Term("fine-tuning", "微调", N_("Add a small head to a pre-trained model and train every weight on the task "
+                                 "(as BERT)."), _at(CLASSIFY, "🧊 Features vs fine-tuning")),
+    Term("confusion matrix", "混淆矩阵", N_("Counts of (true class, predicted class): the diagonal is right, the rest "
+                                          "shows which classes are mixed up."), _at(CLASSIFY, "🔍 Look inside")),
+    Term("learning curve", "学习曲线", N_("Accuracy against the number of training examples."),
+         _at(CLASSIFY, "📈 Learning curves")),
 )

@@ -64,6 +64,7 @@ FAMILIES = {
     "masked_lm": N_("masked language model (fill-mask)"),
     "causal_lm": N_("causal (GPT-style) language model"),
     "tiny_gpt": N_("tiny character-level GPT trained in this repo"),
+    "zh_encoder": N_("Chinese BERT encoder (our own module, for classification)"),
 }
 KINDS = ("packaged", "local", "hub", "scratch")
 
@@ -221,6 +222,10 @@ register(Source("masked_lm", "local", "bert-zh", N_("Chinese BERT pre-trained he
                 str(MODELS_DIR / "bert-zh-peoples-daily"), "core.transformers.bert_zh:load_hf",
                 N_("A small character-level Chinese BERT pre-trained in this repo with MLM (whole-word masking) and "
                    "next-sentence prediction on People's Daily 1998; see its model card.")))
+register(Source("zh_encoder", "local", "bert-zh", N_("Chinese BERT pre-trained here (shipped, offline)"),
+                str(MODELS_DIR / "bert-zh-peoples-daily"), "core.transformers.bert_zh:load",
+                N_("The same checkpoint as the BERT page's Chinese model, as our own module (for the "
+                   "classification page's feature-based and fine-tuned models).")))
 register(Source("tiny_gpt", "local", "shakespeare-char", N_("Tiny GPT on Tiny Shakespeare (shipped)"),
                 str(MODELS_DIR / "tinygpt-shakespeare"), "core.transformers.tinygpt:load_checkpoint",
                 N_("Small character-level decoder-only transformer; see its model card.")))

@@ -2,7 +2,8 @@
 from tests.pages.conftest import assert_clean, new_app
 
 PAGES = ["pages/home.py", "pages/glossary.py", "pages/basics.py", "pages/classic_nlp.py", "pages/word_vectors.py", "pages/lm_lineage.py", "pages/rnn_text.py", "pages/seq2seq.py",
-         "pages/attention.py", "pages/transformer.py", "pages/bert.py", "pages/gpt.py"]
+         "pages/attention.py", "pages/transformer.py", "pages/bert.py", "pages/gpt.py",
+         "pages/classify.py"]
 
 
 def test_entry_point_renders_home_with_sidebar(fresh_caches):

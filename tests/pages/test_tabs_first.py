@@ -24,6 +24,8 @@ SMALL = {
     "pages/classic_nlp.py": {"cl_crf_seconds": 5},
     "pages/basics.py": {"ba_steps": 30, "ba_pg_steps": 20, "ba_cnn_seconds": 2, "ba_gd_epochs": 1.0},
     "pages/transformer.py": {"tf_seconds": 3, "tf_mask_seconds": 3, "tf_tip_seconds": 3, "tf_len": 5, "tf_mt_n": 20},
+    "pages/classify.py": {"cls_size": "100", "cls_seconds": 5, "cls_models": "nb,tfidf_lr", "cls_curve_model": "nb",
+                          "cls_ft_steps": 10, "cls_ft_seconds": 5, "cls_probe_n": 300},
     "pages/lm_lineage.py": {"lm_ng_tokens": 20_000, "lm_nn_tokens": 20_000, "lm_nn_seconds": 3,
                             "lm_race_tokens": 20_000, "lm_race_seconds": 3},
 }
@@ -45,7 +47,8 @@ TINY = next(lbl for lbl in page_tabs("pages/gpt.py")[1] if "Tiny" in lbl)
 # Buttons that only appear while something runs (Stop) or whose effect is a rerun with a new value.
 PASSIVE = {"rnn_stop", "rnn_cmp_stop", "seq2seq_stop", "gpt_tiny_stop", "ba_pg_stop", "ba_cnn_stop", "lm_nn_stop", "lm_race_stop",
            "lm_elmo_stop", "tf_stop",
-           "tf_mask_stop", "tf_tip_stop", "tf_mt_stop", "bert_pt_stop"}
+           "tf_mask_stop", "tf_tip_stop", "tf_mt_stop", "bert_pt_stop", "cls_stop", "cls_curve_stop", "cls_look_stop",
+           "cls_ft_stop", "cls_up_stop"}
 
 
 def _open(path: str, label: str, extra: dict | None = None):
