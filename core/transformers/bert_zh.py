@@ -193,9 +193,20 @@ def corpus_split() -> tuple[tuple, tuple]:
 
 
 @functools.lru_cache(maxsize=1)
-def corpus_vocab(min_count: int = 2) -> CharVocab:
+def review_sentences() -> tuple:
+    """The training part of the classification page's review split (`core.transformers.classify`: never its
+    validation or test texts) as sentences of jieba words, review after review: in-domain text for a BERT that
+    will be fine-tuned on those reviews."""
+    from core.transformers.classify import review_split, words
+
+    return tuple(sentences_from([tuple(w for w in words(t)) for t in review_split()["train"].texts]))
+
+
+@functools.lru_cache(maxsize=2)
+def corpus_vocab(min_count: int = 2, with_reviews: bool = False) -> CharVocab:
     """The characters of the training sentences seen at least `min_count` times (the shipped model's vocabulary)."""
-    return CharVocab.build(("".join(s) for s in corpus_split()[0]), min_count=min_count)
+    sents = corpus_split()[0] + (review_sentences() if with_reviews else ())
+    return CharVocab.build(("".join(s) for s in sents), min_count=min_count)
 
 
 def _fit(a: list, b: list, room: int) -> tuple[list, list]:

@@ -273,3 +273,14 @@ def test_grad_x_input_matches_a_finite_difference_on_a_linear_net():
     pieces = C.grad_x_input(net, net.embed, ids, ["a", "b", "c"], 1)
     logit = net(torch.tensor([ids]), torch.tensor([3]))[0, 1].item()
     assert sum(w for _p, w in pieces) == pytest.approx(logit, abs=1e-5)
+
+
+@pytest.mark.slow
+def test_bert_pretraining_reviews_come_from_the_training_part_only():
+    parts = C.review_split()
+    train = "\n".join("".join(t.split()).lower() for t in parts["train"].texts)  # words() lower-cases
+    sents = B.review_sentences()
+    assert len(sents) > 20_000
+    for s in sents[::97]:  # every 97th is a piece of a training review (a short one such as 性价比很高。 may also
+        joined = "".join(s)  # be a whole held-out review: the texts differ, the sentence is just common)
+        assert joined in train, joined
