@@ -274,6 +274,7 @@ class ClassifyConfig:
     hidden: int = 64  # BiLSTM hidden size per direction
     dropout: float = 0.5  # on the pooled vector of the neural models (BERT: its own 0.1 inside, this on the head)
     epochs: int = 4  # passes over the training data (TextCNN, BiLSTM)
+    min_steps: int = 200  # ...but at least this many steps on a small training set (at most 50 epochs)
     batch_size: int = 64  # examples per step (neural models)
     lr: float = 2e-3  # Adam learning rate (TextCNN, BiLSTM)
     max_seconds: float = 60.0  # time cap of one neural training run (0 = none)
@@ -286,7 +287,7 @@ class ClassifyConfig:
 
     def __post_init__(self):
         for name, lo, hi in (("max_len", 8, 512), ("emb_dim", 4, 512), ("channels", 1, 512), ("hidden", 4, 512),
-                             ("epochs", 1, 50), ("batch_size", 2, 1024), ("w2v_dim", 8, 300),
+                             ("epochs", 1, 50), ("min_steps", 0, 100_000), ("batch_size", 2, 1024), ("w2v_dim", 8, 300),
                              ("finetune_steps", 1, 20_000)):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
@@ -618,9 +619,11 @@ def _new_net(key: str, vocab_size: int, classes: int, cfg: ClassifyConfig, seed:
 
 def _fit_neural(key: str, train: Dataset, cfg: ClassifyConfig, seed: int, bert=None, val: Dataset | None = None,
                 on_step: Callable | None = None, history: list | None = None) -> Trained:
-    """Adam (TextCNN, BiLSTM: `cfg.epochs` epochs) or AdamW with warm-up and linear decay (BERT:
-    `cfg.finetune_steps` steps), cross-entropy, gradient clipping 1.0; stops at `cfg.max_seconds`. `history`
-    gets {"step", "epoch", "loss", "acc", "lr", "time_s"} per step and "val_acc" at each check."""
+    """Adam (TextCNN, BiLSTM: `cfg.epochs` epochs, at least `cfg.min_steps` steps) or AdamW with warm-up and
+    linear decay (BERT: `cfg.finetune_steps` steps), cross-entropy, gradient clipping 1.0; stops at
+    `cfg.max_seconds`. With `val`, five validation checks (and one at a time stop) and the weights of the best
+    one are kept (early stopping). `history` gets {"step", "epoch", "loss", "acc", "lr", "time_s"} per step and
+    "val_acc" at each check."""
     history = history if history is not None else []
     if key == "bert_finetune":
         vocab, max_len = bert.vocab, min(cfg.max_len, bert.model.cfg.max_len)
@@ -644,7 +647,8 @@ def _fit_neural(key: str, train: Dataset, cfg: ClassifyConfig, seed: int, bert=N
         total = cfg.finetune_steps
     else:
         opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-        total = cfg.epochs * math.ceil(len(rows) / cfg.batch_size)
+        per_epoch = math.ceil(len(rows) / cfg.batch_size)
+        total = max(cfg.epochs * per_epoch, min(cfg.min_steps, 50 * per_epoch))
     val_rows = None
     if val is not None and len(val):
         val_pick = sample(val, min(len(val), 300), seed)
@@ -659,6 +663,14 @@ def _fit_neural(key: str, train: Dataset, cfg: ClassifyConfig, seed: int, bert=N
                                    for b in _batches(len(val_rows[0]), 128, None)])
         net.train()
         return float((pred == val_rows[1]).mean())
+
+    best = {"acc": -1.0, "step": 0, "state": None}
+
+    def check(rec: dict) -> None:
+        rec["val_acc"] = val_acc()
+        if rec["val_acc"] > best["acc"]:
+            best.update(acc=rec["val_acc"], step=rec["step"],
+                        state={k: v.detach().clone() for k, v in net.state_dict().items()})
 
     net.train()
     epoch = 0
@@ -686,15 +698,19 @@ def _fit_neural(key: str, train: Dataset, cfg: ClassifyConfig, seed: int, bert=N
             rec = {"step": step, "epoch": epoch, "loss": float(loss), "lr": rate,
                    "acc": float((logits.argmax(1) == labels[b]).float().mean()), "time_s": time.monotonic() - start}
             if val_rows is not None and (step % check_every == 0 or step == total):
-                rec["val_acc"] = val_acc()
+                check(rec)
             history.append(rec)
             if on_step is not None:
                 on_step(step, total, {"loss": float(loss), "epoch": epoch})
             if cfg.max_seconds and time.monotonic() - start >= cfg.max_seconds:
                 stopped_by = "time"
+                if val_rows is not None and "val_acc" not in rec:
+                    check(rec)
                 break
             if step >= total:
                 break
+    if best["state"] is not None and best["step"] != step:
+        net.load_state_dict(best["state"])  # the weights of the best validation check (early stopping)
     net.eval()
     seconds = time.monotonic() - start
 
@@ -718,7 +734,8 @@ def _fit_neural(key: str, train: Dataset, cfg: ClassifyConfig, seed: int, bert=N
 
     params = sum(p.numel() for p in net.parameters())
     return Trained(key, train.classes, predict_proba, explain, seconds, history,
-                   {"parameters": params, "steps": step, "stopped_by": stopped_by, "epochs": epoch})
+                   {"parameters": params, "steps": step, "stopped_by": stopped_by, "epochs": epoch,
+                    "kept_step": best["step"] if best["state"] is not None else step})
 
 
 def grad_x_input(net, embed: nn.Embedding, ids: list[int], pieces: list[str], c: int) -> list[tuple[str, float]]:

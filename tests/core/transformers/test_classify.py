@@ -284,3 +284,15 @@ def test_bert_pretraining_reviews_come_from_the_training_part_only():
     for s in sents[::97]:  # every 97th is a piece of a training review (a short one such as 性价比很高。 may also
         joined = "".join(s)  # be a whole held-out review: the texts differ, the sentence is just common)
         assert joined in train, joined
+
+
+def test_early_stopping_keeps_the_best_validation_weights_and_small_sets_get_min_steps():
+    data, val = toy(10), toy(10, seed=4)
+    cfg = C.ClassifyConfig(epochs=1, batch_size=64, emb_dim=8, channels=4, max_seconds=0, min_steps=200, lr=0.05)
+    history = []
+    model = C.train("textcnn", data, cfg, seed=1, val=val, history=history)
+    assert len(history) == 50  # one step per epoch, at most 50 epochs
+    checks = [h for h in history if "val_acc" in h]
+    best = max(checks, key=lambda h: h["val_acc"])  # the first of the best
+    assert model.info["kept_step"] == best["step"]
+    assert C.evaluate(model, val)["accuracy"] == pytest.approx(best["val_acc"])
