@@ -106,7 +106,7 @@ def _train_and_score(task: str, keys: list[str], parts: dict, n: int, seconds: f
         if key == "snownlp":
             bar.progress(i / len(keys), text=_("{model}: scoring the test part (about 30 s the first time)").format(
                 model=_name(key)))
-            runs["results"][key] = {**st_cache.shared(C.snownlp_on_test, None, "snownlp"), "seconds": 0.0, "n": 0}
+            runs["results"][key] = {**st_cache.shared(C.snownlp_on_test, None, "snownlp"), "seconds": 0.0, "train_n": 0}
             runs["models"][key] = C.train("snownlp", parts["train"])
             continue
         label = _("{model} ({i}/{n})").format(model=_name(key), i=i + 1, n=len(keys))
@@ -119,7 +119,7 @@ def _train_and_score(task: str, keys: list[str], parts: dict, n: int, seconds: f
         if sub is not None:
             sub.empty()
         runs["models"][key] = model
-        runs["results"][key] = {**C.evaluate(model, parts["test"]), "seconds": model.seconds, "n": len(train)}
+        runs["results"][key] = {**C.evaluate(model, parts["test"]), "seconds": model.seconds, "train_n": len(train)}
     bar.empty()
 
 
@@ -146,7 +146,7 @@ def _results_table(results: dict, classes) -> pd.DataFrame:
     rows = []
     for k, r in results.items():
         rows.append({_("model"): _name(k), _("accuracy"): round(r["accuracy"], 4), _("macro F1"): round(r["macro_f1"], 4),
-                     _("training texts"): r.get("n", 0) or "–", _("seconds"): round(r.get("seconds", 0.0), 1)})
+                     _("training texts"): r.get("train_n", 0) or "–", _("seconds"): round(r.get("seconds", 0.0), 1)})
     return pd.DataFrame(rows)
 
 
@@ -470,7 +470,7 @@ if tab_ft.open is not False:
                     runs = _runs("reviews")
                     runs["models"]["bert_finetune"] = model
                     runs["results"]["bert_finetune"] = {**run["result"], "seconds": model.seconds,
-                                                        "n": len(parts["train"])}
+                                                        "train_n": len(parts["train"])}
                     bar.empty()
         run = ss.get(FT_SESSION)
         if run and run["history"]:

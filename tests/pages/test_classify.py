@@ -30,7 +30,7 @@ def test_compare_trains_and_scores_on_the_test_part(fresh_caches):
     assert_clean(at)
     results = at.session_state["_cls_runs"]["reviews"]["results"]
     assert set(results) == {"nb", "tfidf_lr"}
-    assert all(0.6 < r["accuracy"] <= 1 and r["n"] == 100 for r in results.values())
+    assert all(0.6 < r["accuracy"] <= 1 and r["train_n"] == 100 for r in results.values())
     assert len(at.get("plotly_chart")) >= 1 and len(at.dataframe) >= 1
     assert at.query_params["cls_models"] == "nb,tfidf_lr"
 
@@ -57,6 +57,10 @@ def test_look_inside_trains_what_it_needs_and_explains(fresh_caches):
     assert_clean(at)
     assert "tfidf_lr" in at.session_state["_cls_runs"]["reviews"]["models"]
     assert len(at.dataframe) >= 1  # the misclassified texts
+    result = at.session_state["_cls_runs"]["reviews"]["results"]["tfidf_lr"]
+    wrong = result["n"] - sum(result["confusion"][i][i] for i in range(2))
+    assert result["n"] == 1742 and 0 < wrong < result["n"] / 2
+    assert at.metric[2].value == f"{wrong:,}"  # misclassified test texts
     charts = len(at.get("plotly_chart"))
     assert charts >= 4  # confusion matrix, an explanation, every model on the sentence, its explanation
     at.text_area(key="cls_text").set_value("质量太差了，非常失望，不会再买。").run()
