@@ -70,10 +70,12 @@ def main() -> None:
     parts = C.review_split()
     print(f"split: train {len(parts['train'])} · val {len(parts['val'])} · test {len(parts['test'])}", flush=True)
     full, curves = {}, {}
+    snownlp_test = None
     for key in keys:
         if key == "snownlp":
             t0 = time.perf_counter()
-            res = C.snownlp_on_test()
+            res = C.snownlp_on_test(use_saved=False)
+            snownlp_test = res
             full[key] = {"accuracy": res["accuracy"], "macro_f1": res["macro_f1"], "seconds": 0.0,
                          "score_s": time.perf_counter() - t0}
             print(f"{key:14s} acc {res['accuracy']:.4f}  F1 {res['macro_f1']:.4f}  (scored in "
@@ -128,6 +130,7 @@ def main() -> None:
         out = {"date": datetime.date.today().isoformat(), "torch": torch.__version__, "threads": args.threads,
                "load": round(load, 2), "split": {p: len(parts[p]) for p in C.PARTS}, "full": allfull,
                "curves": allcurves, "probe": probe, "line": line,
+               "snownlp_test": snownlp_test or saved.get("snownlp_test"),
                "command": "python benchmarks/classify.py " + " ".join(sys.argv[1:])}
         C.RESULTS_PATH.write_text(json.dumps(out, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         print(f"saved {C.RESULTS_PATH}")

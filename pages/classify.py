@@ -20,6 +20,7 @@ import streamlit as st  # noqa: E402
 from core import sources, st_cache  # noqa: E402
 from core.i18n import N_, _  # noqa: E402
 from core.plots import heatmap  # noqa: E402
+from core.settings import LOW_MEMORY  # noqa: E402
 from core.transformers import classify as C  # noqa: E402
 
 SIZES = {"100": 100, "1000": 1000, "10000": 10000, "all": 10**9}
@@ -107,7 +108,8 @@ def _train_and_score(task: str, keys: list[str], parts: dict, n: int, seconds: f
             bar.progress(i / len(keys), text=_("{model}: scoring the test part (about 30 s the first time)").format(
                 model=_name(key)))
             runs["results"][key] = {**st_cache.shared(C.snownlp_on_test, None, "snownlp"), "seconds": 0.0, "train_n": 0}
-            runs["models"][key] = C.train("snownlp", parts["train"])
+            if not LOW_MEMORY:  # its model takes ~400 MB once loaded: a small host shows its saved test scores only
+                runs["models"][key] = C.train("snownlp", parts["train"])
             continue
         label = _("{model} ({i}/{n})").format(model=_name(key), i=i + 1, n=len(keys))
         bar.progress(i / len(keys), text=label)
@@ -272,6 +274,9 @@ if tab_cmp.open is not False:
         if "snownlp" in chosen or "snownlp" in runs["results"]:
             st.caption(_("snownlp's own model was trained on these review files, test texts included: its score is "
                          "an outside anchor, not a fair competitor."))
+            if LOW_MEMORY:
+                st.caption(_("Low-memory mode: snownlp's test scores are the saved ones and it does not score your "
+                             "own sentences (its model takes about 400 MB)."))
 
 
 # ---------------------------------------------------------------------------------------------

