@@ -113,16 +113,56 @@ def _train_and_score(task: str, keys: list[str], parts: dict, n: int, seconds: f
             continue
         label = _("{model} ({i}/{n})").format(model=_name(key), i=i + 1, n=len(keys))
         bar.progress(i / len(keys), text=label)
-        on_step, sub = progress_callback(label) if key in C.NEURAL else (None, None)
+        history: list = []
+        on_step, clear = _live(label, _name(key), history) if key in C.NEURAL else (None, None)
         layer = int(ss["cls_layer"]) if bert is None else min(int(ss["cls_layer"]), bert.model.cfg.n_layers)
         cfg = _config(seconds, finetune_steps=int(ss["cls_ft_steps"]), finetune_lr=float(ss["cls_ft_lr"]),
                       layer=layer, pool=ss["cls_pool"])
-        model = C.train(key, train, cfg, seed(), bert=bert, val=parts["val"], on_step=on_step, threads=1)
-        if sub is not None:
-            sub.empty()
+        model = C.train(key, train, cfg, seed(), bert=bert, val=parts["val"], on_step=on_step, history=history,
+                        threads=1)
+        if clear is not None:
+            clear()
         runs["models"][key] = model
         runs["results"][key] = {**C.evaluate(model, parts["test"]), "seconds": model.seconds, "train_n": len(train)}
     bar.empty()
+
+
+def _curve_figure(h: list, title: str) -> go.Figure:
+    """Training loss per step, validation accuracy at each check, the learning rate (dotted)."""
+    fig = go.Figure()
+    fig.add_scatter(x=[r["step"] for r in h], y=[r["loss"] for r in h], name=_("training loss"),
+                    line=dict(color="#1f77b4", width=1))
+    checks = [r for r in h if "val_acc" in r]
+    fig.add_scatter(x=[r["step"] for r in checks], y=[r["val_acc"] for r in checks], yaxis="y2",
+                    mode="lines+markers", name=_("validation accuracy"), line=dict(color="#d62728"))
+    fig.add_scatter(x=[r["step"] for r in h], y=[r["lr"] for r in h], yaxis="y3", name=_("learning rate"),
+                    line=dict(color="#aaa", dash="dot"))
+    fig.update_layout(title=title, height=340, xaxis=dict(title=_("step"), domain=[0, 0.88]),
+                      yaxis=dict(title=_("loss")), yaxis2=dict(title=_("accuracy"), overlaying="y", side="right",
+                                                               range=[0.4, 1], tickformat=".0%"),
+                      yaxis3=dict(overlaying="y", side="right", position=0.97, showticklabels=False),
+                      margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.25))
+    return fig
+
+
+def _live(label: str, title: str, history: list, every_s: float = 1.0):
+    """An on_step for a neural run: the progress bar, and the curve redrawn at most once per `every_s`."""
+    on_bar, bar = progress_callback(label)
+    box = st.empty()
+    last = [0.0]
+
+    def on_step(done, total, info=None):
+        on_bar(done, total, info)
+        now = time.monotonic()
+        if now - last[0] >= every_s or done >= total:
+            last[0] = now
+            box.plotly_chart(_curve_figure(history, title), width="stretch")
+
+    def clear():
+        bar.empty()
+        box.empty()
+
+    return on_step, clear
 
 
 def _accuracy_chart(results: dict, shipped: dict | None, title: str) -> go.Figure:
@@ -265,6 +305,15 @@ if tab_cmp.open is not False:
             table = _results_table(runs["results"], parts["train"].classes)
             st.dataframe(table, hide_index=True, width="stretch")
             figure_downloads(fig, "classification_accuracy", "cls_acc_dl", data=table)
+            trained = [k for k in runs["results"] if k in runs["models"] and runs["models"][k].history]
+            if trained:
+                with st.expander(_("Training curves of the neural models"), expanded=False):
+                    for k in trained:
+                        m = runs["models"][k]
+                        st.plotly_chart(_curve_figure(m.history, _name(k)), width="stretch", key=f"cls_curve_{k}")
+                        st.caption(_("{steps} steps in {s:.0f} s; kept the weights of step {kept} (best validation "
+                                     "check).").format(steps=m.info.get("steps", 0), s=m.seconds,
+                                                       kept=m.info.get("kept_step", 0)))
         else:
             st.info(_("Press Train and compare: naive Bayes and TF-IDF + LR train in seconds, TextCNN in about "
                       "half a minute on the whole training part."))
@@ -465,7 +514,7 @@ if tab_ft.open is not False:
                     parts = C.review_split()
                     run = {"history": [], "steps": int(ss["cls_ft_steps"])}
                     ss[FT_SESSION] = run  # before training: Stop keeps the curve so far
-                    on_step, bar = progress_callback(_("Fine-tuning…"))
+                    on_step, clear = _live(_("Fine-tuning…"), _("Fine-tuning"), run["history"])
                     cfg = _config(float(ss["cls_ft_seconds"]), finetune_steps=int(ss["cls_ft_steps"]),
                                   finetune_lr=float(ss["cls_ft_lr"]), batch_size=32)
                     model = C.train("bert_finetune", parts["train"], cfg, seed(), bert=bert, val=parts["val"],
@@ -476,23 +525,11 @@ if tab_ft.open is not False:
                     runs["models"]["bert_finetune"] = model
                     runs["results"]["bert_finetune"] = {**run["result"], "seconds": model.seconds,
                                                         "train_n": len(parts["train"])}
-                    bar.empty()
+                    clear()
         run = ss.get(FT_SESSION)
         if run and run["history"]:
             h = run["history"]
-            fig = go.Figure()
-            fig.add_scatter(x=[r["step"] for r in h], y=[r["loss"] for r in h], name=_("training loss"),
-                            line=dict(color="#1f77b4", width=1))
-            checks = [r for r in h if "val_acc" in r]
-            fig.add_scatter(x=[r["step"] for r in checks], y=[r["val_acc"] for r in checks], yaxis="y2",
-                            mode="lines+markers", name=_("validation accuracy"), line=dict(color="#d62728"))
-            fig.add_scatter(x=[r["step"] for r in h], y=[r["lr"] for r in h], yaxis="y3", name=_("learning rate"),
-                            line=dict(color="#aaa", dash="dot"))
-            fig.update_layout(title=_("Fine-tuning"), height=380, xaxis=dict(title=_("step"), domain=[0, 0.88]),
-                              yaxis=dict(title=_("loss")), yaxis2=dict(title=_("accuracy"), overlaying="y", side="right",
-                                                                       range=[0.4, 1], tickformat=".0%"),
-                              yaxis3=dict(overlaying="y", side="right", position=0.97, showticklabels=False),
-                              margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.25))
+            fig = _curve_figure(h, _("Fine-tuning"))
             st.plotly_chart(fig, width="stretch", key="cls_ft_curve")
             figure_downloads(fig, "fine_tuning", "cls_ft_dl", data=pd.DataFrame(h))
             if "result" in run:

@@ -126,3 +126,24 @@ def test_feature_based_model_in_compare_uses_the_chosen_layer(fresh_caches):
     assert_clean(at)
     model = at.session_state["_cls_runs"]["reviews"]["models"]["bert_features"]
     assert model.info["layer"] == 1 and model.info["pool"] == "cls"
+
+
+@pytest.mark.slow
+def test_a_neural_model_trains_with_its_curves(fresh_caches):
+    at = run_page(PAGE, query={**SMALL, "cls_models": "textcnn"})
+    at.button(key="cls_train").click().run(timeout=240)
+    assert_clean(at)
+    model = at.session_state["_cls_runs"]["reviews"]["models"]["textcnn"]
+    assert model.history and any("val_acc" in h for h in model.history)
+    assert len(at.get("plotly_chart")) >= 2  # the accuracy bars and the training curves
+
+
+@pytest.mark.slow
+def test_learning_curve_runs_for_a_chosen_model(fresh_caches):
+    at = run_page(PAGE, tab="Learning curves", query={"cls_curve_model": "nb"})
+    assert_clean(at)
+    at.button(key="cls_curve_go").click().run(timeout=240)
+    assert_clean(at)
+    live = at.session_state["_cls_curve"]
+    assert live["model"] == "nb" and [p["n"] for p in live["points"]][:3] == [100, 1000, 10000]
+    assert live["points"][-1]["accuracy"] > live["points"][0]["accuracy"]
