@@ -355,7 +355,7 @@ def class_weights(coef: np.ndarray, seen, c: int) -> np.ndarray:
     return coef[k] - np.delete(coef, k, axis=0).mean(axis=0)
 
 
-def _linear_explain(vectorizer, weights_for: Callable, predict_proba: Callable, analyzer_label: bool = True):
+def _linear_explain(vectorizer, weights_for: Callable, predict_proba: Callable):
     names = vectorizer.get_feature_names_out()
 
     def explain(text: str) -> list[tuple[str, float]]:
@@ -414,7 +414,8 @@ def _fit_linear(key: str, train: Dataset, cfg: ClassifyConfig, seed: int) -> Tra
 
 
 def _strip(text: str) -> str:
-    return "".join(text.split()).lower() if text else text
+    """Lower-cased, runs of whitespace as one space (English words stay apart; Chinese has few spaces)."""
+    return " ".join(text.split()).lower() if text else text
 
 
 def _full_proba(p: np.ndarray, seen, n_classes: int) -> np.ndarray:
@@ -497,11 +498,12 @@ class CharTable:
     def build(cls, texts, min_count: int = 2, max_size: int = 6000) -> "CharTable":
         from collections import Counter
 
-        counts = Counter(c for t in texts for c in t.lower() if not c.isspace())
+        counts = Counter(c for t in texts for c in _strip(t))
         return cls(("<pad>", "<unk>") + tuple(c for c, n in counts.most_common(max_size - 2) if n >= min_count))
 
     def encode(self, text: str, max_len: int) -> list[int]:
-        ids = [self.stoi.get(c, UNK) for c in text.lower() if not c.isspace()][:max_len]
+        """The characters of the lower-cased text, whitespace runs as one space (a word boundary in English)."""
+        ids = [self.stoi.get(c, UNK) for c in _strip(text)][:max_len]
         return ids or [UNK]
 
 
@@ -733,7 +735,7 @@ def _fit_neural(key: str, train: Dataset, cfg: ClassifyConfig, seed: int, bert=N
 
     embed = net.bert.tok if key == "bert_finetune" else net.embed
     pieces = (lambda t: [bert.vocab.itos[i] for i in encode(t)]) if key == "bert_finetune" else \
-        (lambda t: [c for c in t.lower() if not c.isspace()][:max_len] or ["<unk>"])
+        (lambda t: list(_strip(t))[:max_len] or ["<unk>"])
 
     def explain(text):
         return grad_x_input(net, embed, encode(text), pieces(text), predict_proba([text])[0].argmax())
