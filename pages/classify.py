@@ -16,6 +16,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import plotly.graph_objects as go  # noqa: E402
 import streamlit as st  # noqa: E402
+from streamlit.errors import StreamlitPageNotFoundError  # noqa: E402
 
 from core import sources, st_cache  # noqa: E402
 from core.i18n import N_, _  # noqa: E402
@@ -65,6 +66,15 @@ def _stop_button(key: str):
     box = st.empty()
     box.button(_("⏹ Stop"), key=key)
     return box
+
+
+def _to_convolutions(label: str) -> None:
+    """A link to the Basics page's convolution tab (a page run on its own, as in its tests, has no pages to
+    link to: then nothing is drawn)."""
+    try:
+        st.page_link("pages/basics.py", label=label, query_params={"ba_tab": "🔲 Convolutions"})
+    except StreamlitPageNotFoundError:
+        pass
 
 
 def _name(key: str) -> str:
@@ -278,6 +288,8 @@ if tab_cmp.open is not False:
         ss["cls_models"] = ",".join(chosen)
         if chosen:
             st.caption("  \n".join(f"**{_name(k)}**: {_(C.MODELS[k][1])}" for k in chosen))
+        if "textcnn" in chosen:
+            _to_convolutions(_("TextCNN's convolutions and max-pooling, step by step on the Basics page →"))
         if "bert_features" in chosen:
             b1, b2 = st.columns(2)
             b1.slider(_("BERT layer for the feature-based model (0 = embeddings, −1 = last)"), -1,
@@ -600,9 +612,11 @@ if tab_math.open is not False:
         st.markdown(_("**Bag of words and TF-IDF.** A text becomes a sparse vector with one entry per character "
                       "n-gram or word: its count, or TF-IDF"))
         st.latex(r"\mathrm{tfidf}(t, d) = (1 + \log \mathrm{tf}_{t,d}) \cdot \left(\log\frac{1 + N}{1 + \mathrm{df}_t} + 1\right)")
-        st.markdown(_("**Naive Bayes** assumes the features independent given the class and picks"))
-        st.latex(r"\hat y = \arg\max_c \; \log P(c) + \sum_{t \in d} \mathrm{count}_{t,d} \log P(t \mid c), \quad "
-                 r"P(t \mid c) = \frac{\mathrm{count}_{t,c} + \alpha}{\sum_{t'} \mathrm{count}_{t',c} + \alpha |V|}")
+        st.markdown(_("**Naive Bayes** assumes the features independent given the class. Here a feature is whether "
+                      "a character n-gram occurs in the text (x = 0 or 1: on these reviews that beats counting, "
+                      "which lets a long review's repeated n-grams outvote the rest):"))
+        st.latex(r"\hat y = \arg\max_c \; \log P(c) + \sum_{t} x_{t,d} \log P(t \mid c), \quad "
+                 r"P(t \mid c) = \frac{\sum_{d \in c} x_{t,d} + \alpha}{\sum_{t'} \sum_{d \in c} x_{t',d} + \alpha |V|}")
         st.markdown(_("**Logistic regression** learns one weight per feature (softmax regression for more classes, "
                       "the Basics page's first lesson), with an L2 penalty 1/C:"))
         st.latex(r"P(y = 1 \mid x) = \sigma(w^\top x + b), \quad \min_{w,b} \; \tfrac{1}{2}\|w\|^2 + C \sum_i "
@@ -613,8 +627,11 @@ if tab_math.open is not False:
                       "page's convolutions, in one dimension) and keeps each filter's maximum over the text:"))
         st.latex(r"c_{k,i} = \mathrm{ReLU}(W_k \cdot e_{i:i+w-1} + b_k), \quad \hat c_k = \max_i c_{k,i}, \quad "
                  r"P(y \mid x) = \mathrm{softmax}(U [\hat c_1; \dots; \hat c_K])")
+        _to_convolutions(_("Convolutions, padding and pooling step by step (Basics page) →"))
         st.markdown(_("**BiLSTM** reads the characters in both directions and keeps each unit's maximum over "
-                      "positions: h_t = [→h_t; ←h_t], v = max_t h_t."))
+                      "positions:"))
+        st.latex(r"h_t = [\overrightarrow{h}_t; \overleftarrow{h}_t], \quad v = \max_t h_t, \quad "
+                 r"P(y \mid x) = \mathrm{softmax}(U v)")
         st.markdown(_("**Feature-based** (as ELMo): the pre-trained encoder is frozen, a text's vector is "
                       "one layer's [CLS] or the mean over its characters, and only a logistic regression is trained. "
                       "**Fine-tuning** (as BERT): a linear head on the pooled [CLS] vector, and every weight "
