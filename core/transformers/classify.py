@@ -486,6 +486,15 @@ def _fit_snownlp(train: Dataset, cfg: ClassifyConfig, seed: int) -> Trained:
 PAD, UNK = 0, 1
 
 
+def head_tail(items: list, n: int) -> list:
+    """A sequence cut to n items by keeping its first quarter and its last three quarters: a review's verdict is
+    often at its end (Sun et al. 2019 found head + tail the best cut for BERT classification)."""
+    if len(items) <= n:
+        return list(items)
+    head = n // 4
+    return list(items[:head]) + list(items[len(items) - (n - head):])
+
+
 @dataclass(frozen=True)
 class CharTable:
     itos: tuple[str, ...]  # id -> character; 0 = padding, 1 = unknown
@@ -503,7 +512,7 @@ class CharTable:
 
     def encode(self, text: str, max_len: int) -> list[int]:
         """The characters of the lower-cased text, whitespace runs as one space (a word boundary in English)."""
-        ids = [self.stoi.get(c, UNK) for c in _strip(text)][:max_len]
+        ids = head_tail([self.stoi.get(c, UNK) for c in _strip(text)], max_len)
         return ids or [UNK]
 
 
@@ -592,7 +601,7 @@ def _bert_states(bert, ids, embedded=None) -> list[torch.Tensor]:
 def _bert_ids(vocab, text: str, max_len: int) -> list[int]:
     from core.transformers.bert_zh import CLS, SEP
 
-    return [CLS] + vocab.encode(text)[: max_len - 2] + [SEP]
+    return [CLS] + head_tail(vocab.encode(text), max_len - 2) + [SEP]
 
 
 def _batches(n: int, size: int, gen: torch.Generator | None):
@@ -735,7 +744,7 @@ def _fit_neural(key: str, train: Dataset, cfg: ClassifyConfig, seed: int, bert=N
 
     embed = net.bert.tok if key == "bert_finetune" else net.embed
     pieces = (lambda t: [bert.vocab.itos[i] for i in encode(t)]) if key == "bert_finetune" else \
-        (lambda t: list(_strip(t))[:max_len] or ["<unk>"])
+        (lambda t: head_tail(list(_strip(t)), max_len) or ["<unk>"])
 
     def explain(text):
         return grad_x_input(net, embed, encode(text), pieces(text), predict_proba([text])[0].argmax())

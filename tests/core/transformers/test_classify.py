@@ -296,3 +296,19 @@ def test_early_stopping_keeps_the_best_validation_weights_and_small_sets_get_min
     best = max(checks, key=lambda h: h["val_acc"])  # the first of the best
     assert model.info["kept_step"] == best["step"]
     assert C.evaluate(model, val)["accuracy"] == pytest.approx(best["val_acc"])
+
+
+def test_long_texts_keep_their_head_and_tail():
+    assert C.head_tail(list(range(10)), 20) == list(range(10))
+    assert C.head_tail(list(range(100)), 8) == [0, 1, 94, 95, 96, 97, 98, 99]
+    table = C.CharTable.build(["好看", "难看"], min_count=1)
+    assert len(table.encode("好" * 50 + "难看", max_len=8)) == 8
+    assert table.encode("好" * 50 + "难看", max_len=8)[-2:] == table.encode("难看", max_len=8)
+
+
+def test_explanations_line_up_with_a_cut_long_text():
+    data = toy(10)
+    model = C.train("textcnn", data, C.ClassifyConfig(epochs=1, emb_dim=8, channels=4, max_len=16, max_seconds=0,
+                                                      min_steps=0), seed=0)
+    text = "这本书" * 10 + "很好"
+    assert [p for p, _w in model.explain(text)] == C.head_tail(list(text), 16)
