@@ -97,7 +97,7 @@ def main() -> None:
                 cfg = curve_cfg
                 if key == "bert_finetune":  # at most 10 epochs of a small sample
                     cfg = C.config_with(curve_cfg, finetune_steps=max(20, min(args.finetune_steps, 10 * n // 32)))
-                m = C.train(key, sub, cfg, args.seed, bert=bert, val=parts["val"])
+                m = C.train(key, sub, cfg, args.seed, bert=bert, val=parts["val"], unlabeled=parts["train"].texts)
                 points.append({"n": n, "accuracy": C.evaluate(m, parts["test"])["accuracy"], "seconds": m.seconds})
                 print(f"    n={n:6d}: acc {points[-1]['accuracy']:.4f} ({m.seconds:.1f} s)", flush=True)
             points.append({"n": len(parts["train"]), "accuracy": res["accuracy"], "seconds": model.seconds})

@@ -129,7 +129,7 @@ def _train_and_score(task: str, keys: list[str], parts: dict, n: int, seconds: f
         cfg = _config(seconds, finetune_steps=int(ss["cls_ft_steps"]), finetune_lr=float(ss["cls_ft_lr"]),
                       layer=layer, pool=ss["cls_pool"])
         model = C.train(key, train, cfg, seed(), bert=bert, val=parts["val"], on_step=on_step, history=history,
-                        threads=1)
+                        threads=1, unlabeled=parts["train"].texts)
         if clear is not None:
             clear()
         runs["models"][key] = model

@@ -54,8 +54,9 @@ MODELS = {  # key -> (name, what it is); the order is the page's
                                                       "Bayes")),
     "tfidf_lr": (N_("TF-IDF + LR (character n-grams)"), N_("TF-IDF of character 1–3-grams, logistic regression")),
     "words_lr": (N_("TF-IDF + LR (jieba words)"), N_("TF-IDF of jieba words, logistic regression")),
-    "w2v_lr": (N_("Averaged word vectors + LR"), N_("the mean of word2vec vectors (trained on the training "
-                                                    "texts) of a text's jieba words, logistic regression")),
+    "w2v_lr": (N_("Averaged word vectors + LR"), N_("the mean of a text's word2vec vectors (jieba words; word2vec "
+                                                    "learns from all training texts, labels unused), logistic "
+                                                    "regression")),
     "textcnn": (N_("TextCNN"), N_("character embeddings, convolutions of widths 2–4, max-pooling over time")),
     "bilstm": (N_("BiLSTM"), N_("character embeddings, a bidirectional LSTM, max-pooling over time")),
     "bert_features": (N_("Chinese BERT, feature-based"), N_("the pre-trained encoder frozen; one layer's "
@@ -424,14 +425,33 @@ def _full_proba(p: np.ndarray, seen, n_classes: int) -> np.ndarray:
     return out
 
 
-def _fit_w2v(train: Dataset, cfg: ClassifyConfig, seed: int) -> Trained:
+_W2V: dict = {}  # (hash of the texts, size, seed) -> KeyedVectors: read-only once made, shared by every caller
+_W2V_LOCK = threading.Lock()
+
+
+def word_vectors(texts, dim: int = 100, seed: int = 0):
+    """Skip-gram word2vec (negative sampling, window 5, 5 epochs) on the jieba words of `texts`, made once per
+    process for the same texts, size and seed (at most two kept)."""
     from gensim.models import Word2Vec
+
+    key = (hashlib.md5("\n".join(texts).encode("utf-8")).hexdigest(), int(dim), int(seed))
+    with _W2V_LOCK:
+        if key not in _W2V:
+            docs = [words(t) for t in texts]
+            kv = Word2Vec(docs, vector_size=dim, window=5, min_count=2, sg=1, negative=5, epochs=5, workers=1,
+                          seed=seed % (2**31)).wv
+            while len(_W2V) >= 2:
+                _W2V.pop(next(iter(_W2V)))
+            _W2V[key] = kv
+        return _W2V[key]
+
+
+def _fit_w2v(train: Dataset, cfg: ClassifyConfig, seed: int, unlabeled=None) -> Trained:
     from sklearn.linear_model import LogisticRegression
 
     docs = [words(t) for t in train.texts]
-    w2v = Word2Vec(docs, vector_size=cfg.w2v_dim, window=5, min_count=2, sg=1, negative=5, epochs=5, workers=1,
-                   seed=seed % (2**31))
-    kv = w2v.wv
+    # the vectors learn from every text at hand, labels unused (a small pre-training); only the LR sees labels
+    kv = word_vectors(tuple(unlabeled) if unlabeled is not None else train.texts, cfg.w2v_dim, seed)
 
     def embed(batch_words):
         out = np.zeros((len(batch_words), cfg.w2v_dim), dtype=np.float32)
@@ -870,9 +890,10 @@ def layer_probe(bert, train: Dataset, test: Dataset, c: float = 0.4, max_len: in
 # ---------------------------------------------------------------------------------------------
 def train(key: str, data: Dataset, config: ClassifyConfig = ClassifyConfig(), seed: int = 0, bert=None,
           val: Dataset | None = None, on_step: Callable | None = None, history: list | None = None,
-          threads: int | None = None) -> Trained:
+          threads: int | None = None, unlabeled=None) -> Trained:
     """Train model `key` on `data` (BERT models need `bert`, a `core.transformers.bert_zh.BertZhBundle`, which
-    is never changed: fine-tuning trains a copy). Returns a `Trained`."""
+    is never changed: fine-tuning trains a copy). `unlabeled`: texts whose labels are not used, from which the
+    averaged-word-vector model learns its word2vec (default: the training texts). Returns a `Trained`."""
     if key not in MODELS:
         raise ValueError(_("Unknown model {key!r}; choose one of {keys}.").format(key=key, keys=", ".join(MODELS)))
     if key in NEEDS_BERT and bert is None:
@@ -886,7 +907,7 @@ def train(key: str, data: Dataset, config: ClassifyConfig = ClassifyConfig(), se
         if key in ("nb", "tfidf_lr", "words_lr"):
             out = _fit_linear(key, data, config, seed)
         elif key == "w2v_lr":
-            out = _fit_w2v(data, config, seed)
+            out = _fit_w2v(data, config, seed, unlabeled)
         elif key == "snownlp":
             out = _fit_snownlp(data, config, seed)
         elif key == "bert_features":
@@ -905,7 +926,7 @@ def learning_curve(key: str, parts: dict[str, Dataset], sizes=SIZES, config: Cla
     out = []
     for k, n in enumerate(points):
         sub = sample(parts["train"], n, seed)
-        model = train(key, sub, config, seed, bert=bert, val=parts.get("val"))
+        model = train(key, sub, config, seed, bert=bert, val=parts.get("val"), unlabeled=parts["train"].texts)
         out.append({"n": n, "accuracy": evaluate(model, parts["test"])["accuracy"], "seconds": model.seconds})
         if on_step is not None:
             on_step(k + 1, len(points), None)

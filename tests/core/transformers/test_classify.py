@@ -312,3 +312,12 @@ def test_explanations_line_up_with_a_cut_long_text():
                                                       min_steps=0), seed=0)
     text = "这本书" * 10 + "很好"
     assert [p for p, _w in model.explain(text)] == C.head_tail(list(text), 16)
+
+
+def test_word_vectors_learn_from_unlabeled_texts_and_are_made_once():
+    data = toy(60)
+    small = C.sample(data, 10, seed=0)
+    a = C.train("w2v_lr", small, seed=0, unlabeled=data.texts)
+    b = C.train("w2v_lr", small, seed=0, unlabeled=data.texts)
+    assert a.info["words"] == b.info["words"] > C.train("w2v_lr", small, seed=0).info["words"]
+    assert C.word_vectors(data.texts, 100, 0) is C.word_vectors(tuple(data.texts), 100, 0)
