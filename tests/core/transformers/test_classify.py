@@ -321,3 +321,11 @@ def test_word_vectors_learn_from_unlabeled_texts_and_are_made_once():
     b = C.train("w2v_lr", small, seed=0, unlabeled=data.texts)
     assert a.info["words"] == b.info["words"] > C.train("w2v_lr", small, seed=0).info["words"]
     assert C.word_vectors(data.texts, 100, 0) is C.word_vectors(tuple(data.texts), 100, 0)
+
+
+def test_a_time_budget_stops_training_with_a_closing_check():
+    data = toy(200)
+    cfg = C.ClassifyConfig(epochs=50, batch_size=8, emb_dim=16, hidden=16, max_seconds=1.0)
+    model = C.train("bilstm", data, cfg, seed=0, val=toy(50, seed=3))
+    assert model.info["stopped_by"] == "time" and model.info["steps"] < 50 * 50
+    assert "val_acc" in model.history[-1]  # a closing check, so the kept weights are the best seen
