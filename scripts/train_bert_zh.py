@@ -88,6 +88,7 @@ def main(argv=None) -> None:
             "sentences": {"train": len(train), "held_out": len(held)}}
     rows = "\n".join(f"| {e['step']} | {e['minutes']} | {e['mlm_top1']:.3f} | {e['mlm_top5']:.3f} | "
                      f"{e['nsp_acc']:.3f} |" for e in evals)
+    where = f"{args.threads} CPU thread(s)" if args.device == "cpu" else f"{args.device} ({args.threads} CPU threads)"
     review_note = (f", plus the training part of the text classification page's review split ({len(reviews):,} "
                    "sentences cut the same way, jieba words; never its validation or test reviews)") if reviews else ""
     card = f"""# bert-zh-peoples-daily: a small Chinese BERT pre-trained here
@@ -104,7 +105,7 @@ characters seen at least {args.min_count}× in training, plus [PAD] [UNK] [CLS] 
   10% random characters, 10% unchanged) + next-sentence prediction (B follows A, or is a random sentence at
   least 50 sentences away, 50/50), summed. AdamW (weight decay 0.01), peak learning rate {args.lr}, linear
   warm-up {args.warmup} steps, then a linear decay to 10% over the time budget; batch {args.batch} pairs; dropout
-  {cfg.dropout}; {run['steps']} steps in {run['seconds'] / 60:.1f} min on {args.threads} CPU thread(s).
+  {cfg.dropout}; {run['steps']} steps in {run['seconds'] / 60:.1f} min on {where}.
 - **Held-out** ({args.eval_pairs} fixed pairs): masked-character top-1 **{chosen['mlm_top1']:.3f}**, top-5
   {chosen['mlm_top5']:.3f} (whole-word masking, as trained); with single-character masking top-1
   {chars['mlm_top1']:.3f}, top-5 {chars['mlm_top5']:.3f}; next-sentence accuracy **{chosen['nsp_acc']:.3f}**.
