@@ -40,7 +40,7 @@ PAGES = {
 }
 
 reset_threads()  # a script thread started while a model trained single-threaded inherited its 1 thread
-page = st.navigation(PAGES)
+page = st.navigation(PAGES, expanded=True)  # every page in sight: collapsed, the last three hid behind "View 3 more"
 reset_url_keys()  # each run, only the visible page's inputs go into the URL
 choose_language()  # this run's language: the switch below, a link's ?lang=, else the browser's
 
