@@ -130,15 +130,17 @@ class BertZh(nn.Module):
                 p.zero_()
         return self
 
-    def encode(self, ids: torch.Tensor, segments: torch.Tensor, return_all: bool = False):
+    def encode(self, ids: torch.Tensor, segments: torch.Tensor, return_all: bool = False,
+               token_embeddings: torch.Tensor | None = None):
         """ids, segments (B, T) -> hidden states (B, T, D); with return_all also [embeddings, layer 1, …] and
-        every layer's attention (B, h, T, T)."""
+        every layer's attention (B, h, T, T). `token_embeddings` (B, T, D) replaces tok(ids) (gradient × input)."""
         if ids.size(1) > self.cfg.max_len:
             raise ValueError(_("The input has {n} tokens; this model reads at most {limit}.").format(
                 n=ids.size(1), limit=self.cfg.max_len))
         mask = (ids != PAD)[:, None, :]  # (B, 1, T)
         positions = torch.arange(ids.size(1), device=ids.device)
-        x = self.drop(self.emb_norm(self.tok(ids) + self.pos(positions)[None] + self.seg(segments)))  # (B, T, D)
+        tok = self.tok(ids) if token_embeddings is None else token_embeddings  # (B, T, D)
+        x = self.drop(self.emb_norm(tok + self.pos(positions)[None] + self.seg(segments)))  # (B, T, D)
         states, maps = [x], []
         for layer in self.layers:
             x, w = layer(x, mask)

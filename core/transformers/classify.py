@@ -606,16 +606,8 @@ class BertClassifier(nn.Module):
 
 def _bert_states(bert, ids, embedded=None) -> list[torch.Tensor]:
     """[embeddings, layer 1, …, layer L], each (B, T, D); `embedded` replaces the token embeddings (for
-    gradient × input)."""
-    mask = (ids != PAD)[:, None, :]  # (B, 1, T)
-    positions = torch.arange(ids.size(1))
-    tok = bert.tok(ids) if embedded is None else embedded  # (B, T, D)
-    x = bert.drop(bert.emb_norm(tok + bert.pos(positions)[None] + bert.seg(torch.zeros_like(ids))))  # (B, T, D)
-    states = [x]
-    for layer in bert.layers:
-        x, _w = layer(x, mask)
-        states.append(x)
-    return states
+    gradient × input): the encoder's own pass, one segment."""
+    return bert.encode(ids, torch.zeros_like(ids), return_all=True, token_embeddings=embedded)[1]
 
 
 def _bert_ids(vocab, text: str, max_len: int) -> list[int]:
