@@ -10,8 +10,10 @@ from pages._shared import (LANG_KEY, SEED_KEY, choose_language, entry_point,  # 
 
 import streamlit as st  # noqa: E402
 
+from core import memory  # noqa: E402
 from core.device import MAX_SEED, device_label, reset_threads  # noqa: E402
 from core.i18n import LANGUAGES, _  # noqa: E402
+from core.settings import LOW_MEMORY  # noqa: E402
 
 logging.basicConfig(level=logging.INFO)
 leave_pages_directory_mode()
@@ -56,6 +58,8 @@ with st.sidebar:
 with entry_point():
     page.run()
 sync_url()
+if LOW_MEMORY:  # hand the page's freed temporaries back to the OS (core/memory.py)
+    memory.trim()
 
 # After the page ran, st.query_params holds its inputs: show a link that reopens this exact view.
 with link_box:

@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/memory.py [page ...]            # every page, in course order
     NLP_PLAYGROUND_LOW_MEMORY=1 .venv/bin/python benchmarks/memory.py
 One process, one visitor (AppTest runs the entry point and then each page, so models stay loaded as they do
-in a server): the growth per line is what that import or page adds. The baseline in the same run is the bare
+in a server), who also does the page's main interaction of benchmarks/load.py (GPT: Generate): the growth per
+line is what that import or page adds. The baseline in the same run is the bare
 interpreter. For many visitors at once, use benchmarks/load.py (its peak_rss_mb is the server's).
 Ends with: memory: python_mb=… imports_mb=… pages_mb=… peak_mb=… low_memory=…
 """
@@ -48,12 +49,22 @@ def main() -> None:
     imports = last = now
     from streamlit.testing.v1 import AppTest
 
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from load import INTERACTIONS
+
     for page in sys.argv[1:] or PAGES:
         at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=600)
         if page != "home":
             at.switch_page(f"pages/{page}.py")
         t0 = time.perf_counter()
         at.run()
+        values, button = INTERACTIONS.get(page, ({}, None))
+        if values or button:
+            for key, value in values.items():
+                at.session_state[key] = value
+            if button:
+                at.button(key=button).click()
+            at.run()
         gc.collect()
         now = rss()
         print(f"page {page:29s} {now:7.0f} MB  (+{now - last:.0f}; {time.perf_counter() - t0:.1f} s"

@@ -71,15 +71,19 @@ def _offline_error(what: str, where: str) -> ValueError:
 # ---------------------------------------------------------------------------------------------
 def load_glove(ref: str = "glove-6b-50d"):
     """GloVe 6B 50d as a gensim KeyedVectors (400k words, frequency-ordered)."""
-    import pandas as pd
+    import pyarrow.parquet as pq
     from gensim.models import KeyedVectors
 
     data = packaged_path("glove-6b-50d")
     from core.settings import GLOVE_MAX_WORDS
 
     vectors = np.load(data / "glove_6B_50d_emb.npy", mmap_mode="r")  # (V, 50) float32
-    words = pd.read_parquet(data / "glove_6B_index.parquet")["index"].astype(str).tolist()
-    vectors, words = vectors[:GLOVE_MAX_WORDS], words[:GLOVE_MAX_WORDS]  # frequency-ordered
+    # only the kept words become Python strings (all 400k, then cut, cost a low-memory host ~50 MB it never
+    # got back)
+    column = pq.read_table(data / "glove_6B_index.parquet", columns=["index"]).column("index")
+    words = [str(w) for w in column.slice(0, GLOVE_MAX_WORDS).to_pylist()]
+    del column
+    vectors = vectors[:GLOVE_MAX_WORDS]  # frequency-ordered
     if len(words) != vectors.shape[0]:
         raise ValueError(_("GloVe index has {words} words but {vectors} vectors; reinstall the package.").format(
             words=len(words), vectors=vectors.shape[0]))
@@ -155,8 +159,54 @@ def load_minilm(ref: str = "minilm-l6") -> LoadedModel:
 _convert_lock = threading.Lock()
 
 
-def smollm_cache_path() -> Path:
-    return cache_dir() / "smollm2-135m-instruct"
+def smollm_cache_path(bf16: bool = False) -> Path:
+    """The de-quantized SmolLM2 as safetensors: float32, or the bfloat16 copy that low-memory mode reads."""
+    return cache_dir() / ("smollm2-135m-instruct-bf16" if bf16 else "smollm2-135m-instruct")
+
+
+def _save_atomically(model, tokenizer, target: Path) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix=".smollm-", dir=cache_dir()))
+    model.save_pretrained(tmp, safe_serialization=True)
+    tokenizer.save_pretrained(tmp)
+    try:
+        tmp.rename(target)  # atomic: a half-written folder is never seen
+    except OSError:  # another process finished first
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def prepare_smollm(bf16: bool = False) -> Path:
+    """Make the safetensors copy of the packaged GGUF once per machine (any process reuses it) and return its
+    folder. The first call de-quantizes the GGUF (~20 s, a transient ~1 GB); the bfloat16 copy is made from
+    the float32 one. `scripts/prepare_models.py` runs this at build time (Dockerfile), so a small host never
+    pays that peak while serving."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    target = smollm_cache_path(bf16)
+    with _convert_lock:
+        if (target / "model.safetensors").exists():
+            return target
+        if bf16:
+            import torch
+
+            source = _prepare_smollm_fp32_locked()
+            tokenizer = AutoTokenizer.from_pretrained(source)
+            model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.bfloat16)
+            _save_atomically(model, tokenizer, target)
+            return target
+        return _prepare_smollm_fp32_locked()
+
+
+def _prepare_smollm_fp32_locked() -> Path:
+    """prepare_smollm(False) for a caller that already holds the conversion lock."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    target = smollm_cache_path(False)
+    if not (target / "model.safetensors").exists():
+        gguf = packaged_path("smollm2-135m")
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        _save_atomically(model, tokenizer, target)
+    return target
 
 
 @builds_models
@@ -164,32 +214,58 @@ def load_smollm(ref: str = "smollm2-135m") -> LoadedModel:
     """SmolLM2-135M-Instruct from the packaged GGUF file.
 
     The first load de-quantizes the GGUF (~20 s) and saves safetensors in the cache folder;
-    every later load (any process) reads those in well under a second.
+    every later load (any process) reads those in well under a second. The weights stay memory-mapped from
+    that file (safetensors), so a loaded model costs resident memory only for the pages it has read, and
+    several server processes share them.
     """
+    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    target = smollm_cache_path()
-    with _convert_lock:
-        if not (target / "model.safetensors").exists():
-            gguf = packaged_path("smollm2-135m")
-            tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-            model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
-            tmp = Path(tempfile.mkdtemp(prefix=".smollm-", dir=cache_dir()))
-            model.save_pretrained(tmp, safe_serialization=True)
-            tokenizer.save_pretrained(tmp)
-            try:
-                tmp.rename(target)  # atomic: a half-written folder is never seen
-            except OSError:  # another process finished first
-                shutil.rmtree(tmp, ignore_errors=True)
-    tokenizer = AutoTokenizer.from_pretrained(target)
-    model = AutoModelForCausalLM.from_pretrained(target, attn_implementation="eager")
     from core.settings import LOW_MEMORY
 
-    if LOW_MEMORY:
-        import torch
-
-        model = model.to(torch.bfloat16)  # half the memory; perplexity and speed measured unchanged here
+    # low-memory mode: bfloat16, half the memory (perplexity and speed measured unchanged here), read from a
+    # bfloat16 file (casting a float32 file on load held both copies: a +770 MB peak instead of +270 MB)
+    target = prepare_smollm(bf16=LOW_MEMORY)
+    tokenizer = AutoTokenizer.from_pretrained(target)
+    model = AutoModelForCausalLM.from_pretrained(target, attn_implementation="eager",
+                                                 dtype=torch.bfloat16 if LOW_MEMORY else torch.float32)
     return _finish(model, tokenizer, "smollm2-135m")
+
+
+def smollm_tokenizer():
+    """SmolLM2's tokenizer alone (no weights): from the safetensors copy when one was made, else from the GGUF."""
+    from transformers import AutoTokenizer
+
+    with _convert_lock:
+        if "smollm2" not in _tokenizers:
+            for folder in (smollm_cache_path(False), smollm_cache_path(True)):
+                if (folder / "tokenizer.json").exists():
+                    _tokenizers["smollm2"] = AutoTokenizer.from_pretrained(folder)
+                    break
+            else:
+                gguf = packaged_path("smollm2-135m")
+                _tokenizers["smollm2"] = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        return _tokenizers["smollm2"]
+
+
+_tokenizers: dict = {}
+
+
+def load_smollm_llamacpp(ref: str = "smollm2-135m") -> LoadedModel:
+    """SmolLM2 run by llama.cpp straight from the packaged Q4_1 GGUF (core.transformers.llamacpp): the model of
+    the bundle is the engine, shared by every session of the process; no float copy is made."""
+    from core.transformers import llamacpp
+
+    gguf = packaged_path("smollm2-135m")
+    lm = llamacpp.engine(str(gguf))
+    tokenizer = smollm_tokenizer()
+    meta = lm.metadata
+    info = {"layers": int(meta.get("llama.block_count", 0)) or None,
+            "heads": int(meta.get("llama.attention.head_count", 0)) or None,
+            "hidden": int(meta.get("llama.embedding_length", 0)) or None,
+            "max_len": lm.config.max_position_embeddings, "params": None, "vocab": len(tokenizer),
+            "engine": "llama.cpp", "file": gguf.name}
+    return LoadedModel(lm, tokenizer, "smollm2-135m", info)
 
 
 @builds_models

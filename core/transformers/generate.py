@@ -36,7 +36,7 @@ from typing import Callable, Iterator
 
 import torch
 
-from core.transformers import lean_llama, sampling
+from core.transformers import lean_llama, llamacpp, sampling
 from core.device import builds_models, check_seed, make_generator
 from core.i18n import N_, _
 
@@ -302,7 +302,9 @@ def _piece(tokenizer, token_id: int) -> str:
     return tokenizer.decode([token_id], skip_special_tokens=False, clean_up_tokenization_spaces=False)
 
 
-def _new_cache():
+def _new_cache(model):
+    if isinstance(model, llamacpp.LlamaCppLM):
+        return llamacpp.EngineCache()  # the token blocks; the keys and values stay in llama.cpp's context
     from transformers import DynamicCache
 
     return DynamicCache()
@@ -321,7 +323,7 @@ def stream(model, tokenizer, prompt_ids: list[int], cfg: GenConfig,
     device = next(model.parameters()).device
     gen = make_generator(cfg.seed)
     eos = getattr(tokenizer, "eos_token_id", None)
-    cache = _new_cache()
+    cache = _new_cache(model)
     ids = list(prompt_ids)
     x = torch.tensor([ids], dtype=torch.long, device=device)  # (1, T) prompt, then (1, 1) per step
     pos = torch.arange(len(ids), device=device)  # cache positions of x
@@ -329,6 +331,15 @@ def stream(model, tokenizer, prompt_ids: list[int], cfg: GenConfig,
     top_k = cfg.top_k if cfg.mode == "sample" else 0
     top_p = cfg.top_p if cfg.mode == "sample" else 1.0
     start = time.perf_counter()
+    try:
+        yield from _stream_steps(model, tokenizer, cfg, on_token, gen, eos, cache, ids, x, pos, temperature, top_k,
+                                 top_p, start)
+    finally:
+        llamacpp.release(model, cache)  # an engine's context is free for the next generation (a no-op otherwise)
+
+
+def _stream_steps(model, tokenizer, cfg, on_token, gen, eos, cache, ids, x, pos, temperature, top_k, top_p, start):
+    device = x.device
     for i in range(cfg.max_new_tokens):
         out = model(input_ids=x, past_key_values=cache, use_cache=True, cache_position=pos, logits_to_keep=1)
         cache = out.past_key_values
@@ -361,24 +372,27 @@ def greedy_fast_path(model, prompt_ids: list[int], max_new_tokens: int, eos: int
     Returns (new ids, seconds, time to first token in seconds).
     """
     device = next(model.parameters()).device
-    cache = _new_cache()
+    cache = _new_cache(model)
     x = torch.tensor([prompt_ids], dtype=torch.long, device=device)  # (1, T)
     pos = torch.arange(len(prompt_ids), device=device)
     new: list[int] = []
     start = time.perf_counter()
     ttft = 0.0
-    for i in range(max_new_tokens):
-        out = model(input_ids=x, past_key_values=cache, use_cache=True, cache_position=pos, logits_to_keep=1)
-        cache = out.past_key_values
-        nxt_t = out.logits[:, -1].argmax(dim=-1, keepdim=True)  # (1, 1)
-        nxt = int(nxt_t)
-        if i == 0:
-            ttft = time.perf_counter() - start
-        new.append(nxt)
-        if stop_at_eos and eos is not None and nxt == eos:
-            break
-        x = nxt_t
-        pos = pos[-1:] + 1
+    try:
+        for i in range(max_new_tokens):
+            out = model(input_ids=x, past_key_values=cache, use_cache=True, cache_position=pos, logits_to_keep=1)
+            cache = out.past_key_values
+            nxt_t = out.logits[:, -1].argmax(dim=-1, keepdim=True)  # (1, 1)
+            nxt = int(nxt_t)
+            if i == 0:
+                ttft = time.perf_counter() - start
+            new.append(nxt)
+            if stop_at_eos and eos is not None and nxt == eos:
+                break
+            x = nxt_t
+            pos = pos[-1:] + 1
+    finally:
+        llamacpp.release(model, cache)
     return new, time.perf_counter() - start, ttft
 
 
@@ -409,10 +423,17 @@ def beam_search(model, tokenizer, prompt_ids: list[int], cfg: GenConfig) -> list
     The repetition penalty, if any, is applied to the scores used for choosing, not to `logprob`.
     """
     cfg.check()
+    cache = _new_cache(model)
+    try:
+        return _beam_search(model, tokenizer, prompt_ids, cfg, cache)
+    finally:
+        llamacpp.release(model, cache)
+
+
+def _beam_search(model, tokenizer, prompt_ids: list[int], cfg: GenConfig, cache) -> list[dict]:
     device = next(model.parameters()).device
     width = cfg.num_beams
     eos = getattr(tokenizer, "eos_token_id", None) if cfg.stop_at_eos else None
-    cache = _new_cache()
     x = torch.tensor([prompt_ids], dtype=torch.long, device=device)  # (1, T)
     pos = torch.arange(len(prompt_ids), device=device)
     out = model(input_ids=x, past_key_values=cache, use_cache=True, cache_position=pos, logits_to_keep=1)

@@ -23,3 +23,31 @@ def test_start_up_does_not_load_snownlp_models():
                          cwd=preload.ROOT)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_streamlit_compiles_pages_under_the_ast_lock():
+    """Streamlit's page compiler and our AST readers share one lock (CPython 3.11's AST conversion is not
+    thread-safe: "AST constructor recursion depth mismatch" under load). Guarding twice wraps once."""
+
+    from streamlit.runtime.scriptrunner.script_cache import ScriptCache
+
+    preload.guard_streamlit()
+    first = ScriptCache.get_bytecode
+    preload.guard_streamlit()
+    assert ScriptCache.get_bytecode is first and first._takes_ast_lock
+    seen = []
+    original_parse = preload.ast.parse
+
+    def spy(*args, **kwargs):  # a parse inside get_bytecode runs while this thread holds AST_LOCK
+        seen.append(preload.AST_LOCK._is_owned())
+        return original_parse(*args, **kwargs)
+
+    preload.ast.parse = spy
+    try:
+        code = ScriptCache().get_bytecode(str(preload.ROOT / "pages" / "glossary.py"))
+        tree = preload.parse("x + 1", mode="eval")
+    finally:
+        preload.ast.parse = original_parse
+    assert code is not None and tree is not None
+    assert seen and all(seen)
+    assert not preload.AST_LOCK._is_owned()

@@ -33,16 +33,48 @@ def test_greedy_generation_and_step_view(fresh_caches):
 
 
 @pytest.mark.slow
-def test_fast_mode_is_the_default_and_generates(fresh_caches):
+def test_fast_mode_generates(fresh_caches):
     from core.transformers import generate, lean_llama
 
-    at = run_page(PAGE, timeout=600, query={"gpt_max_new": "8", "gpt_prompt": "The capital of France is"})
-    assert at.radio(key="gpt_precision").value == "fast"  # it meets the bar (benchmarks/generation.py)
+    at = run_page(PAGE, timeout=600, query={"gpt_max_new": "8", "gpt_prompt": "The capital of France is",
+                                            "gpt_precision": "fast"})
+    assert at.radio(key="gpt_precision").value == "fast"
     at.button(key="gpt_generate").click().run(timeout=600)
     assert_clean(at)
     res = at.session_state["gpt_result"]["res"]
     assert len(res.ids) == 8 and res.text.strip() and len(res.steps) == 8
     assert any(isinstance(m, lean_llama.LeanLlama) for m in generate._fast_models.values())
+
+
+@pytest.mark.slow
+def test_llamacpp_is_the_default_and_gives_what_the_engine_gives_alone(fresh_caches):
+    from core import loaders
+    from core.transformers import generate
+
+    at = run_page(PAGE, timeout=600, query={"gpt_max_new": "12", "gpt_prompt": "The capital of France is"})
+    assert at.radio(key="gpt_precision").value == "llamacpp"  # where llama.cpp is installed (make install)
+    at.button(key="gpt_generate").click().run(timeout=600)
+    assert_clean(at)
+    res = at.session_state["gpt_result"]["res"]
+    assert len(res.steps) == len(res.ids) == 12 and "llama.cpp" in at.caption[-1].value + "".join(
+        c.value for c in at.caption)
+    lm = loaders.load_smollm_llamacpp()
+    ids, _ = generate.encode_prompt(lm.tokenizer, "The capital of France is", lm.model, 12)
+    alone = generate.run(lm.model, lm.tokenizer, ids, generate.GenConfig(mode="greedy", max_new_tokens=12))
+    assert alone.ids == res.ids
+    assert max(abs(a.logprob - b.logprob) for a, b in zip(alone.steps, res.steps)) < 1e-5
+    assert at.slider(key="gpt_step") and len(at.get("plotly_chart")) >= 1  # the step view, from llama.cpp's logits
+
+
+def test_without_llamacpp_the_page_says_how_to_get_it(fresh_caches, monkeypatch):
+    from core.transformers import llamacpp
+
+    monkeypatch.setattr(llamacpp, "available", lambda: False)
+    at = run_page(PAGE)
+    assert_clean(at)
+    assert "llamacpp" not in at.radio(key="gpt_precision").options
+    assert at.radio(key="gpt_precision").value == "fast"
+    assert any("llama.cpp is not installed" in c.value for c in at.caption)
 
 
 @pytest.mark.slow
