@@ -10,10 +10,15 @@ Same process, same prompt, back to back (so ratios hold even on a busy machine):
          bf16 weights, `core.transformers.lean_llama`); quality is checked as perplexity on held-out Tiny
          Shakespeare (the tail of `core.corpora.shakespeare()`) relative to fp32, with every
          token through the fast weights (`generate.quality_model`).
+- engine:   the GPT page's default where llama.cpp is installed: the packaged Q4_1 GGUF run by llama.cpp
+            (`core.transformers.llamacpp`) under the page's own streaming loop (`generate.run`: sampling code,
+            per-step candidates and entropies); `engine_ppl_delta_pct` is its perplexity against fp32;
+- llamacpp: plain `llama_cpp.Llama.generate` (greedy, its own sampler) on the same file, the same prompt and
+            number of tokens: what a user of llama.cpp gets. `engine_same_as_llamacpp`: our greedy ids equal it.
 Each timing is the best of `--repeats` runs (the CPU is shared). TTFT: best time to the first token
 (prefill of the prompt + first pick) over the runs and 5 extra calls.
 Ends with one line: `generation: hf_tok_s=... exact_tok_s=... exact_same_output=... fast_tok_s=...
-fast_ppl_delta_pct=... ttft_ms=...`.
+fast_ppl_delta_pct=... ttft_ms=... engine_tok_s=... engine_ttft_ms=... engine_ppl_delta_pct=... llamacpp_tok_s=...`.
 """
 from __future__ import annotations
 
@@ -26,6 +31,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 # On a CPU shared by many busy processes, OpenMP threads that spin-wait for each other make every
 # small op crawl (we measured 0.3 tok/s vs 4 tok/s); passive waiting is fair to HF and ours alike.
+# llama.cpp's OpenMP threads suffer from passive waiting instead (32 tok/s instead of 118 here): the app
+# sets no policy, so on a quiet machine run with OMP_WAIT_POLICY=ACTIVE to measure what the app does.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch  # noqa: E402
@@ -109,11 +116,64 @@ def main() -> None:
     print(f"perplexity on {args.ppl_tokens} held-out Shakespeare tokens: fp32 {ppl32:.3f}, {generate.FAST_METHOD} {ppl8:.3f} "
           f"({delta:+.2f}%)")
     hf_s, ex_s, fa_s = 1 / best["hf"], 1 / best["exact"], 1 / best["fast"]
+    engine_part = _engine(args, ids, tok, held_out, ppl32, hf_s)
     print(f"exact/hf = {ex_s / hf_s:.2f}x, fast/hf = {fa_s / hf_s:.2f}x; load average now "
           f"{os.getloadavg()[0]:.2f}")
     print(f"generation: hf_tok_s={hf_s:.2f} exact_tok_s={ex_s:.2f} exact_same_output={str(same).lower()} "
           f"fast_tok_s={fa_s:.2f} fast_ppl_delta_pct={delta:.2f} ttft_ms={ttft * 1000:.0f} "
-          f"fast_speedup={fa_s / hf_s:.2f} load1={load0:.1f}")
+          f"fast_speedup={fa_s / hf_s:.2f} {engine_part}omp={os.environ['OMP_WAIT_POLICY'].lower()} load1={load0:.1f}")
+
+
+def _engine(args, ids, tok, held_out, ppl32, hf_s) -> str:
+    """The llama.cpp engine under our streaming loop vs plain llama.cpp ("" when it is not installed)."""
+    from core.transformers import llamacpp
+
+    if not llamacpp.available():
+        print("llama.cpp is not installed: no engine figures")
+        return ""
+    import llama_cpp
+
+    lm = loaders.load_smollm_llamacpp()
+    engine = lm.model
+    plain = llama_cpp.Llama(model_path=engine.path, n_ctx=llamacpp.N_CTX, n_threads=args.threads,
+                            n_threads_batch=args.threads, n_batch=llamacpp.N_BATCH, verbose=False)
+
+    def plain_run():
+        t0 = time.perf_counter()
+        out = []
+        plain.reset()
+        for token in plain.generate(ids, top_k=1, temp=0.0, repeat_penalty=1.0, reset=True):
+            out.append(int(token))
+            if len(out) == args.tokens:
+                break
+        return out, time.perf_counter() - t0
+
+    cfg = generate.GenConfig(mode="greedy", max_new_tokens=args.tokens, stop_at_eos=False)
+    generate.run(engine, tok, ids, generate.GenConfig(mode="greedy", max_new_tokens=4))  # warm-up
+    plain_run()
+    best_engine = best_plain = 1e9
+    engine_ttft = 1e9
+    engine_ids = plain_ids = None
+    for r in range(args.repeats):
+        res = generate.run(engine, tok, ids, cfg)
+        engine_ids = res.ids
+        best_engine = min(best_engine, res.seconds / len(res.ids))
+        engine_ttft = min(engine_ttft, res.ttft_s)
+        plain_ids, s = plain_run()
+        best_plain = min(best_plain, s / len(plain_ids))
+        print(f"run {r + 1}: engine {1 / best_engine:.1f} tok/s, llama.cpp {1 / best_plain:.1f} (best so far)",
+              flush=True)
+    same = engine_ids == plain_ids
+    agree = sum(a == b for a, b in zip(engine_ids, plain_ids))
+    ppl = generate.perplexity(engine, tok, held_out, max_tokens=args.ppl_tokens)
+    delta = 100 * (ppl - ppl32) / ppl32
+    e_s, p_s = 1 / best_engine, 1 / best_plain
+    print(f"engine: {e_s:.1f} tok/s with per-step details ({e_s / p_s:.2f}x plain llama.cpp {p_s:.1f} tok/s, "
+          f"{e_s / hf_s:.2f}x hf), greedy ids equal to llama.cpp's: {same} ({agree}/{len(plain_ids)}); "
+          f"perplexity {ppl:.3f} ({delta:+.2f}% vs fp32)")
+    plain.close()
+    return (f"engine_tok_s={e_s:.2f} engine_ttft_ms={engine_ttft * 1000:.0f} engine_ppl_delta_pct={delta:.2f} "
+            f"llamacpp_tok_s={p_s:.2f} engine_same_as_llamacpp={str(same).lower()} engine_speedup={e_s / hf_s:.2f} ")
 
 
 if __name__ == "__main__":
