@@ -14,7 +14,8 @@ The server it starts is cold (no model loaded, no module imported yet), as after
 restart. Its stdout and stderr go to a log file (kept: `--log`, default benchmarks/load-server.log);
 every traceback and "Uncaught app execution" in it counts as an error, and the distinct exception
 types seen there are printed, as are the visitors' error boxes.
-Ends with: load: sessions=… errors=… p50_ms=… p95_ms=… peak_rss_mb=…
+Ends with: load: sessions=… errors=… p50_ms=… p95_ms=… peak_rss_mb=… peak_anon_mb=… (peak_anon_mb: the part
+that is not shared libraries or memory-mapped weight files, which the kernel can drop and re-read)
 Targets: errors=0, p95 ≤ 3000 ms for non-training interactions, peak RSS ≤ 2500 MB.
 """
 from __future__ import annotations
@@ -241,12 +242,26 @@ def _wait_healthy(url: str, timeout: float = 60) -> None:
     raise SystemExit(f"server at {url} is not healthy")
 
 
+def _anon_bytes(pid: int) -> int:
+    """Anonymous resident memory (RssAnon: the heap, not shared libraries or memory-mapped weight files)."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("RssAnon:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
 def _rss_sampler(pid: int, peak: list, stop: threading.Event) -> None:
+    """peak[0]: the most resident memory seen (RSS, children included); peak[1]: the most anonymous memory."""
     proc = psutil.Process(pid)
     while not stop.is_set():
         try:
-            rss = proc.memory_info().rss + sum(c.memory_info().rss for c in proc.children(recursive=True))
-            peak[0] = max(peak[0], rss)
+            family = [proc, *proc.children(recursive=True)]
+            peak[0] = max(peak[0], sum(p.memory_info().rss for p in family))
+            peak[1] = max(peak[1], sum(_anon_bytes(p.pid) for p in family))
         except psutil.Error:
             pass
         stop.wait(0.25)
@@ -281,7 +296,7 @@ def main() -> None:
         proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port",
                                  str(port), "--server.address", "127.0.0.1", "--server.headless", "true"],
                                 cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    peak = [0]
+    peak = [0, 0]
     stop = threading.Event()
     try:
         _wait_healthy(url)
@@ -335,9 +350,10 @@ def main() -> None:
     all_ms = sorted(ms for _, ms in lat) or [0.0]
     p50 = statistics.median(all_ms)
     p95 = all_ms[int(0.95 * (len(all_ms) - 1))]
-    print(f"requests={len(lat)} load average {os.getloadavg()[0]:.2f}")
+    print(f"requests={len(lat)} load average {os.getloadavg()[0]:.2f} "
+          f"low_memory={os.environ.get('NLP_PLAYGROUND_LOW_MEMORY', '0')}")
     print(f"load: sessions={args.sessions} errors={errors} p50_ms={p50:.0f} p95_ms={p95:.0f} "
-          f"peak_rss_mb={peak[0] / 2**20:.0f} think_s={args.think:g} requests={len(lat)} vary={str(args.vary).lower()}")
+          f"peak_rss_mb={peak[0] / 2**20:.0f} peak_anon_mb={peak[1] / 2**20:.0f} think_s={args.think:g} requests={len(lat)} vary={str(args.vary).lower()}")
 
 
 async def _warm(url: str, stats: dict) -> None:

@@ -64,6 +64,8 @@ def main() -> None:
                 at.session_state[key] = value
             if button:
                 at.button(key=button).click()
+            if page != "home":
+                at.switch_page(f"pages/{page}.py")  # (an AppTest run goes back to the entry page otherwise)
             at.run()
         gc.collect()
         now = rss()
