@@ -302,8 +302,8 @@ def main() -> None:
         _wait_healthy(url)
         if proc is not None:
             threading.Thread(target=_rss_sampler, args=(proc.pid, peak, stop), daemon=True).start()
+        warm = {"latency_ms": [], "errors": []}
         if args.warmup:
-            warm = {"latency_ms": [], "errors": []}
             t0 = time.perf_counter()
             asyncio.run(_warm(url, warm))
             print(f"warm-up: every page once in {time.perf_counter() - t0:.1f} s, errors {len(warm['errors'])}")
@@ -346,7 +346,9 @@ def main() -> None:
         shown[kind] = shown.get(kind, 0) + 1
     if shown:
         print("visitor errors by kind: " + ", ".join(f"{k} ×{n}" for k, n in sorted(shown.items())))
-    errors = len(stats["errors"]) + log_errors
+    for err in warm["errors"][:20]:
+        print("warm-up error:", err)
+    errors = len(stats["errors"]) + log_errors + len(warm["errors"])
     all_ms = sorted(ms for _, ms in lat) or [0.0]
     p50 = statistics.median(all_ms)
     p95 = all_ms[int(0.95 * (len(all_ms) - 1))]

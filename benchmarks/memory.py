@@ -59,13 +59,13 @@ def main() -> None:
         t0 = time.perf_counter()
         at.run()
         values, button = INTERACTIONS.get(page, ({}, None))
-        if values or button:
+        if values or button:  # on the page file itself (an AppTest rerun through the entry point loses clicks)
+            at = AppTest.from_file(str(ROOT / "pages" / f"{page}.py"), default_timeout=600)
+            at.run()
             for key, value in values.items():
                 at.session_state[key] = value
             if button:
                 at.button(key=button).click()
-            if page != "home":
-                at.switch_page(f"pages/{page}.py")  # (an AppTest run goes back to the entry page otherwise)
             at.run()
         gc.collect()
         now = rss()
