@@ -165,15 +165,15 @@ def _show_fill(res: dict, key: str) -> None:
         with cols[j % len(cols)]:
             title = (_("mask {n} (filled at step {step})").format(n=j + 1, step=m["step"])
                      if res["mode"] == "left_to_right" else _("mask {n}").format(n=j + 1))
-            st.plotly_chart(_bars(m["predictions"], title), use_container_width=True, key=f"{key}_bar{j}")
+            st.plotly_chart(_bars(m["predictions"], title), width="stretch", key=f"{key}_bar{j}")
     cols_fill = {"mask": _("mask"), "rank": _("rank"), "token": _("token"), "probability": _("probability")}
     df = pd.DataFrame([{cols_fill["mask"]: j + 1, cols_fill["rank"]: r + 1, cols_fill["token"]: p["token"],
                         cols_fill["probability"]: round(p["prob"], 5)}
                        for j, m in enumerate(res["masks"]) for r, p in enumerate(m["predictions"])])
     with st.expander(_("Sentences with the first mask's top choices, and all predictions")):
         st.dataframe(pd.DataFrame([{_("sentence"): v["sentence"], _("p(first mask)"): round(v["prob"], 4)}
-                                   for v in res["variants"]]), hide_index=True, use_container_width=True)
-        st.dataframe(df, hide_index=True, use_container_width=True)
+                                   for v in res["variants"]]), hide_index=True, width="stretch")
+        st.dataframe(df, hide_index=True, width="stretch")
     st.download_button(_("Download predictions (CSV)"), df.to_csv(index=False), file_name="fill_mask.csv",
                        mime="text/csv", key=f"{key}_csv")
 
@@ -227,13 +227,13 @@ with tab_fill:
                 g1, g2, g3 = st.columns(3)
                 with g1:
                     st.plotly_chart(_bars(results["a"]["masks"][0]["predictions"][:8],
-                                          _("BERT: both sides at once")), use_container_width=True, key="bert_gpt_a")
+                                          _("BERT: both sides at once")), width="stretch", key="bert_gpt_a")
                 for col, key, title in ((g2, "p_left", _("GPT: the words before the blank")),
                                         (g3, "p_both", _("GPT: the whole sentence, word by word"))):
                     ranked = sorted(zip(scored[key], scored["candidates"]), reverse=True)[:8]
                     with col:
                         st.plotly_chart(_bars([{"token": w, "prob": p} for p, w in ranked], title),
-                                        use_container_width=True, key=f"bert_gpt_{key}")
+                                        width="stretch", key=f"bert_gpt_{key}")
                 st.caption(_("A left-to-right model at the blank knows only the words before it: its middle ranking. "
                              "Scoring the whole filled-in sentence, log P(w | left) + log P(right | left, w), lets the "
                              "words after the blank vote too: its right ranking. BERT (left) reads both sides in one pass. "
@@ -274,7 +274,7 @@ with tab_corrupt:
             "position": _("position"), "original": _("original"), "input to model": _("input to model"),
             "what happened": _("what happened"), "loss here": loss_col})
         st.dataframe(ctdf.style.apply(lambda r: ["background-color: #fff3cd" if r[loss_col] else "" for _c in r],
-                                      axis=1), hide_index=True, use_container_width=True)
+                                      axis=1), hide_index=True, width="stretch")
         st.download_button(_("Download table (CSV)"), ctdf.to_csv(index=False), file_name="mlm_corruption.csv",
                            mime="text/csv", key="bert_corrupt_csv")
         with st.expander(_("Check the 15% / 80-10-10 rates over many draws")), guard(stop=False):
@@ -287,7 +287,7 @@ with tab_corrupt:
             rf.update_layout(title=_("{draws} corruptions of this sentence (seeds {seed}…)").format(
                                  draws=draws["draws"], seed=draws["seed"]),
                              yaxis_title=_("fraction"), yaxis_tickformat=".0%", height=320, margin=dict(l=10, r=10, t=40, b=10))
-            st.plotly_chart(rf, use_container_width=True, key="bert_corrupt_rates")
+            st.plotly_chart(rf, width="stretch", key="bert_corrupt_rates")
             st.caption(_("'chosen' is a fraction of all word pieces; the other three are fractions of the chosen ones."))
         with st.expander(_("What the model predicts for this corrupted input")):
             with guard(stop=False), queued("generate", 30):
@@ -295,7 +295,7 @@ with tab_corrupt:
                 st.dataframe(pd.DataFrame(cp["rows"]).rename(columns={
                     "position": _("position"), "target": _("target"), "model input": _("model input"),
                     "top guess": _("top guess"), "p(target)": _("p(target)"), "-log p(target)": _("-log p(target)")}),
-                    hide_index=True, use_container_width=True)
+                    hide_index=True, width="stretch")
                 if cp["rows"]:
                     st.markdown(_("Loss on this sequence: **{loss:.3f}** nats.").format(loss=cp["loss"]))
 
@@ -319,7 +319,7 @@ with tab_emb:
                             _("|segment emb|"): np.round(parts["segment_norm"], 3),
                             _("|position emb|"): np.round(parts["position_norm"], 3),
                             _("|sum|"): np.round(parts["sum_norm"], 3)})
-        st.dataframe(edf, hide_index=True, use_container_width=True)
+        st.dataframe(edf, hide_index=True, width="stretch")
         emb_names = {"token": _("token embedding"), "segment": _("segment embedding"),
                      "position": _("position embedding"), "sum": _("sum embedding"), "input": _("input embedding")}
         comp = st.radio(_("Show the first 24 dimensions of"), EMB_PARTS,
@@ -330,7 +330,7 @@ with tab_emb:
         fig = heatmap(arr, [str(i) for i in range(arr.shape[1])], parts["tokens"], x_title=_("dimension"),
                       y_title=_("token"), colorscale="RdBu", zmin=-lim, zmax=lim, text_fmt=None,
                       title=_("{part}, dimensions 0-23").format(part=emb_names[comp]))
-        st.plotly_chart(fig, use_container_width=True, key="bert_emb_fig")
+        st.plotly_chart(fig, width="stretch", key="bert_emb_fig")
         figure_downloads(fig, "bert_input_embeddings", "bert_emb_dl", data=edf)
 
 # ---- contextual vectors ---------------------------------------------------------------------
@@ -369,7 +369,7 @@ with tab_ctx:
                           title=_("cosine similarity at layer {layer}").format(layer=layer),
                           x_title=_("sentence"), y_title=_("sentence"), colorscale="Viridis",
                           zmin=float(min(0.0, cv["sims"][layer].min())), zmax=1.0)
-            st.plotly_chart(fig, use_container_width=True, key="bert_ctx_matrix")
+            st.plotly_chart(fig, width="stretch", key="bert_ctx_matrix")
         with m2:
             lf = go.Figure()
             xs = list(range(cv["layers"]))
@@ -382,7 +382,7 @@ with tab_ctx:
             lf.add_vline(x=layer, line_dash="dot")
             lf.update_layout(title=_("mean similarity by layer"), xaxis_title=_("layer (0 = static)"),
                              yaxis_title=_("mean cosine similarity"), height=380, margin=dict(l=10, r=10, t=40, b=10))
-            st.plotly_chart(lf, use_container_width=True, key="bert_ctx_lines_fig")
+            st.plotly_chart(lf, width="stretch", key="bert_ctx_lines_fig")
         st.caption(_("Sentences: {sentences}").format(sentences=" · ".join(
             f"**{i + 1}.** {s} ({'+'.join(p)})" for i, (s, p) in enumerate(zip(cv["sentences"], cv["pieces"])))))
         if np.all(np.isnan(cv["within"])):
@@ -426,7 +426,7 @@ with tab_nsp:
             fig.add_vline(x=0.5, line_dash="dot")
             fig.update_layout(xaxis=dict(range=[0, 1], title=_("P(y = 1): B follows A")), height=260,
                               margin=dict(l=10, r=10, t=30, b=10))
-            st.plotly_chart(fig, use_container_width=True, key="bert_nsp_fig")
+            st.plotly_chart(fig, width="stretch", key="bert_nsp_fig")
             table = pd.DataFrame([{_("pair"): r[0], _("sentence A"): r[1], _("sentence B"): r[2],
                                    _("P(B follows A)"): round(p, 4)} for r, p in zip(rows, probs)])
             figure_downloads(fig, "bert_next_sentence", "bert_nsp_dl", data=table)
@@ -473,7 +473,7 @@ with tab_pt:
                                 row=1, col=2)
             fig.update_layout(height=340, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.2))
             fig.update_xaxes(title_text=_("step"))
-            st.plotly_chart(fig, use_container_width=True, key="bert_pt_fig")
+            st.plotly_chart(fig, width="stretch", key="bert_pt_fig")
             figure_downloads(fig, "bert_pretraining", "bert_pt_dl", data=h)
             res = sess["result"]
             if res:
@@ -499,7 +499,7 @@ with tab_pt:
                 fig2.add_scatter(x=ev["step"], y=ev[col], mode="lines+markers", name=name)
             fig2.update_layout(height=320, xaxis_title=_("step"), yaxis=dict(title=_("held-out"), tickformat=".0%"),
                                margin=dict(l=10, r=10, t=30, b=10))
-            st.plotly_chart(fig2, use_container_width=True, key="bert_pt_shipped")
+            st.plotly_chart(fig2, width="stretch", key="bert_pt_shipped")
 
 # ---- model card -----------------------------------------------------------------------------
 with tab_card:

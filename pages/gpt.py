@@ -290,7 +290,7 @@ with tab_gen:
                           help=_("nats; H = -Σ p log p of the model's distribution and of the one sampled from"))
                 m4.metric(_("Candidates kept"), f"{step.kept:,}")
                 fig = _step_figure(step, result["top_p"], result["mode"])
-                st.plotly_chart(fig, use_container_width=True, key="gpt_step_chart")
+                st.plotly_chart(fig, width="stretch", key="gpt_step_chart")
                 table = pd.DataFrame([{"step": s.index, "token": s.token, "id": s.id, "p_before": math.exp(s.logprob),
                                        "p_after": s.prob_after, "entropy_before": s.entropy_before,
                                        "entropy_after": s.entropy_after, "kept": s.kept} for s in res.steps])
@@ -362,7 +362,7 @@ with tab_cmp:
                               yaxis=dict(title=_("mean log p per token (higher = more likely)")),
                               yaxis2=dict(title=_("distinct-2 (higher = less repetitive)"), overlaying="y",
                                           side="right", range=[0, 1.05]), legend=dict(orientation="h", y=1.15))
-            st.plotly_chart(fig, use_container_width=True, key="gpt_cmp_chart")
+            st.plotly_chart(fig, width="stretch", key="gpt_cmp_chart")
             figure_downloads(fig, "gpt_compare", "gpt_cmp_dl", data=df)
             st.markdown(generate.compare_summary(rows))
             st.latex(r"\text{distinct-}n = \frac{|\{\text{unique } n\text{-grams}\}|}{|\{n\text{-grams}\}|}")

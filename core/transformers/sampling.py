@@ -131,6 +131,11 @@ def process(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0, top_
     raw = logits.detach().float().reshape(-1)  # (V,)
     before = torch.softmax(raw, dim=-1)
     z = _repetition_penalty(raw, previous_ids, repetition_penalty)
+    if temperature <= GREEDY_T:  # greedy: the argmax alone survives whatever top-k / top-p say; the same Step
+        probs = torch.zeros_like(before)  # as the general path gives, without its softmax of a one-hot and
+        probs[int(torch.argmax(z))] = 1.0  # entropy of it (a third of a fast engine's per-token overhead)
+        return Step(probs_before=before, probs=probs, kept=1, entropy_before=entropy(before), entropy=0.0,
+                    greedy=True)
     z = _temperature(z, temperature)
     z = _top_k(z, top_k)
     z = _top_p(z, top_p)
