@@ -12,14 +12,15 @@ COPY requirements.txt /app/requirements.txt
 RUN python -m venv /app/.venv && /app/.venv/bin/pip install -r /app/requirements.txt
 
 FROM python:3.11-slim
-# a user without a password or a shell of its own: the server does not need root
+# an unprivileged user (uid 1000, as Hugging Face Spaces expect): the server needs no root
 RUN useradd --create-home --uid 1000 app
 COPY --from=build /app/.venv /app/.venv
-COPY --chown=app:app . /app
+COPY . /app
 WORKDIR /app
 USER app
-# converted weights live in the image (made by prepare_models below), so no visitor waits for them
-ENV PATH=/app/.venv/bin:$PATH NLP_PLAYGROUND_CACHE=/app/.cache PYTHONUNBUFFERED=1
+# converted weights live in the image (made by prepare_models below), so no visitor waits for them; in the
+# user's home, which it owns (/app stays root's: the server can read its code, not change it)
+ENV PATH=/app/.venv/bin:$PATH NLP_PLAYGROUND_CACHE=/home/app/.cache/nlp-playground PYTHONUNBUFFERED=1
 RUN python scripts/prepare_models.py
 EXPOSE 8501
 # Streamlit answers "ok" here once the server is up; the orchestrator restarts a container that stops answering
