@@ -76,7 +76,7 @@ def test_gpt_garbage_query_params(fresh_caches, shift):
     assert not at.error
     ss = at.session_state
     assert 1 <= ss["gpt_max_new"] <= 200 and 0 <= ss["gpt_temperature"] <= 2 and 0.05 <= ss["gpt_top_p"] <= 1
-    assert ss["gpt_mode"] in ("greedy", "sample", "beam") and ss["gpt_precision"] in ("fast", "exact")
+    assert ss["gpt_mode"] in ("greedy", "sample", "beam") and ss["gpt_precision"] in ("llamacpp", "fast", "exact")
 
 
 def _tiny_gpt_available() -> bool:
