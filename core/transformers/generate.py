@@ -37,7 +37,7 @@ from typing import Callable, Iterator
 import torch
 
 from core.transformers import lean_llama, llamacpp, sampling
-from core.device import builds_models, check_seed, make_generator, torch_threads
+from core.device import builds_models, check_seed, make_generator
 from core.i18n import N_, _
 
 MODES = ("greedy", "sample", "beam")
@@ -340,18 +340,14 @@ def stream(model, tokenizer, prompt_ids: list[int], cfg: GenConfig,
 
 def _stream_steps(model, tokenizer, cfg, on_token, gen, eos, cache, ids, x, pos, temperature, top_k, top_p, start):
     device = x.device
-    # an engine's forward pass runs in its own threads: the per-step work on the (V,) vectors is then single-threaded
-    # (torch's second thread only adds synchronisation, against llama.cpp's threads that are still spinning)
-    threads = 1 if isinstance(model, llamacpp.LlamaCppLM) else None
     for i in range(cfg.max_new_tokens):
         out = model(input_ids=x, past_key_values=cache, use_cache=True, cache_position=pos, logits_to_keep=1)
         cache = out.past_key_values
         logits = out.logits[0, -1].float()  # (V,)
-        with torch_threads(threads):
-            step = sampling.process(logits, temperature, top_k, top_p, cfg.repetition_penalty, ids)
-            nxt = sampling.sample(step, gen)
-            logp = float(torch.log(step.probs_before[nxt]).item()) if step.probs_before[nxt] > 0 else -math.inf
-            cands = step.top(cfg.top_n) if cfg.top_n else []
+        step = sampling.process(logits, temperature, top_k, top_p, cfg.repetition_penalty, ids)
+        nxt = sampling.sample(step, gen)
+        logp = float(torch.log(step.probs_before[nxt]).item()) if step.probs_before[nxt] > 0 else -math.inf
+        cands = step.top(cfg.top_n) if cfg.top_n else []
         for c in cands:
             c["token"] = _piece(tokenizer, c["id"])
         ts = TokenStep(index=i, id=nxt, token=_piece(tokenizer, nxt), logprob=logp,
