@@ -5,6 +5,7 @@ locates them (`packaged_path`). Imports go one way: loaders use sources, never t
 """
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import socket
@@ -232,23 +233,17 @@ def load_smollm(ref: str = "smollm2-135m") -> LoadedModel:
     return _finish(model, tokenizer, "smollm2-135m")
 
 
+@functools.lru_cache(maxsize=1)
 def smollm_tokenizer():
-    """SmolLM2's tokenizer alone (no weights): from the safetensors copy when one was made, else from the GGUF."""
+    """SmolLM2's tokenizer alone (no weights): from the safetensors copy when one was made, else from the GGUF.
+    (Cached folders appear whole or not at all: they are renamed into place.)"""
     from transformers import AutoTokenizer
 
-    with _convert_lock:
-        if "smollm2" not in _tokenizers:
-            for folder in (smollm_cache_path(False), smollm_cache_path(True)):
-                if (folder / "tokenizer.json").exists():
-                    _tokenizers["smollm2"] = AutoTokenizer.from_pretrained(folder)
-                    break
-            else:
-                gguf = packaged_path("smollm2-135m")
-                _tokenizers["smollm2"] = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-        return _tokenizers["smollm2"]
-
-
-_tokenizers: dict = {}
+    for folder in (smollm_cache_path(False), smollm_cache_path(True)):
+        if (folder / "tokenizer.json").exists():
+            return AutoTokenizer.from_pretrained(folder)
+    gguf = packaged_path("smollm2-135m")
+    return AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
 
 
 def load_smollm_llamacpp(ref: str = "smollm2-135m") -> LoadedModel:

