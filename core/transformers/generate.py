@@ -30,6 +30,7 @@ import math
 import numbers
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
@@ -298,8 +299,20 @@ def model_for(lm, precision: str):
 # ---------------------------------------------------------------------------------------------
 # generation
 # ---------------------------------------------------------------------------------------------
+_pieces: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # tokenizer -> {token id: its text}
+
+
 def _piece(tokenizer, token_id: int) -> str:
-    return tokenizer.decode([token_id], skip_special_tokens=False, clean_up_tokenization_spaces=False)
+    """The text of one token, as the step view shows it (remembered per tokenizer: a step asks for 11)."""
+    try:
+        known = _pieces.setdefault(tokenizer, {})
+    except TypeError:  # a tokenizer that can't be weakly referenced or hashed: decode every time
+        known = {}
+    piece = known.get(token_id)
+    if piece is None:
+        piece = known[token_id] = tokenizer.decode([token_id], skip_special_tokens=False,
+                                                   clean_up_tokenization_spaces=False)
+    return piece
 
 
 def _new_cache(model):
@@ -346,7 +359,8 @@ def _stream_steps(model, tokenizer, cfg, on_token, gen, eos, cache, ids, x, pos,
         logits = out.logits[0, -1].float()  # (V,)
         step = sampling.process(logits, temperature, top_k, top_p, cfg.repetition_penalty, ids)
         nxt = sampling.sample(step, gen)
-        logp = float(torch.log(step.probs_before[nxt]).item()) if step.probs_before[nxt] > 0 else -math.inf
+        p_nxt = float(step.probs_before[nxt])
+        logp = math.log(p_nxt) if p_nxt > 0 else -math.inf
         cands = step.top(cfg.top_n) if cfg.top_n else []
         for c in cands:
             c["token"] = _piece(tokenizer, c["id"])
