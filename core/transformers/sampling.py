@@ -162,7 +162,8 @@ def softmax_entropy(z: torch.Tensor) -> tuple[torch.Tensor, float, int]:
         e = np.exp(d)
         s = float(e.sum(dtype=np.float64))
         e /= s
-        h = math.log(s) - float(np.dot(e, d))
+        with np.errstate(invalid="ignore"):  # 0 * -inf: NaN, and the general path below
+            h = math.log(s) - float(np.dot(e, d))
         if math.isfinite(h):
             return torch.from_numpy(e), max(0.0, h), i
     p = torch.softmax(z, dim=-1)

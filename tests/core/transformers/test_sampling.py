@@ -93,3 +93,32 @@ def test_entropy_and_distinct_n():
 def test_nonsense_parameters_raise_clear_errors(kwargs):
     with pytest.raises(ValueError):
         sampling.process(torch.zeros(5), **kwargs)
+
+
+@settings(max_examples=80, deadline=None)
+@given(logit_vectors)
+def test_softmax_entropy_equals_the_float64_reference(values):
+    z = torch.tensor(values, dtype=torch.float32)
+    p, h, top1 = sampling.softmax_entropy(z)
+    ref = torch.softmax(z.double(), -1)
+    assert torch.allclose(p.double(), ref, atol=1e-6) and abs(float(p.sum()) - 1) < 1e-5
+    assert abs(h - float(-(ref * ref.log()).sum())) < 1e-5 and h >= 0
+    assert z[top1] == z.max() and top1 == int(torch.argmax(z))  # the first of tied maxima, as torch.argmax
+
+
+def test_softmax_entropy_falls_back_for_masked_logits():
+    z = torch.tensor([1.0, -math.inf, 2.0, -math.inf])  # a masked vocabulary: 0 log 0 = 0, not NaN
+    p, h, top1 = sampling.softmax_entropy(z)
+    q = torch.softmax(torch.tensor([1.0, 2.0], dtype=torch.float64), -1)
+    assert top1 == 2 and p[1] == 0 and p[3] == 0
+    assert abs(h - float(-(q * q.log()).sum())) < 1e-6
+
+
+def test_greedy_step_remembers_the_argmax_after_the_penalty():
+    z = torch.randn(500, generator=make_generator(3)) * 3
+    seen = [int(torch.argmax(z))]
+    step = sampling.process(z, temperature=0.0, repetition_penalty=1.3, previous_ids=seen)
+    expected = int(torch.argmax(sampling.repetition_penalty(z, seen, 1.3)))
+    assert step.choice == sampling.sample(step) == int(torch.argmax(step.probs)) == expected
+    assert expected != seen[0]  # the penalty moved the argmax
+    assert torch.allclose(step.probs_before, torch.softmax(z, -1), atol=1e-7)
