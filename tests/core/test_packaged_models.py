@@ -40,7 +40,7 @@ def test_smollm_loads_from_the_disk_cache_and_predicts():
 
 @pytest.mark.slow
 def test_low_memory_mode_serves_smollm_in_bfloat16():
-    """NLP_PLAYGROUND_LOW_MEMORY=1 (read once per process): SmolLM2 in bf16, fewer models, smaller GloVe."""
+    """NLP_PLAYGROUND_LOW_MEMORY=1 (read once per process): SmolLM2 and the MLM in bf16, fewer models, smaller GloVe."""
     import json
     import os
     import subprocess
@@ -49,9 +49,16 @@ def test_low_memory_mode_serves_smollm_in_bfloat16():
 
     code = ("import json, torch; from core import loaders, settings; from core.transformers import generate; lm = loaders.load_smollm(); "
             "print(json.dumps({'dtype': str(next(lm.model.parameters()).dtype), 'max_models': settings.MAX_MODELS, "
-            "'glove': settings.GLOVE_MAX_WORDS, 'same': generate.model_for(lm, 'fast') is lm.model}))")
+            "'glove': settings.GLOVE_MAX_WORDS, 'same': generate.model_for(lm, 'fast') is lm.model}))\n"
+            "from core import sources; from core.transformers import fillmask\n"
+            "b = fillmask.load_minilm_mlm(sources.get_source('masked_lm', 'minilm-mlm').ref)\n"
+            "fill = fillmask.fill_mask(b, 'i drink a cup of [MASK] every morning.')['masks'][0]['predictions'][0]\n"
+            "print(json.dumps({'bert': str(next(b.model.parameters()).dtype), 'fill': fill['token'], "
+            "'p': round(fill['prob'], 2)}))")
     out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2], text=True,
                          capture_output=True, timeout=300, env={**os.environ, "NLP_PLAYGROUND_LOW_MEMORY": "1"})
     assert out.returncode == 0, out.stderr[-2000:]
-    got = json.loads(out.stdout.strip().splitlines()[-1])
+    got, bert = (json.loads(line) for line in out.stdout.strip().splitlines()[-2:])
     assert got == {"dtype": "torch.bfloat16", "max_models": 5, "glove": 100_000, "same": True}
+    # the BERT page's MLM in bfloat16 too: the same fill as in float32 (coffee, 12%), probabilities within ~1e-2
+    assert bert == {"bert": "torch.bfloat16", "fill": "coffee", "p": 0.12}
