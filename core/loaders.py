@@ -6,6 +6,7 @@ locates them (`packaged_path`). Imports go one way: loaders use sources, never t
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import shutil
 import socket
@@ -72,7 +73,6 @@ def _offline_error(what: str, where: str) -> ValueError:
 # ---------------------------------------------------------------------------------------------
 def load_glove(ref: str = "glove-6b-50d"):
     """GloVe 6B 50d as a gensim KeyedVectors (400k words, frequency-ordered)."""
-    import pyarrow.parquet as pq
     from gensim.models import KeyedVectors
 
     data = packaged_path("glove-6b-50d")
@@ -80,10 +80,11 @@ def load_glove(ref: str = "glove-6b-50d"):
 
     vectors = np.load(data / "glove_6B_50d_emb.npy", mmap_mode="r")  # (V, 50) float32
     # only the kept words become Python strings (all 400k, then cut, cost a low-memory host ~50 MB it never
-    # got back)
-    column = pq.read_table(data / "glove_6B_index.parquet", columns=["index"]).column("index")
-    words = [str(w) for w in column.slice(0, GLOVE_MAX_WORDS).to_pylist()]
-    del column
+    # got back), read from a plain-text copy of the index (reading the Parquet file costs ~30 MB of Arrow
+    # buffers and thread pools a process keeps)
+    listing = glove_words_file()
+    with open(listing, encoding="utf-8", newline="\n") as f:
+        words = [line[:-1] for line in itertools.islice(f, GLOVE_MAX_WORDS)]
     vectors = vectors[:GLOVE_MAX_WORDS]  # frequency-ordered
     if len(words) != vectors.shape[0]:
         raise ValueError(_("GloVe index has {words} words but {vectors} vectors; reinstall the package.").format(
@@ -99,6 +100,24 @@ def load_glove(ref: str = "glove-6b-50d"):
     kv.key_to_index = {w: i for i, w in enumerate(words)}
     kv.vectors = np.ascontiguousarray(vectors, dtype=np.float32)  # (V, 50)
     return kv
+
+
+def glove_words_file() -> Path:
+    """GloVe's words, one per line in frequency order: made once from the package's Parquet index (in the cache
+    folder; scripts/prepare_models.py makes it at build time)."""
+    target = cache_dir() / "glove-6b-50d-words.txt"
+    if not target.exists():
+        import pyarrow.parquet as pq
+
+        column = pq.read_table(packaged_path("glove-6b-50d") / "glove_6B_index.parquet", columns=["index"])
+        words = [str(w) for w in column.column("index").to_pylist()]
+        if any("\n" in w for w in words):
+            raise ValueError(_("The GloVe index has a word with a line break; reinstall the package."))
+        fd, tmp = tempfile.mkstemp(prefix=".glove-", dir=cache_dir())
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.writelines(w + "\n" for w in words)
+        os.replace(tmp, target)  # whole or not at all, as the SmolLM2 copies
+    return target
 
 
 def load_gensim_data(name: str):

@@ -15,6 +15,18 @@ def test_glove_has_400k_words_and_the_classic_analogy():
     assert top == "queen"
 
 
+def test_glove_words_file_equals_the_parquet_index(tmp_path, monkeypatch):
+    """The plain-text word list load_glove reads is the package's Parquet index, word for word, made once."""
+    import pyarrow.parquet as pq
+
+    monkeypatch.setenv("NLP_PLAYGROUND_CACHE", str(tmp_path))
+    made = loaders.glove_words_file()
+    assert made.parent == tmp_path and loaders.glove_words_file() == made
+    index = pq.read_table(loaders.packaged_path("glove-6b-50d") / "glove_6B_index.parquet").column("index")
+    assert made.read_text(encoding="utf-8").split("\n")[:-1] == [str(w) for w in index.to_pylist()]
+    assert [p.name for p in tmp_path.iterdir()] == [made.name]  # no temporary file left behind
+
+
 def test_minilm_returns_attention_weights_rows_sum_to_one():
     bundle = loaders.load_minilm()
     enc = bundle.tokenizer("the bank of the river", return_tensors="pt")
