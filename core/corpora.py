@@ -96,11 +96,11 @@ def lm_split(kind: str, max_train_tokens: int | None = None) -> dict:
     if kind == "words_zh":
         from core.classic.corpus import train_test
         train_s, test_s = train_test()
-        train = [list(s.words) for s in train_s]
+        train = (list(s.words) for s in train_s)  # copied only as far as they are kept (below)
         held_out = [list(s.words) for s in test_s]
     else:
         train_text, val_text = split_text(shakespeare())
-        train = [list(line) for line in train_text.splitlines() if line]
+        train = (list(line) for line in train_text.splitlines() if line)
         held_out = [list(line) for line in val_text.splitlines() if line]
     if max_train_tokens is not None:
         kept, total = [], 0
@@ -110,5 +110,7 @@ def lm_split(kind: str, max_train_tokens: int | None = None) -> dict:
             kept.append(s)
             total += len(s)
         train = kept
+    else:
+        train = list(train)
     vocab = sorted({t for s in train for t in s})
     return {"kind": kind, "train": train, "held_out": held_out, "vocab": vocab}

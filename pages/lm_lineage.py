@@ -44,10 +44,10 @@ st.caption(_("A language model gives every sentence a probability, one word at a
 
 url_state({"lm_kind": "words_zh"}, choices={"lm_kind": list(lineage.KINDS)})
 url_state({"lm_ng_n": 3, "lm_ng_smoothing": "kneser_ney", "lm_ng_k": 1.0, "lm_ng_discount": 0.75, "lm_ng_alpha": 0.4,
-           "lm_ng_tokens": 100_000, "lm_ng_source": "corpus", "lm_ng_own": "",
+           "lm_ng_tokens": lineage.NGRAM_DEFAULT_TOKENS, "lm_ng_source": "corpus", "lm_ng_own": "",
            "lm_ng_sent_words_zh": lineage.EXAMPLES["words_zh"], "lm_ng_sent_chars_en": lineage.EXAMPLES["chars_en"],
            "lm_ng_len": 30, "lm_ng_seed": 0},
-          choices={"lm_ng_smoothing": list(ngram.SMOOTHINGS), "lm_ng_tokens": list(lineage.TRAIN_TOKENS),
+          choices={"lm_ng_smoothing": list(ngram.SMOOTHINGS), "lm_ng_tokens": list(lineage.NGRAM_TOKENS),
                    "lm_ng_source": ["corpus", "own"]},
           bounds={"lm_ng_n": (1, ngram.MAX_N), "lm_ng_k": (0.001, 10.0), "lm_ng_discount": (0.05, 1.0),
                   "lm_ng_alpha": (0.05, 1.0), "lm_ng_len": (5, 200), "lm_ng_seed": (0, 10_000)})
@@ -57,8 +57,8 @@ url_state({"lm_nn_context": 3, "lm_nn_m": 64, "lm_nn_h": 128, "lm_nn_direct": Fa
           choices={"lm_nn_m": NN_DIMS, "lm_nn_h": NN_HIDDEN, "lm_nn_tokens": list(lineage.TRAIN_TOKENS),
                    "lm_nn_lr": NN_LRS},
           bounds={"lm_nn_context": (1, nnlm.MAX_CONTEXT), "lm_nn_seconds": (3, NN_SECONDS)})
-url_state({"lm_race_tokens": 100_000, "lm_race_seconds": 20},
-          choices={"lm_race_tokens": list(lineage.TRAIN_TOKENS)}, bounds={"lm_race_seconds": (3, RACE_SECONDS)})
+url_state({"lm_race_tokens": lineage.NGRAM_DEFAULT_TOKENS, "lm_race_seconds": 20},
+          choices={"lm_race_tokens": list(lineage.NGRAM_TOKENS)}, bounds={"lm_race_seconds": (3, RACE_SECONDS)})
 url_state({"lm_elmo_a": " ".join(elmo.EXAMPLE[0]), "lm_elmo_b": " ".join(elmo.EXAMPLE[1]), "lm_elmo_word": elmo.EXAMPLE[2],
            "lm_elmo_k": 5})
 ss = st.session_state
@@ -156,7 +156,7 @@ if tab_ng.open is not False:
                 st.caption(_("{s} sentences, {t} tokens, vocabulary {v} (with <s>, </s> and <UNK>).").format(
                     s=len(train_sents), t=sum(map(len, train_sents)), v=len(base.vocab)))
             else:
-                st.select_slider(_("Training tokens (the first of the training part)"), list(lineage.TRAIN_TOKENS),
+                st.select_slider(_("Training tokens (the first of the training part)"), list(lineage.NGRAM_TOKENS),
                                  key="lm_ng_tokens", format_func=_tokens_label,
                                  help=_("More text: fewer unseen n-grams, a lower perplexity, and more memory and "
                                         "counting time (a 5-gram model of 500k words holds about a million "
@@ -536,7 +536,7 @@ if tab_all.open is not False:
                     k=shipped["settings"]["nnlm"].get("softmax_sample") or 0, v=shipped["vocab"]))
         st.subheader(_("Race them here"))
         r1, r2 = st.columns(2)
-        r1.select_slider(_("Training tokens"), list(lineage.TRAIN_TOKENS), key="lm_race_tokens", format_func=_tokens_label)
+        r1.select_slider(_("Training tokens"), list(lineage.NGRAM_TOKENS), key="lm_race_tokens", format_func=_tokens_label)
         r2.slider(_("Seconds per neural model"), 3, RACE_SECONDS, key="lm_race_seconds")
         go_race = st.button(_("🏁 Train the NNLM, the LSTM and the GPT"), key="lm_race_go", type="primary")
         with guard(stop=False):

@@ -24,11 +24,16 @@ from core.corpora import LM_KINDS, lm_split
 from core.embeddings import nnlm
 from core.i18n import N_, _
 from core.sequence import sentlm
+from core.settings import LOW_MEMORY
 
 KINDS = {"words_zh": N_("People's Daily, words (Chinese)"), "chars_en": N_("Tiny Shakespeare, characters (English)")}
 assert tuple(KINDS) == LM_KINDS
 TRAIN_TOKENS = (20_000, 50_000, 100_000, 200_000)  # training sizes the page offers (tokens; a 5-gram model of
 # 200k words holds about 700k n-grams, ~150 MB of Python dicts)
+# what the n-gram tabs count: low-memory mode stops at 100k tokens and opens at 50k (a trigram model with
+# Kneser-Ney over 100k words, its tables and sampling distributions take ~80 MB; over 50k, ~45 MB)
+NGRAM_TOKENS = TRAIN_TOKENS[:3] if LOW_MEMORY else TRAIN_TOKENS
+NGRAM_DEFAULT_TOKENS = 50_000 if LOW_MEMORY else 100_000
 HELD_SENTENCES = 300  # held-out sentences the page's live comparisons score (the benchmark: all of them)
 MAX_TEXT_CHARS = 200_000  # longest text a visitor may paste
 EXAMPLES = {"words_zh": "中国 经济 保持 稳定 增长 。", "chars_en": "What is the king doing here?"}
