@@ -200,3 +200,79 @@ def close_all() -> None:
         for lm in _engines.values():
             lm._llm.close()
         _engines.clear()
+
+
+class LlamaCppTokenizer:
+    """The GGUF's own tokenizer, run by llama.cpp, with the Hugging Face tokenizer's API and behaviour.
+
+    The engine already holds the vocabulary and merges; a Hugging Face tokenizer of the same file adds ~33 MB
+    per process. `settings` are what the Hugging Face tokenizer of this GGUF was saved with
+    (``tokenizer_config.json``: ``add_bos_token``, ``bos_token_id``, ``eos_token_id``, ``bos_token``,
+    ``eos_token``, ``clean_up_tokenization_spaces``), so ids and text equal the Hugging Face tokenizer's
+    (tests/core/transformers/test_llamacpp.py compares them). llama.cpp's tokenizer reads the model's
+    vocabulary only, so no lock is taken."""
+
+    def __init__(self, lm: LlamaCppLM, settings: dict):
+        self._llm = lm._llm
+        self._lib = lm._lib
+        self._vocab = lm._lib.llama_model_get_vocab(lm._llm.model)
+        self.vocab_size = lm.n_vocab
+        self.add_bos_token = bool(settings.get("add_bos_token", False))
+        self.bos_token_id = settings.get("bos_token_id")
+        self.eos_token_id = settings.get("eos_token_id")
+        self.bos_token, self.eos_token = settings.get("bos_token"), settings.get("eos_token")
+        self.clean_up_tokenization_spaces = bool(settings.get("clean_up_tokenization_spaces", False))
+        self.chat_template = settings.get("chat_template") or lm.metadata.get("tokenizer.chat_template")
+
+    def __len__(self) -> int:
+        return self.vocab_size
+
+    def _piece(self, token: int, special: bool) -> bytes:
+        """One token's bytes (llama-cpp-python's own detokenize cuts pieces at 32 bytes and drops a space
+        after a BOS; the Hugging Face tokenizer does neither)."""
+        if not 0 <= token < self.vocab_size:
+            raise ValueError(_("Token id {id} is outside the vocabulary (0 to {last}).").format(
+                id=token, last=self.vocab_size - 1))
+        size = 64
+        while True:
+            buf = ctypes.create_string_buffer(size)
+            n = self._lib.llama_token_to_piece(self._vocab, token, buf, size, 0, special)
+            if n >= 0:
+                return buf.raw[:n]
+            size = -n  # too small: n is minus the size it needs
+
+    def _ids(self, text: str) -> list[int]:
+        return list(self._llm.tokenize(str(text).encode("utf-8"), add_bos=False, special=True)) if text else []
+
+    def __call__(self, text: str, add_special_tokens: bool = True, **_ignored) -> dict:
+        ids = self._ids(text)
+        if add_special_tokens and self.add_bos_token and self.bos_token_id is not None:
+            ids = [self.bos_token_id] + ids
+        return {"input_ids": ids}
+
+    def encode(self, text: str, add_special_tokens: bool = True, **_ignored) -> list[int]:
+        return self(text, add_special_tokens=add_special_tokens)["input_ids"]
+
+    def decode(self, ids, skip_special_tokens: bool = False, clean_up_tokenization_spaces: bool | None = None,
+               **_ignored) -> str:
+        ids = [int(i) for i in (ids.tolist() if hasattr(ids, "tolist") else ids)]
+        text = b"".join(self._piece(i, not skip_special_tokens) for i in ids).decode("utf-8", errors="replace")
+        clean = self.clean_up_tokenization_spaces if clean_up_tokenization_spaces is None else clean_up_tokenization_spaces
+        if clean:
+            from transformers import PreTrainedTokenizerBase
+
+            text = PreTrainedTokenizerBase.clean_up_tokenization(text)
+        return text
+
+    def apply_chat_template(self, conversation: list[dict], add_generation_prompt: bool = False,
+                            tokenize: bool = True, **_ignored):
+        """The template rendered by transformers' own renderer (as the Hugging Face tokenizer does), then
+        tokenized without adding a BOS."""
+        from transformers.utils.chat_template_utils import render_jinja_template
+
+        if not self.chat_template:
+            raise ValueError(_("This model has no chat template; untick 'use chat template'."))
+        specials = {k: v for k, v in (("bos_token", self.bos_token), ("eos_token", self.eos_token)) if v}
+        rendered, _indices = render_jinja_template(conversations=[conversation], chat_template=self.chat_template,
+                                                   add_generation_prompt=add_generation_prompt, **specials)
+        return self._ids(rendered[0]) if tokenize else rendered[0]

@@ -123,3 +123,33 @@ def test_engine_cache_repeats_and_reorders_rows_like_a_kv_cache():
 def test_too_long_a_text_is_a_clear_error(engine):
     with pytest.raises(ValueError, match="context"):
         engine.model(input_ids=torch.ones(1, llamacpp.N_CTX + 1, dtype=torch.long), logits_to_keep=1)
+
+
+TEXTS = ["Once upon a time", " leading space", "multiple   spaces\n\nnewlines\t tab", "中文测试，你好！", "emoji 😀🎉",
+         "<|im_start|>user\nhi<|im_end|>", "naïve café — “quotes”", "3.14159", "don't you'll I'm . , ? !", ""]
+
+
+def test_engine_tokenizer_equals_the_hugging_face_tokenizer(engine):
+    """The engine's own tokenizer (~33 MB less) gives the Hugging Face tokenizer's ids, prompts and text."""
+    import random
+
+    hf, tk = loaders.smollm_tokenizer(), engine.tokenizer
+    assert isinstance(tk, llamacpp.LlamaCppTokenizer) and len(tk) == len(hf)
+    assert (tk.eos_token_id, tk.bos_token_id, tk.add_bos_token) == (hf.eos_token_id, hf.bos_token_id, hf.add_bos_token)
+    for text in TEXTS:
+        for special in (True, False):
+            assert tk(text, add_special_tokens=special)["input_ids"] == hf(text, add_special_tokens=special)["input_ids"]
+        if text:
+            for chat in (False, True):
+                assert generate.encode_prompt(tk, text, chat=chat) == generate.encode_prompt(hf, text, chat=chat)
+    rng = random.Random(0)
+    for _ in range(100):
+        ids = [rng.randrange(len(hf)) for _ in range(rng.randrange(1, 30))]
+        for skip in (True, False):
+            for clean in (None, False):
+                kw = {"skip_special_tokens": skip, "clean_up_tokenization_spaces": clean}
+                assert tk.decode(ids, **kw) == hf.decode(ids, **kw), (ids, kw)
+    # every token's piece as the step view shows it (pieces longer than 32 bytes included)
+    assert all(generate._piece(tk, i) == generate._piece(hf, i) for i in range(0, len(hf), 3))
+    with pytest.raises(ValueError, match="outside the vocabulary"):
+        tk.decode([len(hf)])
