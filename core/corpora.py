@@ -21,6 +21,17 @@ VAL_FRACTION = 0.05
 
 
 @functools.lru_cache(maxsize=4)
+def gensim_test_file(name: str) -> Path:
+    """A data file of gensim's wheel (questions-words.txt, wordsim353.tsv, lee_background.cor, ...): the path
+    `gensim.test.utils.datapath(name)` gives, without importing that module (it pulls in ~11 MB of gensim)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("gensim")
+    if spec is None or not spec.submodule_search_locations:
+        raise ValueError(_("gensim is not installed: run `make install`."))
+    return Path(list(spec.submodule_search_locations)[0]) / "test" / "test_data" / name
+
+
 def read_text(path: str | Path) -> str:
     return Path(path).read_text(encoding="utf-8")
 

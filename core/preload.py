@@ -65,6 +65,16 @@ SKIP_PREFIXES = (
     "nltk",  # the reference implementation in tests and benchmarks only (+245 modules); not a runtime dependency
     "__future__",
 )
+# Low-memory mode also leaves out leaf libraries that only a rare action needs (~15 MB): they are imported
+# by that action's function when it runs. None of them imports our modules or transformers' lazy ones.
+LOW_MEMORY_LAZY = (
+    "gensim.corpora.wikicorpus",  # the MLM head's training script only
+    "sacrebleu",  # BLEU, when a translation model is evaluated
+    "pyarrow.parquet",  # GloVe's word list, read once per machine (core.loaders.glove_words_file)
+    "sklearn.manifold",  # t-SNE, when a word map asks for it
+    "networkx",  # TextRank's PageRank, when the keywords tab runs it
+    "gensim.downloader",  # gensim-data models, which need the network
+)
 
 
 def _imports(path: Path) -> set[tuple[str, str | None]]:
@@ -90,7 +100,10 @@ def app_imports(root: Path = ROOT) -> list[tuple[str, str | None]]:
         rel = path.relative_to(root).with_suffix("")
         name = ".".join(p for p in rel.parts if p != "__init__")
         found.add((name, None))
-    keep = [(m, a) for m, a in found if not m.startswith(SKIP_PREFIXES)]
+    from core.settings import LOW_MEMORY
+
+    skip = SKIP_PREFIXES + (LOW_MEMORY_LAZY if LOW_MEMORY else ())
+    keep = [(m, a) for m, a in found if not m.startswith(skip)]
     return sorted(keep, key=lambda item: (item[0], item[1] or ""))
 
 

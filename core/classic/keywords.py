@@ -30,12 +30,14 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from core.classic import corpus
 from core.i18n import _
 from core.textio import check_text
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 MAX_DOCUMENT_CHARS = 100_000  # longest document for keywords (words_of): 0.8 s of jieba, 1.5 s of TextRank
 MAX_CORPUS_CHARS = 1_000_000  # longest corpus for new_words: 5.6 s, process peak 0.47 GB
@@ -174,12 +176,14 @@ def tfidf(words, top: int = 20, idf: dict[str, float] | None = None, default_idf
     return rows[:top]
 
 
-def cooccurrence_graph(words, window: int = 5) -> nx.Graph:
+def cooccurrence_graph(words, window: int = 5) -> "nx.Graph":
     """The TextRank graph, built by hand: nodes = content words (first-seen order), an undirected edge
     between two different words whose positions in the content-word sequence differ by less than
     `window`, with weight = the number of such co-occurrences. Node attribute "count" = frequency."""
     if isinstance(window, bool) or not isinstance(window, int) or not 2 <= window <= 20:
         raise ValueError(_("The co-occurrence window must be a whole number from 2 to 20."))
+    import networkx as nx  # on first use (~10 MB; preloaded except in low-memory mode, see core.preload)
+
     kept = content_words(words)
     graph = nx.Graph()
     for w, c in Counter(kept).items():  # Counter keeps first-seen order
@@ -207,6 +211,8 @@ def textrank(words, window: int = 5, top: int = 20, damping: float = 0.85,
       (spring layout with a fixed seed, for drawing their subgraph).
     Measured: 0.02-0.05 s on a 5,000-character document (1,461 content words), 1.5 s on 100,000 characters.
     """
+    import networkx as nx
+
     top = _check_top(top)
     if isinstance(damping, bool) or not isinstance(damping, (int, float)) or not 0.0 < damping < 1.0:
         raise ValueError(_("The damping factor must be between 0 and 1 (0.85 is usual)."))

@@ -95,9 +95,9 @@ BUNDLED = {
 
 def bundled_text(name: str) -> str:
     if name == "lee":
-        from gensim.test.utils import datapath
+        from core.corpora import gensim_test_file
 
-        with open(datapath("lee_background.cor"), encoding="utf-8") as fin:
+        with open(gensim_test_file("lee_background.cor"), encoding="utf-8") as fin:
             return fin.read()
     if name == "shakespeare":
         from core.corpora import shakespeare

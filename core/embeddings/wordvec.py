@@ -37,9 +37,9 @@ EPS_COSMUL = 1e-3  # ε in 3CosMul (Levy & Goldberg use 0.001)
 
 
 def _data_path(name: str) -> Path:
-    from gensim.test.utils import datapath
+    from core.corpora import gensim_test_file
 
-    return Path(datapath(name))
+    return gensim_test_file(name)
 
 
 def analogy_file() -> Path:

@@ -34,7 +34,7 @@ from core.settings import LOW_MEMORY
 
 # tokens of context: SmolLM2 was trained with 2048 (its f16 keys and values: ~47 MB); a low-memory host keeps
 # room for the longest run the pages allow (1,024 prompt tokens + 200 new ones)
-N_CTX = 1280 if LOW_MEMORY else 2048
+N_CTX = 768 if LOW_MEMORY else 2048
 N_BATCH = 64  # prompt tokens per llama.cpp batch (its logits buffer is N_BATCH x vocabulary floats)
 STALE_S = 2.0  # a generation that made no call for this long loses the context to the next one waiting
 WAIT_S = 120.0  # the longest a call waits for the context

@@ -23,11 +23,12 @@ SOURCES = ("tatoeba", "shakespeare", "lee", "wiki", "misc")  # names of the text
 
 
 def _gensim_data(name: str) -> Path | None:
+    from core.corpora import gensim_test_file
+
     try:
-        from gensim.test.utils import datapath
-    except Exception:  # noqa: BLE001 - gensim missing: that source is skipped
+        p = gensim_test_file(name)
+    except ValueError:  # gensim missing: that source is skipped
         return None
-    p = Path(datapath(name))
     return p if p.exists() else None
 
 

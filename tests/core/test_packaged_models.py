@@ -71,6 +71,6 @@ def test_low_memory_mode_serves_smollm_in_bfloat16():
                          capture_output=True, timeout=300, env={**os.environ, "NLP_PLAYGROUND_LOW_MEMORY": "1"})
     assert out.returncode == 0, out.stderr[-2000:]
     got, bert = (json.loads(line) for line in out.stdout.strip().splitlines()[-2:])
-    assert got == {"dtype": "torch.bfloat16", "max_models": 5, "glove": 100_000, "same": True}
+    assert got == {"dtype": "torch.bfloat16", "max_models": 5, "glove": 50_000, "same": True}
     # the BERT page's MLM in bfloat16 too: the same fill as in float32 (coffee, 12%), probabilities within ~1e-2
     assert bert == {"bert": "torch.bfloat16", "fill": "coffee", "p": 0.12}
