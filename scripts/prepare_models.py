@@ -5,6 +5,8 @@
 - SmolLM2's safetensors copies in the cache folder ($NLP_PLAYGROUND_CACHE or ~/.cache/nlp-playground):
   float32 (de-quantized from the packaged GGUF, ~20 s and a ~1 GB transient peak) and the bfloat16 copy that
   low-memory mode memory-maps. A 1 GB host that made them on its first visit could be killed doing so.
+- GloVe's word list as plain text (`core.loaders.glove_words_file`): reading the package's Parquet index while
+  serving costs a process ~30 MB of Arrow buffers it keeps.
 - A check that every packaged model opens (GloVe, MiniLM, SmolLM2 through llama.cpp when installed).
 Prints what it did and ends with one line `prepare_models: key=value ...`.
 """
@@ -26,6 +28,7 @@ def main() -> None:
         folder = loaders.prepare_smollm(bf16=bf16)
         size = sum(p.stat().st_size for p in folder.iterdir() if p.is_file()) / 2**20
         print(f"SmolLM2 {'bfloat16' if bf16 else 'float32'}: {folder} ({size:.0f} MB)", flush=True)
+    print(f"GloVe word list: {loaders.glove_words_file()}")
     kv = loaders.load_glove()
     print(f"GloVe: {len(kv.index_to_key):,} words")
     mini = loaders.load_minilm()
