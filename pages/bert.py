@@ -17,9 +17,9 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from core import sources, st_cache
+from core import loaders, sources, st_cache
 from core.i18n import N_, _
-from core.transformers import bert_zh, both_sides, fillmask
+from core.transformers import bert_zh, both_sides, fillmask, llamacpp
 from core.plots import heatmap
 
 st.title(_("BERT fill-mask"))
@@ -218,7 +218,9 @@ with tab_fill:
         if lang == "en" and ss["bert_gpt"]:
             with guard(stop=False):
                 text = re.sub(r"\[mask\]", "[MASK]", ss["bert_text"], flags=re.IGNORECASE)
-                lm = st_cache.load_source(sources.get_source("causal_lm", "smollm2-135m"))
+                # llama.cpp where installed: the packaged GGUF the GPT page runs, no float copy of SmolLM2
+                lm = (loaders.load_smollm_llamacpp() if llamacpp.available()
+                      else st_cache.load_source(sources.get_source("causal_lm", "smollm2-135m")))
                 with queued("generate", 30):
                     left = text.split("[MASK]")[0]
                     guesses = st_cache.shared(both_sides.next_words, lm, "smollm2-135m", left)

@@ -18,6 +18,7 @@ import math
 import torch
 
 from core.i18n import _
+from core.transformers import llamacpp
 
 MAX_CANDIDATES = 24
 
@@ -46,12 +47,32 @@ def _split(text: str) -> tuple[str, str]:
     return parts[0], parts[1]
 
 
+def _token_logprobs(model, rows: list[list[int]], pad: int | None, device) -> list[torch.Tensor]:
+    """log p(x_t | x_<t) for t = 1 … len(row) − 1 of every row. A PyTorch model scores the rows as one padded
+    batch; the llama.cpp engine row by row (its context keeps the prefix the rows share)."""
+    if isinstance(model, llamacpp.LlamaCppLM):
+        out = []
+        for r in rows:
+            logp = torch.log_softmax(model(input_ids=torch.tensor([r])).logits[0].float(), dim=-1)  # (t, V)
+            out.append(logp[:-1].gather(1, torch.tensor(r[1:])[:, None])[:, 0])  # (t − 1,)
+        return out
+    T = max(len(r) for r in rows)
+    x = torch.full((len(rows), T), pad if pad is not None else 0, dtype=torch.long)
+    att = torch.zeros((len(rows), T), dtype=torch.long)
+    for i, r in enumerate(rows):
+        x[i, :len(r)] = torch.tensor(r)
+        att[i, :len(r)] = 1
+    logp = torch.log_softmax(model(input_ids=x.to(device), attention_mask=att.to(device)).logits.float(), dim=-1)
+    return list(logp[:, :-1].gather(2, x[:, 1:, None].to(device))[..., 0].cpu())  # N x (T − 1,)
+
+
 @torch.inference_mode()
 def next_words(lm, left: str, k: int = 8) -> list[str]:
     """The causal LM's k most likely next tokens after `left`, as words (word-start pieces only)."""
     tok, model = lm.tokenizer, lm.model
-    ids = tok(_context(tok, left), return_tensors="pt")["input_ids"].to(next(model.parameters()).device)
-    logits = model(input_ids=ids).logits[0, -1].float()  # (V,)
+    ids = torch.tensor([tok(_context(tok, left))["input_ids"]], device=next(model.parameters()).device)  # (1, t)
+    extra = {"logits_to_keep": 1} if isinstance(model, llamacpp.LlamaCppLM) else {}  # the engine: the last only
+    logits = model(input_ids=ids, **extra).logits[0, -1].float()  # (V,)
     out = []
     for i in logits.topk(8 * k).indices.tolist():
         piece = tok.decode([i])
@@ -88,19 +109,11 @@ def rescore(lm, text: str, candidates: list[str]) -> dict:
         end_w = max(start, _common(full, with_w))  # where the right context starts
         rows.append(full)
         spans.append((start, end_w, len(full)))
-    T = max(len(r) for r in rows)
-    pad = tok.pad_token_id if tok.pad_token_id is not None else 0
-    x = torch.full((len(rows), T), pad, dtype=torch.long)
-    att = torch.zeros((len(rows), T), dtype=torch.long)
-    for i, r in enumerate(rows):
-        x[i, :len(r)] = torch.tensor(r)
-        att[i, :len(r)] = 1
-    logp = torch.log_softmax(model(input_ids=x.to(device), attention_mask=att.to(device)).logits.float(), dim=-1)
-    tok_lp = logp[:, :-1].gather(2, x[:, 1:, None].to(device))[..., 0].cpu()  # (N, T−1): log p(x_t | x_<t)
+    tok_lp = _token_logprobs(model, rows, getattr(tok, "pad_token_id", None), device)  # row i: log p(x_t | x_<t)
     left_s, both_s = [], []
     for i, (start, end_w, end) in enumerate(spans):
-        left_s.append(float(tok_lp[i, start - 1:end_w - 1].sum()))
-        both_s.append(float(tok_lp[i, start - 1:end - 1].sum()))
+        left_s.append(float(tok_lp[i][start - 1:end_w - 1].sum()))
+        both_s.append(float(tok_lp[i][start - 1:end - 1].sum()))
 
     def norm(scores):
         m = max(scores)

@@ -45,3 +45,23 @@ def test_one_blank_only(lm):
         BS.rescore(lm, "the [MASK] sat on the [MASK].", ["cat"])
     with pytest.raises(ValueError, match="no candidate"):
         BS.rescore(lm, "the [MASK] sat.", ["  "])
+
+
+@pytest.mark.skipif(not __import__("core.transformers.llamacpp", fromlist=["x"]).available(),
+                    reason="llama-cpp-python is not installed")
+def test_the_llamacpp_engine_gives_the_same_scores(lm):
+    """The BERT page compares with SmolLM2 through llama.cpp where it is installed (no 270-540 MB float copy):
+    the same weights, so the same candidates, rankings and nearly the same scores as the PyTorch model."""
+    from core import loaders
+
+    engine = loaders.load_smollm_llamacpp()
+    text, words = "The [MASK] barked at the mailman.", ["dog", "night", "cat", "police"]
+    a, b = BS.rescore(lm, text, words), BS.rescore(engine, text, words)
+    assert a["candidates"] == b["candidates"]
+    for key in ("left", "both"):
+        assert sorted(range(4), key=lambda i: -a[key][i]) == sorted(range(4), key=lambda i: -b[key][i])
+        # log-scores summed over up to ~8 tokens (llama.cpp also rounds activations to 8 bits for its products)
+        assert max(abs(x - y) for x, y in zip(a[key], b[key])) < 0.6
+        assert max(abs(x - y) for x, y in zip(a["p_" + key], b["p_" + key])) < 0.03  # what the page plots
+    mine, theirs = BS.next_words(lm, "The cat sat on the"), BS.next_words(engine, "The cat sat on the")
+    assert mine[:3] == theirs[:3] and len(set(mine) & set(theirs)) >= 6  # near-ties further down may swap
