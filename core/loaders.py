@@ -102,27 +102,21 @@ def load_glove(ref: str = "glove-6b-50d"):
     return kv
 
 
-def _write_atomically(target: Path, text: str) -> None:
-    """Write a small cache file whole or not at all (a temporary file renamed into place)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}-", dir=target.parent)
-    with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-        f.write(text)
+# Turns the Parquet index into the word list, whole or not at all (a temporary file renamed into place); False
+# when a word holds a line break. It runs in a child Python (pyarrow alone: ~100 MB, gone when it ends; reading
+# the index in the server would keep ~30 MB of Arrow buffers and thread pools), or here when no child can run.
+_GLOVE_WRITER = """
+import os, tempfile
+def write(index, target):
+    import pyarrow.parquet as pq
+    words = [str(w) for w in pq.read_table(index, columns=["index"]).column("index").to_pylist()]
+    if any("\\n" in w for w in words):
+        return False
+    fd, tmp = tempfile.mkstemp(prefix=".glove-", dir=os.path.dirname(target))
+    with os.fdopen(fd, "w", encoding="utf-8", newline="\\n") as f:
+        f.writelines(w + "\\n" for w in words)
     os.replace(tmp, target)
-
-
-# A child Python that turns the Parquet index into the word list (pyarrow alone: ~100 MB, gone when it ends;
-# reading it in the server would keep ~30 MB of Arrow buffers and thread pools).
-_GLOVE_CHILD = """
-import os, sys, tempfile
-import pyarrow.parquet as pq
-index, target = sys.argv[1], sys.argv[2]
-words = [str(w) for w in pq.read_table(index, columns=["index"]).column("index").to_pylist()]
-if any("\\n" in w for w in words):
-    sys.exit(3)
-fd, tmp = tempfile.mkstemp(prefix=".glove-", dir=os.path.dirname(target))
-with os.fdopen(fd, "w", encoding="utf-8", newline="\\n") as f:
-    f.writelines(w + "\\n" for w in words)
-os.replace(tmp, target)
+    return True
 """
 
 
@@ -135,20 +129,18 @@ def glove_words_file() -> Path:
     target = cache_dir() / "glove-6b-50d-words.txt"
     if not target.exists():
         index = packaged_path("glove-6b-50d") / "glove_6B_index.parquet"
+        child = _GLOVE_WRITER + "import sys\nsys.exit(0 if write(sys.argv[1], sys.argv[2]) else 3)\n"
         try:
-            code = subprocess.run([sys.executable, "-c", _GLOVE_CHILD, str(index), str(target)],
-                                  capture_output=True, timeout=300).returncode
+            ok = subprocess.run([sys.executable, "-c", child, str(index), str(target)], capture_output=True,
+                                timeout=300).returncode != 3
         except (OSError, subprocess.SubprocessError):
-            code = -1
-        if code == 3:
+            ok = True
+        if ok and not target.exists():  # no child process possible here: in this one
+            scope: dict = {}
+            exec(_GLOVE_WRITER, scope)  # noqa: S102 - our own constant, as the child runs it
+            ok = scope["write"](str(index), str(target))
+        if not ok:
             raise ValueError(_("The GloVe index has a word with a line break; reinstall the package."))
-        if not target.exists():  # no child process possible here: in this one
-            import pyarrow.parquet as pq
-
-            words = [str(w) for w in pq.read_table(index, columns=["index"]).column("index").to_pylist()]
-            if any("\n" in w for w in words):
-                raise ValueError(_("The GloVe index has a word with a line break; reinstall the package."))
-            _write_atomically(target, "".join(w + "\n" for w in words))
     return target
 
 

@@ -206,9 +206,9 @@ class LlamaCppTokenizer:
     """The GGUF's own tokenizer, run by llama.cpp, with the Hugging Face tokenizer's API and behaviour.
 
     The engine already holds the vocabulary and merges; a Hugging Face tokenizer of the same file adds ~33 MB
-    per process. `settings` are what the Hugging Face tokenizer of this GGUF was saved with
-    (``tokenizer_config.json``: ``add_bos_token``, ``bos_token_id``, ``eos_token_id``, ``bos_token``,
-    ``eos_token``, ``clean_up_tokenization_spaces``), so ids and text equal the Hugging Face tokenizer's
+    per process. `settings` are the values of the Hugging Face tokenizer of this GGUF
+    (``core.loaders.smollm_tokenizer_settings()``, shipped in assets/models/smollm2-tokenizer: ``add_bos_token``,
+    BOS/EOS ids and strings, ``clean_up_tokenization_spaces``, the chat template), so ids and text equal its
     (tests/core/transformers/test_llamacpp.py compares them). llama.cpp's tokenizer reads the model's
     vocabulary only, so no lock is taken."""
 
