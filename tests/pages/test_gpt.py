@@ -15,6 +15,26 @@ def test_first_render_is_clean(fresh_caches):
     assert at.radio(key="gpt_mode").value == "greedy"
 
 
+def test_low_memory_mode_offers_only_llamacpp_for_smollm2(fresh_caches, monkeypatch):
+    """A 1 GB host must not load a PyTorch copy of SmolLM2 (+270 MB): with llama.cpp it is the only choice;
+    without it, PyTorch in bfloat16 is."""
+    from core import settings
+    from core.transformers import llamacpp
+
+    monkeypatch.setattr(settings, "LOW_MEMORY", True)
+    if llamacpp.available():
+        at = run_page(PAGE)
+        assert_clean(at)
+        radio = at.radio(key="gpt_precision")
+        assert radio.value == "llamacpp" and radio.options == ["llama.cpp (Q4_1 GGUF)"]  # options: the labels
+        assert any("Low-memory mode" in c.value for c in at.caption)
+    monkeypatch.setattr(llamacpp, "available", lambda: False)
+    at = run_page(PAGE)
+    assert_clean(at)
+    radio = at.radio(key="gpt_precision")
+    assert radio.value == "exact" and radio.options == ["bfloat16 (low-memory host)"]
+
+
 @pytest.mark.slow
 def test_greedy_generation_and_step_view(fresh_caches):
     at = run_page(PAGE, timeout=600, query=SMALL)
@@ -72,7 +92,7 @@ def test_without_llamacpp_the_page_says_how_to_get_it(fresh_caches, monkeypatch)
     monkeypatch.setattr(llamacpp, "available", lambda: False)
     at = run_page(PAGE)
     assert_clean(at)
-    assert "llamacpp" not in at.radio(key="gpt_precision").options
+    assert "llama.cpp (Q4_1 GGUF)" not in at.radio(key="gpt_precision").options  # options: the labels
     assert at.radio(key="gpt_precision").value == "fast"
     assert any("llama.cpp is not installed" in c.value for c in at.caption)
 
