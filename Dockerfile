@@ -23,7 +23,9 @@ USER app
 ENV PATH=/app/.venv/bin:$PATH NLP_PLAYGROUND_CACHE=/home/app/.cache/nlp-playground PYTHONUNBUFFERED=1
 RUN python scripts/prepare_models.py
 EXPOSE 8501
-# Streamlit answers "ok" here once the server is up; the orchestrator restarts a container that stops answering
-HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+# Streamlit answers "ok" here once serve.py has warmed the app up (20-40 s; low-memory mode: ~10 s); the
+# orchestrator sends no visitor before that and restarts a container that stops answering
+HEALTHCHECK --interval=30s --timeout=5s --start-period=120s --retries=3 \
     CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8501/_stcore/health', timeout=4).status != 200)"
-CMD ["streamlit", "run", "streamlit_app.py", "--server.address=0.0.0.0", "--server.port=8501", "--server.headless=true"]
+# serve.py: the app (streamlit_app.py) as an ASGI server that imports it and renders every page once before it answers
+CMD ["streamlit", "run", "serve.py", "--server.address=0.0.0.0", "--server.port=8501", "--server.headless=true"]

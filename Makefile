@@ -16,7 +16,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/streamlit run streamlit_app.py --server.port $(PORT)
+	$(BIN)/streamlit run serve.py --server.port $(PORT)
 
 test: $(STAMP)
 	bash scripts/ensure_chromium.sh

@@ -1,12 +1,13 @@
 """NLP Playground entry point: navigation in course order, and the shared sidebar."""
 from __future__ import annotations
 
+import copy
 import logging
 from urllib.parse import urlencode, urlsplit
 
 # First: this import makes the first run import the whole app in one thread (core/preload.py).
 from pages._shared import (LANG_KEY, SEED_KEY, choose_language, entry_point,  # isort: skip
-                           leave_pages_directory_mode, reset_url_keys, sync_url, url_state)
+                           leave_pages_directory_mode, once_per_process, reset_url_keys, sync_url, url_state)
 
 import streamlit as st  # noqa: E402
 
@@ -21,7 +22,10 @@ st.set_page_config(page_title="NLP Playground", page_icon="🧪", layout="wide")
 
 # The course's sections and pages, in the order the notes teach them. Titles are in both languages
 # (the sidebar is read before anyone picks a language); the pages themselves follow the switch.
-PAGES = {
+# Made once per process: st.Page resolves its file on the disk (a dozen system calls per page), and
+# under load each system call is a wait for the GIL. Each run gets shallow copies: st.navigation and
+# Page.run mark on the object which page this run may call.
+COURSE = once_per_process("course_pages", lambda: {
     "": [st.Page("pages/home.py", title="首页 Home", icon="🏠", default=True),
          st.Page("pages/glossary.py", title="术语表 Glossary", icon="📖")],
     "基础 Basics": [st.Page("pages/basics.py", title="网络如何学习 How a network learns", icon="🧠")],
@@ -39,7 +43,8 @@ PAGES = {
         st.Page("pages/gpt.py", title="GPT 采样 GPT sampling", icon="✍️"),
         st.Page("pages/classify.py", title="文本分类 Text classification", icon="🏷️"),
     ],
-}
+})
+PAGES = {section: [copy.copy(p) for p in pages] for section, pages in COURSE.items()}
 
 reset_threads()  # a script thread started while a model trained single-threaded inherited its 1 thread
 page = st.navigation(PAGES, expanded=True)  # every page in sight: collapsed, the last three hid behind "View 3 more"

@@ -282,6 +282,9 @@ def main() -> None:
                     help="mean seconds a session pauses after each answer, like a person reading (0: none)")
     ap.add_argument("--log", default=str(ROOT / "benchmarks" / "load-server.log"),
                     help="where the started server's output goes (kept for reading)")
+    ap.add_argument("--entry", default="serve.py",
+                    help="the file the started server runs: serve.py (what `make run` serves: it warms up before "
+                         "it answers) or streamlit_app.py (the plain script: the first visitors warm it)")
     ap.add_argument("--vary", action="store_true",
                     help="different inputs on every interaction (nothing can be reused; default: the same inputs)")
     args = ap.parse_args()
@@ -293,15 +296,20 @@ def main() -> None:
         port = _free_port()
         url = f"http://127.0.0.1:{port}"
         log = open(args.log, "w", encoding="utf-8")  # noqa: SIM115 - open while the server runs
-        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port",
+        started = time.monotonic()
+        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", args.entry, "--server.port",
                                  str(port), "--server.address", "127.0.0.1", "--server.headless", "true"],
                                 cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     peak = [0, 0]
     stop = threading.Event()
+    ready_s = 0.0
     try:
-        _wait_healthy(url)
-        if proc is not None:
+        if proc is not None:  # memory is sampled from the start: serve.py loads models before it answers
             threading.Thread(target=_rss_sampler, args=(proc.pid, peak, stop), daemon=True).start()
+        _wait_healthy(url, timeout=600)
+        if proc is not None:
+            ready_s = time.monotonic() - started
+            print(f"server ready (health check answers) {ready_s:.1f} s after start ({args.entry})")
         warm = {"latency_ms": [], "errors": []}
         if args.warmup:
             t0 = time.perf_counter()
@@ -355,7 +363,8 @@ def main() -> None:
     print(f"requests={len(lat)} load average {os.getloadavg()[0]:.2f} "
           f"low_memory={os.environ.get('NLP_PLAYGROUND_LOW_MEMORY', '0')}")
     print(f"load: sessions={args.sessions} errors={errors} p50_ms={p50:.0f} p95_ms={p95:.0f} "
-          f"peak_rss_mb={peak[0] / 2**20:.0f} peak_anon_mb={peak[1] / 2**20:.0f} think_s={args.think:g} requests={len(lat)} vary={str(args.vary).lower()}")
+          f"peak_rss_mb={peak[0] / 2**20:.0f} peak_anon_mb={peak[1] / 2**20:.0f} think_s={args.think:g} requests={len(lat)} vary={str(args.vary).lower()} "
+          f"ready_s={ready_s:.1f} entry={args.entry if proc is not None else 'url'}")
 
 
 async def _warm(url: str, stats: dict) -> None:

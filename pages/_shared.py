@@ -72,6 +72,21 @@ def run_through_entry_point() -> None:
     choose_language()
 
 
+_ONCE: dict[str, Any] = {}
+
+
+def once_per_process(name: str, make: Callable[[], Any]) -> Any:
+    """`make()` the first time `name` is asked for in this process, the same object afterwards.
+
+    For UI objects that are the same for every session and costly to make on every run (the entry
+    point's st.Page list). Two first runs at once may both call `make`; the first result is kept.
+    """
+    found = _ONCE.get(name)
+    if found is None:
+        found = _ONCE.setdefault(name, make())
+    return found
+
+
 LANG_KEY = "lang"  # session_state key and URL parameter: ?lang=zh opens the app in Chinese
 
 

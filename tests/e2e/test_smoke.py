@@ -48,11 +48,11 @@ def server():
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     log = open(ROOT / "tests" / "e2e" / "server.log", "w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
+        [sys.executable, "-m", "streamlit", "run", "serve.py", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 300  # serve.py renders every page once before it answers
     while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
@@ -62,7 +62,7 @@ def server():
             time.sleep(0.3)
     else:
         proc.kill()
-        pytest.fail("server did not answer /_stcore/health within 60 s")
+        pytest.fail("server did not answer /_stcore/health within 300 s")
     yield url
     proc.terminate()
     try:
