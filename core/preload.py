@@ -154,3 +154,9 @@ def import_app() -> None:
         _done = True
         log.info("imported the app's modules in %.1f s%s", time.perf_counter() - t0,
                  f" (not installed: {', '.join(failed)})" if failed else "")
+        from core.settings import LOW_MEMORY
+
+        if LOW_MEMORY:  # library code that ran once, at import, stops counting in RSS (core/memory.py)
+            from core import memory
+
+            log.info("released %.0f MB of shared-library pages", memory.release_library_pages() / 2**20)
