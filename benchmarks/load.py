@@ -11,10 +11,13 @@ server's peak resident memory (RSS, its child processes included).
     .venv/bin/python benchmarks/load.py --url http://127.0.0.1:8501 ...   # against a running server
     .venv/bin/python benchmarks/load.py --vary ...   # different inputs on every click: nothing is reused
 The server it starts is cold (no model loaded, no module imported yet), as after every deploy or
-restart. Its stdout and stderr go to a log file (kept: `--log`, default benchmarks/load-server.log);
-every traceback and "Uncaught app execution" in it counts as an error, and the distinct exception
+restart. By default it runs serve.py, as `make run` and the Dockerfile do: that server imports the app and
+renders every page once before its health check answers, and `ready_s` is how long that took (the
+sessions start at the first answer). `--entry streamlit_app.py` runs the plain script, which answers at
+once and is warmed by its first visitors. Its stdout and stderr go to a log file (kept: `--log`, default
+benchmarks/load-server.log); every traceback and "Uncaught app execution" in it counts as an error, and the distinct exception
 types seen there are printed, as are the visitors' error boxes.
-Ends with: load: sessions=… errors=… p50_ms=… p95_ms=… peak_rss_mb=… peak_anon_mb=… (peak_anon_mb: the part
+Ends with: load: sessions=… errors=… p50_ms=… p95_ms=… peak_rss_mb=… peak_anon_mb=… … ready_s=… entry=… (peak_anon_mb: the part
 that is not shared libraries or memory-mapped weight files, which the kernel can drop and re-read)
 Targets: errors=0, p95 ≤ 3000 ms for non-training interactions, peak RSS ≤ 2500 MB.
 """
