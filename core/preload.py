@@ -59,27 +59,27 @@ def guard_streamlit() -> None:
     from streamlit.runtime.scriptrunner import script_cache
 
     original = script_cache.ScriptCache.get_bytecode
-    if getattr(original, "_takes_ast_lock", False):
-        return
+    if not getattr(original, "_takes_ast_lock", False):
+        def get_bytecode(self, script_path: str):
+            cached = self._cache.get(os.path.abspath(script_path))
+            if cached is not None:
+                return cached
+            with AST_LOCK:
+                return original(self, script_path)
 
-    def get_bytecode(self, script_path: str):
-        cached = self._cache.get(os.path.abspath(script_path))
-        if cached is not None:
-            return cached
-        with AST_LOCK:
-            return original(self, script_path)
-
-    get_bytecode._takes_ast_lock = True  # type: ignore[attr-defined]
-    script_cache.ScriptCache.get_bytecode = get_bytecode
+        get_bytecode._takes_ast_lock = True  # type: ignore[attr-defined]
+        script_cache.ScriptCache.get_bytecode = get_bytecode
 
     locked_get_option = config.get_option
+    # Only Streamlit's own function is replaced: AppTest swaps in a mock that returns its overrides
+    # ("global.appTest" among them) while it runs a script, and those must win.
+    if getattr(locked_get_option, "__module__", None) == "streamlit.config":
+        def get_option(key: str):
+            options = config._config_options
+            option = options.get(key) if options else None
+            return option.value if option is not None else locked_get_option(key)
 
-    def get_option(key: str):
-        options = config._config_options
-        option = options.get(key) if options else None
-        return option.value if option is not None else locked_get_option(key)
-
-    config.get_option = get_option
+        config.get_option = get_option
 _done = False
 log = logging.getLogger("nlp_playground")
 

@@ -51,3 +51,43 @@ def test_streamlit_compiles_pages_under_the_ast_lock():
     assert code is not None and tree is not None
     assert seen and all(seen)
     assert not preload.AST_LOCK._is_owned()
+
+
+def test_a_cached_page_is_returned_without_taking_the_ast_lock():
+    """Under load a lock per run is a queue: the second lookup of a compiled page takes no lock."""
+    from streamlit.runtime.scriptrunner.script_cache import ScriptCache
+
+    preload.guard_streamlit()
+    cache = ScriptCache()
+    path = str(preload.ROOT / "pages" / "glossary.py")
+    first = cache.get_bytecode(path)
+    with preload.AST_LOCK:  # held by this thread: another thread asking now still gets the page
+        import threading
+
+        got = []
+        t = threading.Thread(target=lambda: got.append(cache.get_bytecode(path)))
+        t.start()
+        t.join(5)
+    assert got == [first]
+
+
+def test_config_reads_skip_the_lock_but_apptest_overrides_still_win():
+    """guard_streamlit reads config values without Streamlit's lock, but never replaces the mock AppTest
+    installs while it runs a script (its "global.appTest" override is how widgets record their test data)."""
+    code = (
+        "from streamlit import config\n"
+        "from streamlit.testing.v1.util import patch_config_options\n"
+        "from core import preload\n"
+        "real = config.get_option('global.appTest')\n"
+        "with patch_config_options({'global.appTest': True}):\n"
+        "    preload.guard_streamlit()  # the first script run of a test process happens here\n"
+        "    assert config.get_option('global.appTest') is True\n"
+        "assert config.get_option('global.appTest') == real\n"
+        "preload.guard_streamlit()  # a server's first run: Streamlit's own function is replaced\n"
+        "assert config.get_option.__module__ == 'core.preload'\n"
+        "assert config.get_option('server.maxUploadSize') == 2 and config.get_option('global.appTest') == real\n"
+        "with patch_config_options({'global.appTest': True}):\n"
+        "    assert config.get_option('global.appTest') is True\n"
+        "print('ok')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=preload.ROOT)
+    assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-2000:]
