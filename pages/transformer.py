@@ -19,7 +19,7 @@ from plotly.subplots import make_subplots  # noqa: E402
 
 from core import sources, st_cache  # noqa: E402
 from core.corpora import held_out_pairs  # noqa: E402
-from core.i18n import N_, _  # noqa: E402
+from core.i18n import N_, _, language  # noqa: E402
 from core.plots import attention_heatmap, heatmap  # noqa: E402
 from core.sequence import seq2seq as S  # noqa: E402
 from core.transformers import transformer as T  # noqa: E402
@@ -118,8 +118,12 @@ def _map(weights: np.ndarray, head: int) -> np.ndarray:
     return weights.mean(axis=0) if head == MEAN else weights[min(head, weights.shape[0] - 1)]
 
 
-def _diagram(selected: str) -> go.Figure:
-    """The encoder (left) and decoder (right) as boxes; each box is a point one can click."""
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _diagram(selected: str, lang: str) -> go.Figure:
+    """The encoder (left) and decoder (right) as boxes; each box is a point one can click.
+
+    Made once per box and language for every session: building its shapes and arrows was most of this tab's
+    CPU on every rerun. Shared, so never changed after it is returned (st.plotly_chart only reads it)."""
     fig = go.Figure()
     xs, ys, labels, ids = [], [], [], []
     for pid, (label, col, row, _what) in T.PARTS.items():
@@ -183,7 +187,7 @@ if tab_arch.open is not False:
             layer = min(int(ss["tf_arch_layer"]), model.config.n_layers - 1)
             part = ss["tf_part"]
             with c1:
-                st.plotly_chart(_diagram(part), width="stretch", key="tf_arch", on_select="rerun",
+                st.plotly_chart(_diagram(part, language()), width="stretch", key="tf_arch", on_select="rerun",
                                 selection_mode="points")
             traced = T.trace(model, src, tgt, layer)[part]
             label, col, _row, what = T.PARTS[part]
