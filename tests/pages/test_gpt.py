@@ -13,6 +13,7 @@ def test_first_render_is_clean(fresh_caches):
     assert at.title[0].value == "GPT sampling"
     assert at.button(key="gpt_generate")
     assert at.radio(key="gpt_mode").value == "greedy"
+    assert "Fast:" in at.radio(key="gpt_precision").help and "Exact:" in at.radio(key="gpt_precision").help
 
 
 def test_low_memory_mode_offers_only_llamacpp_for_smollm2(fresh_caches, monkeypatch):
@@ -27,12 +28,14 @@ def test_low_memory_mode_offers_only_llamacpp_for_smollm2(fresh_caches, monkeypa
         assert_clean(at)
         radio = at.radio(key="gpt_precision")
         assert radio.value == "llamacpp" and radio.options == ["llama.cpp (Q4_1 GGUF)"]  # options: the labels
+        assert radio.help.startswith("llama.cpp:") and "Fast:" not in radio.help and "fp32 weights" not in radio.help
         assert any("Low-memory mode" in c.value for c in at.caption)
     monkeypatch.setattr(llamacpp, "available", lambda: False)
     at = run_page(PAGE)
     assert_clean(at)
     radio = at.radio(key="gpt_precision")
     assert radio.value == "exact" and radio.options == ["bfloat16 (low-memory host)"]
+    assert radio.help.startswith("bfloat16:")  # the help explains only what is offered
 
 
 @pytest.mark.slow
