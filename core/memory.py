@@ -59,26 +59,21 @@ def droppable_ranges(smaps: str) -> list[tuple[int, int, int]]:
     pages are all clean copies of the file: read-only (no `w`) and no private (`Anonymous`) page. Writable
     mappings and the relocated read-only ones (RELRO: written at load time, then made read-only) hold
     copied pages, which dropping would replace with the file's original bytes; they are never listed."""
-    out: list[tuple[int, int, int]] = []
-    current = None  # [start, end, eligible, rss, anonymous]
+    maps: list[list] = []  # [start, end, eligible, rss, anonymous], one per mapping, in file order
     for line in smaps.splitlines():
         head = line.split(None, 5)
         if head and "-" in head[0] and len(head) >= 5 and not head[0].endswith(":"):
-            if current and current[2] and current[3] and not current[4]:
-                out.append((current[0], current[1], current[3]))
             start, end = (int(x, 16) for x in head[0].split("-"))
             perms = head[1]
             path = head[5] if len(head) > 5 else ""
             is_library = path.startswith("/") and (path.endswith(_LIBRARY) or f"{_LIBRARY}." in path)
-            current = [start, end, is_library and "r" in perms and "w" not in perms, 0, 0]
-        elif current is not None and head:
+            maps.append([start, end, is_library and "r" in perms and "w" not in perms, 0, 0])
+        elif maps and head:
             if head[0] == "Rss:":
-                current[3] = int(head[1]) * 1024
+                maps[-1][3] = int(head[1]) * 1024
             elif head[0] == "Anonymous:":
-                current[4] = int(head[1]) * 1024
-    if current and current[2] and current[3] and not current[4]:
-        out.append((current[0], current[1], current[3]))
-    return out
+                maps[-1][4] = int(head[1]) * 1024
+    return [(start, end, rss) for start, end, eligible, rss, anonymous in maps if eligible and rss and not anonymous]
 
 
 def release_library_pages() -> int:
