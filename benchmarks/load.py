@@ -43,7 +43,10 @@ from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = ["", "glossary", "basics", "classic_nlp", "word_vectors", "lm_lineage", "rnn_text", "seq2seq", "attention", "transformer", "bert", "gpt", "classify"]
+sys.path.insert(0, str(ROOT))
+from serve import WARM_PAGES  # noqa: E402 - the course's pages (tests/core/test_serve.py checks them)
+
+PAGES = list(WARM_PAGES)
 # page -> ({widget_key: value}, button_key or None): the page's main non-training interaction.
 # Pages that compute as soon as an input changes (analogy, translation, attention, fill-mask) get a
 # new input; the RNN and GPT pages get their Generate button (short outputs, as a curious user would).
