@@ -1,11 +1,13 @@
-"""Fill-mask quality and speed of the offline default model (MiniLM + shipped MLM head).
+"""Fill-mask quality and speed of the offline default model (MiniLM + shipped MLM head), or with
+`--lang zh` of the shipped Chinese BERT (one [MASK] = one character).
 
     .venv/bin/python benchmarks/fill_mask.py --cloze benchmarks/data/cloze.tsv
+    .venv/bin/python benchmarks/fill_mask.py --lang zh          # benchmarks/data/cloze_zh.tsv
 
 Reads lines `sentence-with-[MASK]<TAB>answer|answer…` ('#' lines are comments), predicts the masked
 word, and reports top-1/top-5 (a hit when any accepted answer is among the top-k word pieces). Also
 prints masked-token top-1/top-5 on the held-out bundled text (15% of word pieces → [MASK], fixed
-seed), and compares with two baselines in the same run: a unigram guesser (always the most frequent
+seed; English only: the Chinese model's held-out figures are benchmarks/bert_zh.py's), and compares with two baselines in the same run: a unigram guesser (always the most frequent
 training word pieces) for quality, and transformers' FillMaskPipeline on the same model for speed.
 Ends with one line `fill_mask: n=… top1=… top5=… ms_per_sentence=… heldout_top1=… heldout_top5=…`.
 """
@@ -41,9 +43,29 @@ def read_cloze(path: Path) -> list[tuple[str, list[str]]]:
     return items
 
 
+def zh_unigram_baseline(items: list[tuple[str, list[str]]]) -> tuple[float, float]:
+    """Top-1/top-5 on the cloze set of always guessing People's Daily's most frequent characters (training part)."""
+    from collections import Counter
+
+    from core.transformers import bert_zh
+
+    counts = Counter(ch for sent in bert_zh.corpus_split()[0] for word in sent for ch in word
+                     if not ch.isspace() and ch.isalnum())
+    top5 = [c for c, _ in counts.most_common(5)]
+    n = len(items)
+    u1 = sum(top5[0] in a for _, a in items) / n
+    u5 = sum(any(c in a for c in top5) for _, a in items) / n
+    print(f"baseline unigram guesser ({', '.join(top5)}) on the cloze set: top1={u1:.3f} top5={u5:.3f}")
+    return u1, u5
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--cloze", type=Path, default=ROOT / "benchmarks" / "data" / "cloze.tsv")
+    ap.add_argument("--lang", choices=("en", "zh"), default="en",
+                    help="en: MiniLM + MLM head; zh: the Chinese BERT pre-trained here")
+    ap.add_argument("--cloze", type=Path, help="default: benchmarks/data/cloze.tsv (en) or cloze_zh.tsv (zh)")
+    ap.add_argument("--model", type=Path, help="en: a checkpoint folder from scripts/train_mlm_head.py "
+                    "(default: the shipped assets/models/minilm-mlm)")
     ap.add_argument("--heldout-rows", type=int, default=2041, help="held-out rows of 64 pieces to score (0: skip)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--show", type=int, default=12, help="print this many example predictions")
@@ -51,10 +73,17 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     t0 = time.perf_counter()
-    bundle = get_source("masked_lm", "minilm-mlm").load()
-    print(f"loaded {bundle.name} in {time.perf_counter() - t0:.1f}s: {bundle.info}")
+    cloze = args.cloze or ROOT / "benchmarks" / "data" / ("cloze.tsv" if args.lang == "en" else "cloze_zh.tsv")
+    if args.model is not None:
+        if args.lang != "en":
+            raise SystemExit("--model is for the English MLM checkpoints (scripts/train_mlm_head.py).")
+        bundle = fillmask.load_minilm_mlm(str(args.model))
+    else:
+        bundle = get_source("masked_lm", "minilm-mlm" if args.lang == "en" else "bert-zh").load()
+    info = {k: v for k, v in bundle.info.items() if not isinstance(v, (dict, list)) or len(str(v)) < 200}
+    print(f"loaded {bundle.name} in {time.perf_counter() - t0:.1f}s: {info}")
     tok = bundle.tokenizer
-    items = read_cloze(args.cloze)
+    items = read_cloze(cloze)
 
     # --- cloze: ours --------------------------------------------------------------------------
     fillmask.fill_mask(bundle, items[0][0], top_k=5)  # warm-up
@@ -90,7 +119,9 @@ def main() -> None:
     # --- quality baseline: unigram guesser + held-out masked-token accuracy --------------------
     held1 = held5 = float("nan")
     uni1 = uni5 = float("nan")
-    data = mlm_train.build_dataset(tok, 64) if args.heldout_rows else None
+    if args.lang == "zh":
+        uni1, uni5 = zh_unigram_baseline(items)
+    data = mlm_train.build_dataset(tok, 64) if args.heldout_rows and args.lang == "en" else None
     if data is not None:
         ids = mlm_train.special_ids(tok)
         prior = mlm_train.unigram_log_prior(data["train"], len(tok), ids["special"])
@@ -122,7 +153,7 @@ def main() -> None:
               f"top1={held1:.3f} top5={held5:.3f} CE={ev['loss']:.2f} nats; per source {ev['per_source_top1']}")
         print(f"baseline unigram guesser on the same held-out positions: top1={u1 / m:.3f} top5={u5 / m:.3f}")
 
-    print(f"fill_mask: n={n} top1={hit1 / n:.3f} top5={hit5 / n:.3f} ms_per_sentence={ms:.1f} "
+    print(f"fill_mask: lang={args.lang} n={n} top1={hit1 / n:.3f} top5={hit5 / n:.3f} ms_per_sentence={ms:.1f} "
           f"pipeline_ms={pipe_ms:.1f} heldout_top1={held1:.3f} heldout_top5={held5:.3f} "
           f"unigram_top5={uni5:.3f}")
 

@@ -187,10 +187,8 @@ with tab_fill:
         f2.radio(_("Several masks"), ["independent", "left_to_right"], key="bert_mode", horizontal=True,
                  format_func=lambda m: {"independent": _("each mask independently (one pass)"),
                                         "left_to_right": _("left to right, one at a time")}[m])
-        if bundle.name == "minilm-mlm":
-            st.caption(_("The shipped model is small and was trained for ~18 CPU-minutes on a few MB of text: it gets "
-                         "about 1 in 4 blanks right (see the Model card tab). With network, pick bert-base-uncased "
-                         "and compare the two side by side."))
+        for note in fillmask.quality_notes(bundle.info):
+            st.caption(_(note["text"]).format(**note["values"]))
         runs = [(bundle, "a")] + ([(bundle_b, "b")] if bundle_b is not None else [])
         out_cols = st.columns(len(runs))
         results = {}

@@ -40,6 +40,7 @@ VARIANTS = {
     "top3": (6, (3, 4, 5)),
     "l4top1": (4, (3,)),  # truncate to 4 layers, retrain layer 4
     "l4top2": (4, (2, 3)),
+    "l4all": (4, (0, 1, 2, 3)),  # every kept layer trained (can continue an l4top1/l4top2 checkpoint)
     "all6": (6, (0, 1, 2, 3, 4, 5)),  # reference only: too big to ship
 }
 
@@ -58,7 +59,7 @@ def prepare(folder: Path, seq_len: int) -> None:
     ids = mlm_train.special_ids(tok)
     folder.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(folder / "data.npz", train=data["train"].astype(np.uint16), val=data["val"].astype(np.uint16),
-                        val_src=data["val_src"], pool=ids["pool"], special=np.array(ids["special"]),
+                        val_src=data["val_src"], train_src=data["train_src"], pool=ids["pool"], special=np.array(ids["special"]),
                         mask=np.array(ids["mask"]))
     bdir = folder / "base"
     bdir.mkdir(exist_ok=True)
@@ -72,6 +73,8 @@ def load_data(folder: Path | None, seq_len: int):
     if folder is not None and (folder / "data.npz").exists():
         z = np.load(folder / "data.npz")
         data = {"train": z["train"].astype(np.int64), "val": z["val"].astype(np.int64), "val_src": z["val_src"]}
+        if "train_src" in z:
+            data["train_src"] = z["train_src"]
         ids = {"pool": z["pool"], "special": [int(s) for s in z["special"]], "mask": int(z["mask"])}
         return data, ids, folder / "base"
     from transformers import AutoTokenizer
@@ -91,17 +94,19 @@ def run_variant(name: str, args, data, ids, base_dir, base_state, device: str) -
                         lr=args.lr, seed=args.seed, variant=name)
     torch.manual_seed(args.seed)  # script-level init of the new head only (never used in the app)
     model = build_mlm(base_dir, cfg, base_state=base_state, attn_implementation=None)
-    init_steps = 0
+    init_steps, init_cpu_minutes = 0, 0.0
     if args.init:
         from safetensors.torch import load_file
 
         prev = MLMHeadConfig.from_json((args.init / "config.json").read_text())
-        if (prev.num_layers, prev.trained_layers) != (layers, trained):
-            raise SystemExit(f"--init {args.init} is recipe {prev.variant}, not {name}")
+        if prev.num_layers != layers or not set(prev.trained_layers) <= set(trained):
+            raise SystemExit(f"--init {args.init} is recipe {prev.variant}: it needs {layers} layers and trains "
+                             f"none outside {list(trained)} (recipe {name})")
         model.load_state_dict({k: v.float() for k, v in load_file(str(args.init / "model.safetensors")).items()},
                               strict=False)
         model.tie_weights()
         init_steps = prev.steps
+        init_cpu_minutes = float(prev.metrics.get("train_cpu_minutes", 0.0))
     elif args.prior_bias:
         with torch.no_grad():
             model.cls.predictions.bias.copy_(mlm_train.unigram_log_prior(data["train"], cfg.vocab_size, ids["special"]))
@@ -120,7 +125,9 @@ def run_variant(name: str, args, data, ids, base_dir, base_state, device: str) -
     model.load_state_dict(res["best_state"], strict=False)
     out["init_steps"] = init_steps
     cfg = replace(cfg, steps=init_steps + best["step"], metrics={"top1": round(best["top1"], 4), "top5": round(best["top5"], 4),
-                                                    "loss": round(best["loss"], 3), "n_masked": best["n"]})
+                                                    "loss": round(best["loss"], 3), "n_masked": best["n"],
+                                                    "train_cpu_minutes": round(init_cpu_minutes
+                                                                               + res["cpu_seconds"] / 60, 1)})
     return {"summary": out, "model": model, "cfg": cfg}
 
 
@@ -187,6 +194,8 @@ def main() -> None:
     ap.add_argument("--mask-prob", type=float, default=0.15, help="fraction of pieces chosen for the loss")
     ap.add_argument("--lr", type=float, default=3e-4, help="peak lr of the unfrozen encoder layers")
     ap.add_argument("--head-lr", type=float, default=1e-3, help="peak lr of the MLM head")
+    ap.add_argument("--source-weights", default="",
+                    help="repeat or subsample training sources, e.g. tatoeba=2,shakespeare=0.5 (held-out unchanged)")
     ap.add_argument("--init", type=Path, help="continue from this checkpoint folder (same recipe)")
     ap.add_argument("--prior-bias", type=int, default=1, help="1: start the output bias at log unigram frequencies")
     ap.add_argument("--eval-every", type=int, default=500)
@@ -201,6 +210,12 @@ def main() -> None:
         prepare(args.prepare, args.seq_len)
         return
     data, ids, base_dir = load_data(args.data, args.seq_len)
+    if args.source_weights:
+        if "train_src" not in data:
+            raise SystemExit("--source-weights needs data built here (not --data from an older --prepare)")
+        weights = {k: float(v) for k, v in (kv.split("=") for kv in args.source_weights.split(","))}
+        data = mlm_train.reweight(data, weights, seed=args.seed)
+        print(f"source weights {weights}", flush=True)
     print(f"data: {data['train'].shape} train rows, {data['val'].shape} held-out rows", flush=True)
     base_state = base_state_dict(base_dir)
     if args.sweep:

@@ -189,8 +189,38 @@ def load_minilm_mlm(ref: str) -> LoadedModel:
     tokenizer = AutoTokenizer.from_pretrained(str(packaged_path(cfg.base)))
     bundle = _finish(model, tokenizer, "minilm-mlm")
     bundle.info.update({"head_from_layer": cfg.num_layers, "trained_layers": list(cfg.trained_layers),
-                        "variant": cfg.variant, **{f"heldout_{k}": v for k, v in cfg.metrics.items()}})
+                        "variant": cfg.variant, **{f"heldout_{k}": v for k, v in cfg.metrics.items()
+                                                   if k != "train_cpu_minutes"},
+                        "train_cpu_minutes": cfg.metrics.get("train_cpu_minutes")})
     return bundle
+
+
+def quality_notes(info: dict) -> list[dict]:
+    """What the fill-mask tab should say about a shipped model's quality, from its own held-out figures:
+    [{"text": msgid, "values": {...}}] (the page translates and formats). Hub models get none."""
+    top1 = info.get("heldout_top1")
+    if not isinstance(top1, (int, float)) or not top1 == top1 or top1 <= 0:
+        return []
+    values = {"top1": top1, "one_in": max(1, round(1 / top1)), "top5": info.get("heldout_top5", float("nan"))}
+    if info.get("language") == "zh":
+        if top1 < 0.3:
+            return [{"text": N_("This Chinese BERT was pre-trained here on a CPU and is still close to where "
+                                "pre-training starts: it gets {top1:.0%} of held-out masked characters right, and "
+                                "most of its fills are frequent characters such as ， and 的 whatever the context. "
+                                "The Model card tab says how to train a better one on a GPU. The Pre-training tab "
+                                "shows the same start of training live."), "values": values}]
+        return []
+    if info.get("head_from_layer") is None:
+        return []
+    text = N_("The shipped model is small and was trained on a CPU on a few MB of text: it gets about 1 in "
+              "{one_in} held-out blanks right (top-5: {top5:.0%}; see the Model card tab). With network, pick "
+              "bert-base-uncased and compare the two side by side.")
+    if info.get("train_cpu_minutes"):
+        values["minutes"] = info["train_cpu_minutes"]
+        text = N_("The shipped model is small and was trained for {minutes:.0f} CPU-minutes on a few MB of text: "
+                  "it gets about 1 in {one_in} held-out blanks right (top-5: {top5:.0%}; see the Model card tab). "
+                  "With network, pick bert-base-uncased and compare the two side by side.")
+    return [{"text": text, "values": values}]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -108,16 +108,39 @@ def pack(tokenizer, docs: list[str], seq_len: int) -> np.ndarray:
 
 
 def build_dataset(tokenizer, seq_len: int = 64) -> dict[str, np.ndarray]:
-    """Packed train/held-out rows for every source: {"train": (N, T), "val": (M, T), "val_src": (M,)}."""
-    train, val, val_src = [], [], []
+    """Packed train/held-out rows for every source: {"train": (N, T), "train_src": (N,), "val": (M, T),
+    "val_src": (M,)}; *_src holds each row's index in SOURCES."""
+    train, train_src, val, val_src = [], [], [], []
     for k, (tr, va) in english_texts().items():
         if tr:
-            train.append(pack(tokenizer, tr, seq_len))
+            t = pack(tokenizer, tr, seq_len)
+            train.append(t)
+            train_src.append(np.full(len(t), SOURCES.index(k), dtype=np.int32))
         if va:
             v = pack(tokenizer, va, seq_len)
             val.append(v)
             val_src.append(np.full(len(v), SOURCES.index(k), dtype=np.int32))
-    return {"train": np.concatenate(train), "val": np.concatenate(val), "val_src": np.concatenate(val_src)}
+    return {"train": np.concatenate(train), "train_src": np.concatenate(train_src), "val": np.concatenate(val),
+            "val_src": np.concatenate(val_src)}
+
+
+def reweight(data: dict, weights: dict[str, float], seed: int = 0) -> dict:
+    """The same data with each source's training rows repeated (weight ≥ 1: whole copies, then a random
+    share) or subsampled (weight < 1), e.g. {"tatoeba": 2, "shakespeare": 0.5}; held-out rows unchanged."""
+    unknown = set(weights) - set(SOURCES)
+    if unknown:
+        raise ValueError(f"unknown sources {sorted(unknown)}; choose from {', '.join(SOURCES)}")
+    rng = np.random.default_rng(seed)
+    keep = []
+    for i, name in enumerate(SOURCES):
+        rows = np.flatnonzero(data["train_src"] == i)
+        w = float(weights.get(name, 1.0))
+        if w < 0:
+            raise ValueError(f"weight of {name} must be ≥ 0, not {w}")
+        whole, part = int(w), w - int(w)
+        keep += [rows] * whole + [rng.choice(rows, size=int(round(part * len(rows))), replace=False)]
+    idx = np.sort(np.concatenate(keep)) if keep else np.zeros(0, dtype=np.int64)
+    return {**data, "train": data["train"][idx], "train_src": data["train_src"][idx]}
 
 
 def unigram_log_prior(rows: np.ndarray, vocab_size: int, special: list[int]) -> torch.Tensor:

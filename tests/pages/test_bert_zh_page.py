@@ -24,8 +24,16 @@ def test_chinese_examples_follow_the_model_and_fill_mask_works(fresh_caches):
     assert at.text_input(key="bert_text").value == "中国的首都是[MASK]京。"  # the English default was swapped
     preds = next(df.value for df in at.dataframe if "probability" in df.value.columns)
     assert len(preds) == 5 and all(CHINESE.search(t) or len(t) == 1 for t in preds["token"])
+    # the quality note is the loaded model's own figures (a weak model says so; a good one says nothing)
+    from core import st_cache
+    from core.transformers import fillmask
+
+    notes = fillmask.quality_notes(st_cache.load_source(sources.get_source("masked_lm", "bert-zh")).info)
+    captions = [c.value for c in at.caption]
+    assert all(any(n["text"].format(**n["values"]) == c for c in captions) for n in notes), captions
     at.selectbox(key="bert_model").set_value("minilm-mlm").run()  # back to English: English examples
     assert at.text_input(key="bert_text").value == "i drink a cup of [MASK] every morning."
+    assert any("held-out blanks right" in c.value for c in at.caption)
 
 
 @pytest.mark.parametrize("text,message", [("没有遮盖的句子。", "no [MASK]"), ("[MASK]" * 6, "limit is 5"),

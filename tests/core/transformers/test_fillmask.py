@@ -250,3 +250,32 @@ def test_corruption_rates_of_one_sentence(tokenizer):
                                   draws=2000)["rates"]
     assert abs(r["chosen"] - round(0.15 * 14) / 14) < 1e-6  # exactly round(15% of 14) pieces per draw
     assert abs(r["[MASK]"] - 0.8) < 0.03 and abs(r["random"] - 0.1) < 0.025 and abs(r["unchanged"] - 0.1) < 0.025
+
+
+def test_reweight_repeats_and_subsamples_training_rows_only():
+    from core.transformers import mlm_train
+
+    tat, sha = mlm_train.SOURCES.index("tatoeba"), mlm_train.SOURCES.index("shakespeare")
+    src = np.array([tat] * 4 + [sha] * 6, dtype=np.int32)
+    data = {"train": np.arange(20).reshape(10, 2), "train_src": src, "val": np.ones((3, 2)), "val_src": np.zeros(3)}
+    out = mlm_train.reweight(data, {"tatoeba": 2, "shakespeare": 0.5}, seed=0)
+    assert (out["train_src"] == tat).sum() == 8 and (out["train_src"] == sha).sum() == 3
+    assert np.bincount(out["train"][:, 0] // 2)[:4].tolist() == [2, 2, 2, 2]  # each tatoeba row twice
+    assert set((out["train"][out["train_src"] == sha][:, 0] // 2).tolist()) <= set(range(4, 10))  # no new rows
+    assert out["val"] is data["val"] and out["val_src"] is data["val_src"]
+    assert mlm_train.reweight(data, {}, seed=0)["train"].tolist() == data["train"].tolist()
+    with pytest.raises(ValueError, match="unknown sources"):
+        mlm_train.reweight(data, {"klingon": 1})
+
+
+def test_quality_notes_follow_the_models_own_figures():
+    zh = fillmask.quality_notes({"language": "zh", "heldout_top1": 0.155, "heldout_top5": 0.22})
+    assert len(zh) == 1 and "Chinese BERT" in zh[0]["text"] and zh[0]["values"]["top1"] == 0.155
+    assert fillmask.quality_notes({"language": "zh", "heldout_top1": 0.55}) == []  # a good model needs no warning
+    en = fillmask.quality_notes({"head_from_layer": 4, "heldout_top1": 0.26, "heldout_top5": 0.43})
+    assert en[0]["values"]["one_in"] == 4 and "{minutes" not in en[0]["text"]
+    en = fillmask.quality_notes({"head_from_layer": 4, "heldout_top1": 0.26, "heldout_top5": 0.43,
+                                 "train_cpu_minutes": 120.4})
+    assert "{minutes:.0f} CPU-minutes" in en[0]["text"] and en[0]["text"].format(**en[0]["values"])
+    assert fillmask.quality_notes({"heldout_top1": float("nan")}) == []  # hub models: nothing to say
+    assert fillmask.quality_notes({}) == []
