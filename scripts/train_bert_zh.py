@@ -38,6 +38,8 @@ def main(argv=None) -> None:
     ap.add_argument("--eval-pairs", type=int, default=1000)
     ap.add_argument("--min-count", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--char-masking", type=float, default=0.0,
+                    help="share of the run (0-1) that masks single characters before whole-word masking takes over")
     ap.add_argument("--reviews", action="store_true", help="also pre-train on the review split's training texts")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu")
@@ -74,7 +76,7 @@ def main(argv=None) -> None:
 
     run = B.pretrain(model, vocab, train, steps=args.steps, max_seconds=args.minutes * 60, batch_size=args.batch,
                      lr=args.lr, warmup=args.warmup, seed=args.seed, should_stop=should_stop, history=history,
-                     threads=args.threads, device=args.device)
+                     threads=args.threads, device=args.device, char_masking_until=args.char_masking)
     final = B.evaluate(model, vocab, held, n=args.eval_pairs)
     final.update(step=run["steps"], minutes=round(run["seconds"] / 60, 2))
     evals.append(final)
@@ -91,6 +93,9 @@ def main(argv=None) -> None:
     where = f"{args.threads} CPU thread(s)" if args.device == "cpu" else f"{args.device} ({args.threads} CPU threads)"
     review_note = (f", plus the training part of the text classification page's review split ({len(reviews):,} "
                    "sentences cut the same way, jieba words; never its validation or test reviews)") if reviews else ""
+    char_note = (f"; for the first {args.char_masking:.0%} of the run single characters are masked instead, "
+                 "which gets the model off the plateau where it predicts only frequent characters") \
+        if args.char_masking else ""
     card = f"""# bert-zh-peoples-daily: a small Chinese BERT pre-trained here
 
 A character-level BERT (`core.transformers.bert_zh`): {cfg.n_layers} encoder blocks of the Transformer page
@@ -102,7 +107,7 @@ characters seen at least {args.min_count}× in training, plus [PAD] [UNK] [CLS] 
   。！？{review_note}: {len(train):,} training sentences; held out (People's Daily only): every 10th block of
   200 consecutive sentences ({len(held):,}).
 - **Objectives**: MLM with whole-word masking (15% of the characters, chosen by the corpus's words; 80% [MASK],
-  10% random characters, 10% unchanged) + next-sentence prediction (B follows A, or is a random sentence at
+  10% random characters, 10% unchanged){char_note} + next-sentence prediction (B follows A, or is a random sentence at
   least 50 sentences away, 50/50), summed. AdamW (weight decay 0.01), peak learning rate {args.lr}, linear
   warm-up {args.warmup} steps, then a linear decay to 10% over the time budget; batch {args.batch} pairs; dropout
   {cfg.dropout}; {run['steps']} steps in {run['seconds'] / 60:.1f} min on {where}.

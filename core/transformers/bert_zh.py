@@ -316,16 +316,24 @@ def losses(model: BertZh, ids, segs, labels, nsp_labels) -> tuple[torch.Tensor, 
 def pretrain(model: BertZh, vocab: CharVocab, sentences, *, steps: int = 1000, max_seconds: float = 60.0,
              batch_size: int = 32, lr: float = 5e-4, warmup: int = 100, seed: int = 0, whole_word: bool = True,
              on_step: Callable | None = None, should_stop: Callable | None = None,
-             history: list | None = None, threads: int | None = None, device: str = "cpu") -> dict:
+             history: list | None = None, threads: int | None = None, device: str = "cpu",
+             char_masking_until: float = 0.0) -> dict:
     """MLM + NSP with AdamW (weight decay 0.01): linear warm-up over `warmup` steps, then a linear decay to
     10% of `lr` by whichever comes first of `steps` and `max_seconds` (0 = no time cap). `history` gets
     {"step", "mlm", "nsp", "mlm_acc", "nsp_acc", "lr", "time_s"} per step. Returns {"steps", "seconds",
-    "stopped_by"}. `device` ("cuda" on a lent GPU) runs the steps there; the model ends up back on the CPU."""
+    "stopped_by"}. `device` ("cuda" on a lent GPU) runs the steps there; the model ends up back on the CPU.
+    `char_masking_until` (0-1): until that share of the run, mask single characters instead of whole words. A word's
+    other characters then give away much of the answer, which gets a small model off the plateau where it only
+    predicts frequent characters (，的); whole-word masking, if asked for, takes over after it."""
     for name, value, lo, hi in (("steps", steps, 1, 10**7), ("batch_size", batch_size, 2, 1024),
                                 ("warmup", warmup, 0, 10**6)):
         if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
             raise ValueError(_("{name} must be a whole number between {lo} and {hi}; got {value!r}.").format(
                 name=name, lo=lo, hi=hi, value=value))
+    if isinstance(char_masking_until, bool) or not isinstance(char_masking_until, (int, float)) \
+            or not 0 <= char_masking_until <= 1:
+        raise ValueError(_("char_masking_until must be a share of the run between 0 and 1; got {value!r}.").format(
+            value=char_masking_until))
     if not isinstance(lr, (int, float)) or not 0 < lr <= 0.1:
         raise ValueError(_("The learning rate must be in (0, 0.1]; got {value!r}.").format(value=lr))
     seed = check_seed(seed)
@@ -346,7 +354,9 @@ def pretrain(model: BertZh, vocab: CharVocab, sentences, *, steps: int = 1000, m
             rate = lr * min(1.0, step / max(1, warmup)) * (1.0 - 0.9 * min(1.0, progress))
             for g in opt.param_groups:
                 g["lr"] = rate
-            batch = make_batch(sentences, vocab, batch_size, gen, model.cfg.max_len, whole_word)
+            done = max((step - 1) / steps, elapsed / max_seconds if max_seconds else 0.0)  # share run before this step
+            batch = make_batch(sentences, vocab, batch_size, gen, model.cfg.max_len,
+                               whole_word and done >= char_masking_until)
             mlm, nsp, figs = losses(model, *(t.to(device) for t in batch))
             loss = mlm + nsp
             opt.zero_grad(set_to_none=True)

@@ -160,3 +160,28 @@ def test_the_bert_page_functions_run_on_the_chinese_model():
     res = fillmask.contextual_vectors(loaded, "苹果", [("fruit", "我们喜欢吃苹果。"), ("company", "苹果发布了新手机。")])
     assert res["sims"].shape == (3, 2, 2) and res["pieces"] == [["苹", "果"], ["苹", "果"]]
     np.testing.assert_allclose(res["sims"][0], 1.0, atol=1e-5)  # layer 0: the same static vectors
+
+
+@pytest.mark.parametrize("whole_word,until,expected", [(True, 0.5, [False, False, True, True]),
+                                                       (True, 0.0, [True] * 4), (True, 1.0, [False] * 4),
+                                                       (False, 0.5, [False] * 4)])
+def test_char_masking_comes_first_then_whole_words(monkeypatch, whole_word, until, expected):
+    """`char_masking_until` masks single characters for that share of the run, then whole words (if asked)."""
+    vocab = tiny_vocab()
+    seen, make = [], B.make_batch
+
+    def spy(sentences, vocab_, batch_size, gen, max_len=128, whole_word=True):
+        seen.append(whole_word)
+        return make(sentences, vocab_, batch_size, gen, max_len, whole_word)
+
+    monkeypatch.setattr(B, "make_batch", spy)
+    B.pretrain(tiny_model(vocab), vocab, [WORDS[i % 4] for i in range(120)], steps=4, max_seconds=0, batch_size=4,
+               warmup=1, whole_word=whole_word, char_masking_until=until)
+    assert seen == expected
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.5, True, "half"])
+def test_char_masking_share_is_checked(bad):
+    vocab = tiny_vocab()
+    with pytest.raises(ValueError, match="char_masking_until"):
+        B.pretrain(tiny_model(vocab), vocab, [WORDS[i % 4] for i in range(120)], steps=2, char_masking_until=bad)
