@@ -64,8 +64,8 @@ def main() -> None:
     ap.add_argument("--lang", choices=("en", "zh"), default="en",
                     help="en: MiniLM + MLM head; zh: the Chinese BERT pre-trained here")
     ap.add_argument("--cloze", type=Path, help="default: benchmarks/data/cloze.tsv (en) or cloze_zh.tsv (zh)")
-    ap.add_argument("--model", type=Path, help="en: a checkpoint folder from scripts/train_mlm_head.py "
-                    "(default: the shipped assets/models/minilm-mlm)")
+    ap.add_argument("--model", type=Path, help="a checkpoint folder from scripts/train_mlm_head.py (en) or "
+                    "scripts/train_bert_zh.py (zh); default: the shipped model")
     ap.add_argument("--heldout-rows", type=int, default=2041, help="held-out rows of 64 pieces to score (0: skip)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--show", type=int, default=12, help="print this many example predictions")
@@ -75,9 +75,12 @@ def main() -> None:
     t0 = time.perf_counter()
     cloze = args.cloze or ROOT / "benchmarks" / "data" / ("cloze.tsv" if args.lang == "en" else "cloze_zh.tsv")
     if args.model is not None:
-        if args.lang != "en":
-            raise SystemExit("--model is for the English MLM checkpoints (scripts/train_mlm_head.py).")
-        bundle = fillmask.load_minilm_mlm(str(args.model))
+        if args.lang == "en":
+            bundle = fillmask.load_minilm_mlm(str(args.model))
+        else:
+            from core.transformers import bert_zh
+
+            bundle = bert_zh.load_hf(str(args.model))
     else:
         bundle = get_source("masked_lm", "minilm-mlm" if args.lang == "en" else "bert-zh").load()
     info = {k: v for k, v in bundle.info.items() if not isinstance(v, (dict, list)) or len(str(v)) < 200}

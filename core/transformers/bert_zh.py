@@ -229,8 +229,9 @@ def mask_example(a_words, b_words, vocab: CharVocab, gen: torch.Generator, max_l
     a_words, b_words = _fit(a_words, b_words, max_len - 3)
     ids, segments, spans = [CLS], [0], []
     for seg, words in ((0, a_words), (1, b_words)):
+        limit = max_len - 2 if seg == 0 else max_len - 1  # room left for the [SEP]s still to come
         for w in words:
-            chars = vocab.encode(w)[: max_len - 1 - len(ids)]
+            chars = vocab.encode(w)[: max(0, limit - len(ids))]  # one word longer than the room is cut
             units = [chars] if whole_word else [[c] for c in chars]
             for unit in units:
                 if unit:

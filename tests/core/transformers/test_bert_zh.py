@@ -185,3 +185,14 @@ def test_char_masking_share_is_checked(bad):
     vocab = tiny_vocab()
     with pytest.raises(ValueError, match="char_masking_until"):
         B.pretrain(tiny_model(vocab), vocab, [WORDS[i % 4] for i in range(120)], steps=2, char_masking_until=bad)
+
+
+@pytest.mark.parametrize("whole_word", [True, False])
+def test_a_word_longer_than_the_input_is_cut_to_fit(whole_word):
+    """One 'word' longer than max_len (a run of characters in a review) must not overflow the input."""
+    vocab = tiny_vocab()
+    long_word = "中国首都北京" * 20
+    for a, b in (((long_word,), ("我们",)), (("我们",), (long_word,)), ((long_word,), (long_word,))):
+        ex = B.mask_example(a, b, vocab, make_generator(0), max_len=16, whole_word=whole_word)
+        assert len(ex["ids"]) <= 16 and len(ex["segments"]) == len(ex["ids"]) == len(ex["labels"])
+        assert ex["ids"][0] == B.CLS and ex["ids"][-1] == B.SEP and ex["ids"].count(B.SEP) == 2
