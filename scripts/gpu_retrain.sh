@@ -45,7 +45,7 @@ if has transformer; then  # issue 20: the shipped one trained 57 min on a CPU an
 fi
 if has bertzh; then  # issue 21: the shipped one pre-trained 80 min on a 2-core CPU
   run bertzh $PY scripts/train_bert_zh.py --device cuda --threads 2 --reviews --batch 128 --max-len 128 \
-      --lr 1e-3 --warmup 1000 --eval-every 1000 --minutes "$MIN" --out "$W/bertzh"
+      --lr 1e-3 --warmup 1000 --char-masking 0.3 --eval-every 1000 --minutes "$MIN" --out "$W/bertzh"
 fi
 if has seq2seq; then  # en-zh with and without attention (same size and budget), en-fr with attention
   for spec in "zh additive s2s_zh" "zh none s2s_zh_none" "fr additive s2s_fr"; do
