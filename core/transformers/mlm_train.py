@@ -139,7 +139,7 @@ def reweight(data: dict, weights: dict[str, float], seed: int = 0) -> dict:
             raise ValueError(f"weight of {name} must be ≥ 0, not {w}")
         whole, part = int(w), w - int(w)
         keep += [rows] * whole + [rng.choice(rows, size=int(round(part * len(rows))), replace=False)]
-    idx = np.sort(np.concatenate(keep)) if keep else np.zeros(0, dtype=np.int64)
+    idx = np.sort(np.concatenate(keep))  # SOURCES is never empty, so neither is keep
     return {**data, "train": data["train"][idx], "train_src": data["train_src"][idx]}
 
 
